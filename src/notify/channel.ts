@@ -1,0 +1,81 @@
+import type { AlertKind } from '../domain/admission-event.js';
+
+/**
+ * What a delivery channel needs to tell a person about an alert. SMS and email carry only the fields of
+ * {@link NotifyPersonalisation}; webhooks carry the full {@link WebhookBody}.
+ */
+
+/** Personalisation sent to GOV.UK Notify templates: no name, NHS number, date of birth, ward or diagnosis. */
+export interface NotifyPersonalisation {
+  /** human words for the kind: "admitted to hospital", "discharged from hospital", ... */
+  event: string;
+  /** the alert kind: admission | discharge | death | cancellation | transfer */
+  kind: AlertKind;
+  /** the hospital's name */
+  hospital: string;
+  /** the provider's own client reference, or "" when none */
+  client_reference: string;
+  /** the one-time acknowledgement link */
+  acknowledge_url: string;
+}
+
+/** The JSON body POSTed to a provider's webhook (CONTRACT.md "Webhook delivery"). */
+export interface WebhookBody {
+  id: string;
+  type: AlertKind;
+  alertId: string;
+  admissionId: string;
+  escalationStep: number;
+  occurredAt: string;
+  patient: {
+    nhsNumber: string;
+    familyName?: string;
+    givenName?: string;
+    dateOfBirth: string;
+    reference?: string;
+  };
+  hospital: { odsCode: string; name: string };
+  location?: { ward?: string; bed?: string };
+  discharge?: { at?: string; method?: string; destination?: string };
+  acknowledgeUrl: string;
+}
+
+/** The result of one send attempt that did not throw. */
+export type SendOutcome =
+  /** accepted by Notify (2xx) or the receiver (2xx): never send again */
+  | { status: 'sent'; providerId?: string }
+  /** permanently refused (Notify 400: bad number, bad template): record it and move on to the next channel */
+  | { status: 'rejected'; reason: string }
+  /** the channel is switched off (no NOTIFY_API_KEY): record it and move on */
+  | { status: 'disabled'; reason: string };
+
+/** A transient failure (HTTP 429, 5xx, timeout, connection refused): the caller retries with backoff. */
+export class RetryableDeliveryError extends Error {
+  override readonly name = 'RetryableDeliveryError';
+}
+
+/**
+ * A configuration failure (Notify 403: bad API key; a template that does not exist): retrying cannot help,
+ * operators must fix configuration. Logged at error level once per occurrence and recorded on the delivery.
+ */
+export class ChannelConfigurationError extends Error {
+  override readonly name = 'ChannelConfigurationError';
+}
+
+/** SMS and email through GOV.UK Notify. */
+export interface NotifySender {
+  /** false when no NOTIFY_API_KEY is configured */
+  readonly enabled: boolean;
+  sendSms(phoneNumber: string, personalisation: NotifyPersonalisation, reference: string): Promise<SendOutcome>;
+  sendEmail(email: string, personalisation: NotifyPersonalisation, reference: string): Promise<SendOutcome>;
+  /**
+   * Asks Notify whether a notification with this `reference` was already accepted (used before retrying a
+   * send whose outcome is unknown, so a crash between Notify's 201 and our commit never sends twice).
+   */
+  findByReference(reference: string, type: 'sms' | 'email'): Promise<{ id: string } | null>;
+}
+
+/** Signed webhooks to providers' systems. */
+export interface WebhookSender {
+  send(url: string, secret: string, body: WebhookBody): Promise<SendOutcome>;
+}
