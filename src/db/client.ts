@@ -1,0 +1,51 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import { schema } from './schema.js';
+
+export type Sql = postgres.Sql;
+export type Db = PostgresJsDatabase<typeof schema>;
+
+export interface Database {
+  sql: Sql;
+  db: Db;
+  close(): Promise<void>;
+}
+
+/** Opens a pool. `max` connections; notices are dropped (they are not errors). */
+export function openDatabase(url: string, opts: { max?: number } = {}): Database {
+  const sql = postgres(url, {
+    max: opts.max ?? 10,
+    onnotice: () => undefined,
+    connection: { application_name: 'admission-alerts', synchronous_commit: 'on' },
+    types: { bigint: postgres.BigInt },
+  });
+  const db = drizzle(sql, { schema });
+  return { sql, db, close: () => sql.end({ timeout: 5 }) };
+}
+
+const migrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url));
+
+/**
+ * Applies drizzle-kit's SQL migrations in order, once each, under an advisory lock so that several
+ * processes starting together do not race. Works on PostgreSQL and on the embedded PGlite.
+ */
+export async function migrate(sql: Sql): Promise<void> {
+  await sql`create table if not exists schema_migrations (name text primary key, applied_at timestamptz not null default now())`;
+  const files = readdirSync(migrationsDir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(727274)`;
+    const done = new Set((await tx<{ name: string }[]>`select name from schema_migrations`).map((r) => r.name));
+    for (const file of files) {
+      if (done.has(file)) continue;
+      const text = readFileSync(migrationsDir + file, 'utf8');
+      for (const statement of text.split('--> statement-breakpoint')) {
+        if (statement.trim()) await tx.unsafe(statement);
+      }
+      await tx`insert into schema_migrations (name) values (${file})`;
+    }
+  });
+}
