@@ -1,0 +1,379 @@
+/**
+ * HL7 v2 ADT → {@link AdmissionEvent} (CONTRACT.md "Hospitals send ADT events"). Pure: no I/O.
+ */
+import type { AdmissionEvent, EventKind, Location, PatientIdentity } from '../domain/admission-event.js';
+import { InputError } from '../domain/errors.js';
+import { nhsNumberProblem, normaliseNhsNumber } from '../domain/nhs-number.js';
+import { parseHl7Date, parseHl7Timestamp } from './datetime.js';
+import type { Cx, Hl7Message, Hl7Segment } from './message.js';
+import { decodeHl7Bytes, parseHl7, stripLeadingJunk } from './message.js';
+
+/** What the MSH segment says, as needed to validate the message and to answer it. */
+export interface Hl7Header {
+  /** MSH-1 */
+  fieldSeparator: string;
+  /** MSH-2 */
+  encodingCharacters: string;
+  /** MSH-3.1 */
+  sendingApplication: string;
+  /** MSH-4.1: the hospital's ODS code */
+  sendingFacility: string;
+  /** MSH-5.1 */
+  receivingApplication: string;
+  /** MSH-6.1 */
+  receivingFacility: string;
+  /** MSH-7 as an ISO 8601 UTC instant; undefined when empty or not a valid date/time */
+  messageAt?: string;
+  /** MSH-9.1, e.g. ADT */
+  messageType: string;
+  /** MSH-9.2, e.g. A01 */
+  triggerEvent: string;
+  /** MSH-9.3, e.g. ADT_A01 (v2.3.1+) */
+  messageStructure: string;
+  /** MSH-10 */
+  controlId: string;
+  /** MSH-11.1: P, T or D */
+  processingId: string;
+  /** MSH-12.1 */
+  version: string;
+  /** MSH-15 accept acknowledgement type (AL, NE, ER, SU); present means enhanced acknowledgement mode */
+  acceptAckType?: string;
+  /** MSH-16 application acknowledgement type */
+  applicationAckType?: string;
+  /** MSH-18.1 character set */
+  charset?: string;
+}
+
+/** MSH-12 versions this service reads. */
+export const SUPPORTED_VERSIONS: ReadonlySet<string> = new Set(['2.2', '2.3', '2.3.1', '2.4', '2.5', '2.5.1']);
+
+/** The ID of the NHS number as an assigning authority (HD.2) in CX-4. */
+export const NHS_NUMBER_OID = '2.16.840.1.113883.2.1.4.1';
+
+function optional(v: string): string | undefined {
+  return v === '' ? undefined : v;
+}
+
+/** Reads the MSH segment (see {@link Hl7Header}). Never throws; {@link validateHeader} judges it. */
+export function readHeader(msg: Hl7Message): Hl7Header {
+  const msh = msg.msh;
+  const header: Hl7Header = {
+    fieldSeparator: msh.field(1),
+    encodingCharacters: msh.field(2),
+    sendingApplication: msh.component(3, 1).trim(),
+    sendingFacility: msh.component(4, 1).trim(),
+    receivingApplication: msh.component(5, 1).trim(),
+    receivingFacility: msh.component(6, 1).trim(),
+    messageType: msh.component(9, 1).trim().toUpperCase(),
+    triggerEvent: msh.component(9, 2).trim().toUpperCase(),
+    messageStructure: msh.component(9, 3).trim().toUpperCase(),
+    controlId: msh.field(10).trim(),
+    processingId: msh.component(11, 1).trim(),
+    version: msh.component(12, 1).trim(),
+  };
+  const messageAt = parseHl7Timestamp(msh.component(7, 1));
+  if (messageAt !== undefined) header.messageAt = messageAt;
+  const accept = optional(msh.field(15).trim().toUpperCase());
+  if (accept !== undefined) header.acceptAckType = accept;
+  const app = optional(msh.field(16).trim().toUpperCase());
+  if (app !== undefined) header.applicationAckType = app;
+  const charset = optional(msh.component(18, 1).trim());
+  if (charset !== undefined) header.charset = charset;
+  return header;
+}
+
+/**
+ * As much of the header as can be read, for answering a message that could not be parsed or whose header is
+ * broken (the ACK still wants MSH-3, MSH-4, MSH-10, MSH-12). Accepts the parsed message or the raw text;
+ * returns {} when there is no MSH at all.
+ */
+export function readHeaderLenient(input: Hl7Message | string): Partial<Hl7Header> {
+  if (typeof input !== 'string') return readHeader(input);
+  try {
+    return readHeader(parseHl7(input));
+  } catch {
+    // unusable delimiters: split the MSH line on its first character after "MSH" and hope
+  }
+  const line = stripLeadingJunk(input).split(/\r\n|\r|\n/, 1)[0];
+  if (line === undefined || !line.startsWith('MSH') || line.length < 4) return {};
+  const fs = line.charAt(3);
+  const parts = line.split(fs); // parts[n - 1] is MSH-n
+  const comp = /^[^A-Za-z0-9\s]/.test(parts[1] ?? '') ? (parts[1] ?? '^').charAt(0) : '^';
+  const first = (n: number): string => (parts[n - 1] ?? '').split(comp)[0]?.trim() ?? '';
+  const out: Partial<Hl7Header> = { fieldSeparator: fs, encodingCharacters: parts[1] ?? '' };
+  const set = <K extends keyof Hl7Header>(k: K, v: string) => {
+    if (v !== '') (out as Record<string, string>)[k] = v;
+  };
+  set('sendingApplication', first(3));
+  set('sendingFacility', first(4));
+  set('receivingApplication', first(5));
+  set('receivingFacility', first(6));
+  set('messageType', first(9).toUpperCase());
+  set('triggerEvent', ((parts[8] ?? '').split(comp)[1] ?? '').trim().toUpperCase());
+  set('controlId', (parts[9] ?? '').trim());
+  set('processingId', first(11));
+  set('version', first(12));
+  set('acceptAckType', first(15).toUpperCase());
+  set('applicationAckType', first(16).toUpperCase());
+  return out;
+}
+
+/**
+ * Refuses headers this service cannot take (answered AR): MSH-9.1 not ADT, MSH-12 outside 2.2–2.5.1,
+ * no MSH-10 control ID, no MSH-4 sending facility.
+ */
+export function validateHeader(header: Hl7Header): void {
+  if (header.messageType !== 'ADT') {
+    throw new InputError(
+      'unsupported-message-type',
+      `MSH-9 message type ${header.messageType || '(empty)'} is not supported: only ADT`,
+      'MSH-9',
+    );
+  }
+  if (!SUPPORTED_VERSIONS.has(header.version)) {
+    throw new InputError(
+      'unsupported-version',
+      `MSH-12 version ${header.version || '(empty)'} is not supported: 2.2, 2.3, 2.3.1, 2.4, 2.5 or 2.5.1`,
+      'MSH-12',
+    );
+  }
+  if (header.controlId === '') throw new InputError('bad-header', 'MSH-10 message control ID is missing', 'MSH-10');
+  if (header.sendingFacility === '') {
+    throw new InputError('bad-header', 'MSH-4 sending facility (hospital ODS code) is missing', 'MSH-4');
+  }
+}
+
+/** Person-level updates that concern a stay only when they carry a PV1 with a visit number. */
+const PERSON_UPDATES: ReadonlySet<string> = new Set(['A28', 'A31']);
+
+/** The event kind of a trigger (CONTRACT.md "Event meanings"). */
+export function eventKindFor(trigger: string, pv1: Hl7Segment | undefined): EventKind {
+  switch (trigger) {
+    case 'A01':
+    case 'A06':
+      return 'admit';
+    case 'A04':
+      return pv1?.field(2).trim().toUpperCase() === 'I' ? 'admit' : 'update';
+    case 'A05':
+      return 'pre-admit';
+    case 'A02':
+      return 'transfer';
+    case 'A12':
+      return 'cancel-transfer';
+    case 'A03':
+      return 'discharge';
+    case 'A13':
+      return 'cancel-discharge';
+    case 'A11':
+      return 'cancel-admit';
+    case 'A08':
+      return 'update';
+    case 'A21':
+      return 'leave';
+    case 'A22':
+      return 'return';
+    case 'A40':
+      return 'merge';
+    default:
+      if (PERSON_UPDATES.has(trigger) && pv1 !== undefined && pv1.component(19, 1).trim() !== '') return 'update';
+      return 'other';
+  }
+}
+
+/** Kinds that belong to a hospital spell and so need PV1-19. */
+const NEEDS_VISIT: ReadonlySet<EventKind> = new Set<EventKind>([
+  'admit',
+  'pre-admit',
+  'transfer',
+  'cancel-transfer',
+  'discharge',
+  'cancel-discharge',
+  'cancel-admit',
+  'update',
+  'leave',
+  'return',
+]);
+
+function isNhsNumberCx(cx: Cx): boolean {
+  const type = cx.identifierType.toUpperCase();
+  const authority = cx.assigningAuthority.toUpperCase();
+  return (
+    type === 'NH' ||
+    type === 'NHSNMBR' ||
+    authority === 'NHS' ||
+    authority === NHS_NUMBER_OID ||
+    cx.assigningAuthorityId.toUpperCase() === 'NHS' ||
+    cx.assigningAuthorityId === NHS_NUMBER_OID
+  );
+}
+
+/** An identifier as operators see it: `value^authority` (authority: CX-4, else CX-6), or just the value. */
+function describeCx(cx: Cx): string {
+  const authority = cx.assigningAuthority || cx.assigningAuthorityId || cx.assigningFacility;
+  return authority === '' ? cx.id : `${cx.id}^${authority}`;
+}
+
+/**
+ * The patient's NHS number (CONTRACT.md): a PID-3 repetition with CX-5 `NH`/`NHSNMBR` or CX-4 `NHS`/the NHS
+ * number OID; else PID-2 unless it says it is something else. Spaces ignored. Throws `no-patient-identifier`
+ * when PID-3 and PID-2 hold no identifier at all.
+ */
+function readPatientIds(
+  pid: Hl7Segment,
+): Pick<PatientIdentity, 'nhsNumber' | 'nhsNumberValid' | 'nhsNumberProblem' | 'otherIdentifiers'> {
+  const pid3 = pid.cx(3).filter((cx) => cx.id !== '');
+  const pid2 = pid.cx(2).filter((cx) => cx.id !== '')[0];
+  if (pid3.length === 0 && pid2 === undefined) {
+    throw new InputError('no-patient-identifier', 'no patient identifier in PID-3 or PID-2', 'PID-3');
+  }
+  const candidates = pid3.filter(isNhsNumberCx).map((cx) => normaliseNhsNumber(cx.id));
+  const others = pid3.filter((cx) => !isNhsNumberCx(cx)).map(describeCx);
+  if (pid2 !== undefined) {
+    // older feeds put the NHS number in PID-2 (v2.2/2.3 "external ID"), usually with no type at all
+    const saysOther = (pid2.identifierType !== '' || pid2.assigningAuthority !== '') && !isNhsNumberCx(pid2);
+    if (candidates.length === 0 && !saysOther) candidates.push(normaliseNhsNumber(pid2.id));
+    else if (saysOther || !candidates.includes(normaliseNhsNumber(pid2.id))) others.push(describeCx(pid2));
+  }
+  const ids: ReturnType<typeof readPatientIds> = { nhsNumber: null, nhsNumberValid: false };
+  if (others.length > 0) ids.otherIdentifiers = others;
+  if (candidates.length === 0) {
+    ids.nhsNumberProblem = 'no NHS number in PID-3 or PID-2';
+    return ids;
+  }
+  // several NHS numbers: the first that passes the check, else the first
+  const chosen = candidates.find((n) => nhsNumberProblem(n) === undefined) ?? candidates[0] ?? null;
+  ids.nhsNumber = chosen;
+  const problem = chosen === null ? 'no NHS number in PID-3 or PID-2' : nhsNumberProblem(chosen);
+  ids.nhsNumberValid = problem === undefined;
+  if (problem !== undefined) ids.nhsNumberProblem = problem;
+  return ids;
+}
+
+function readPatient(pid: Hl7Segment, pv1: Hl7Segment | undefined): PatientIdentity {
+  const patient: PatientIdentity = readPatientIds(pid);
+  const name = pid.repetitions(5).find((r) => r.component(1) !== '' || r.component(2) !== '');
+  if (name) {
+    // XPN.1 is FN (surname&prefix&...) from v2.3: its first sub-component is the family name
+    const family = name.subComponent(1, 1).trim();
+    const given = name.component(2).trim();
+    if (family !== '') patient.familyName = family;
+    if (given !== '') patient.givenName = given;
+  }
+  const dob = parseHl7Date(pid.component(7, 1), 'PID-7');
+  if (dob !== undefined) patient.dateOfBirth = dob;
+  const deceasedAt = parseHl7Timestamp(pid.component(29, 1), 'PID-29');
+  if (deceasedAt !== undefined) patient.deceasedAt = deceasedAt;
+  const indicator = pid.field(30).trim().toUpperCase();
+  const diedInHospital = pv1?.field(36).trim() === '4';
+  if (indicator === 'Y' || diedInHospital || (deceasedAt !== undefined && indicator !== 'N')) patient.deceased = true;
+  else if (indicator === 'N') patient.deceased = false;
+  return patient;
+}
+
+/** A PL (person location) field: PV1-3, PV1-6. Undefined when empty. */
+function readLocation(seg: Hl7Segment, n: number): Location | undefined {
+  const loc: Location = {};
+  const put = (k: keyof Location, v: string) => {
+    const t = v.trim();
+    if (t !== '') loc[k] = t;
+  };
+  put('pointOfCare', seg.component(n, 1));
+  put('room', seg.component(n, 2));
+  put('bed', seg.component(n, 3));
+  put('facility', seg.subComponent(n, 4, 1));
+  put('description', seg.component(n, 9));
+  const ward = loc.description ?? loc.pointOfCare;
+  if (ward !== undefined) loc.ward = ward;
+  return Object.keys(loc).length === 0 ? undefined : loc;
+}
+
+/**
+ * Turns a parsed ADT message into an {@link AdmissionEvent}. Throws {@link InputError} for content problems
+ * (answered AE): missing PID (`bad-segment`), no identifier in PID-3/PID-2 (`no-patient-identifier`), no PV1-19 on
+ * an event that belongs to a spell (`no-visit-number`), bad dates (`bad-date`). An NHS number that fails the
+ * modulus 11 check is not an error: the event says so (`nhsNumberValid: false`, `nhsNumberProblem`).
+ */
+export function toAdmissionEvent(msg: Hl7Message, header: Hl7Header): AdmissionEvent {
+  const evn = msg.segment('EVN');
+  const pid = msg.segment('PID');
+  const pv1 = msg.segment('PV1');
+  const pv2 = msg.segment('PV2');
+  const trigger = header.triggerEvent || (evn?.field(1).trim().toUpperCase() ?? '');
+  const kind = eventKindFor(trigger, pv1);
+
+  const messageAt = parseHl7Timestamp(msg.msh.component(7, 1), 'MSH-7');
+  const eventAt =
+    (evn && parseHl7Timestamp(evn.component(2, 1), 'EVN-2')) ??
+    (evn && parseHl7Timestamp(evn.component(6, 1), 'EVN-6')) ??
+    messageAt;
+  if (eventAt === undefined) {
+    throw new InputError('bad-date', 'no event date/time: EVN-2, EVN-6 and MSH-7 are all empty', 'MSH-7');
+  }
+
+  let patient: PatientIdentity;
+  if (pid) patient = readPatient(pid, pv1);
+  else if (kind === 'other') patient = { nhsNumber: null, nhsNumberValid: false, nhsNumberProblem: 'no PID segment' };
+  else throw new InputError('bad-segment', `an ${trigger} message needs a PID segment`, 'PID');
+
+  const visitNumber = pv1?.component(19, 1).trim() ?? '';
+  if (NEEDS_VISIT.has(kind) && visitNumber === '') {
+    if (!pv1) throw new InputError('bad-segment', `an ${trigger} message needs a PV1 segment`, 'PV1');
+    throw new InputError('no-visit-number', 'PV1-19 visit number (hospital spell) is missing', 'PV1-19');
+  }
+
+  const event: AdmissionEvent = {
+    source: 'hl7',
+    trigger,
+    kind,
+    hospitalOds: header.sendingFacility,
+    visitNumber,
+    messageControlId: header.controlId,
+    eventAt,
+    messageAt: messageAt ?? eventAt,
+    patient,
+  };
+
+  if (pv1) {
+    const patientClass = pv1.field(2).trim();
+    if (patientClass !== '') event.patientClass = patientClass;
+    const location = readLocation(pv1, 3);
+    if (location) event.location = location;
+    const prior = readLocation(pv1, 6);
+    if (prior) event.priorLocation = prior;
+    const admittedAt = parseHl7Timestamp(pv1.component(44, 1), 'PV1-44');
+    if (admittedAt !== undefined) event.admittedAt = admittedAt;
+    const dischargedAt = parseHl7Timestamp(pv1.component(45, 1), 'PV1-45');
+    if (dischargedAt !== undefined) event.dischargedAt = dischargedAt;
+    const method = pv1.field(36).trim();
+    const destination = pv1.component(37, 1).trim();
+    if (method !== '' || destination !== '') {
+      event.discharge = {};
+      if (method !== '') event.discharge.method = method;
+      if (destination !== '') event.discharge.destination = destination;
+    }
+  }
+  if (pv2) {
+    const expected = parseHl7Date(pv2.component(9, 1), 'PV2-9');
+    if (expected !== undefined) event.expectedDischargeDate = expected;
+  }
+  if (kind === 'merge') {
+    const prior = msg.segments('MRG').flatMap((mrg) =>
+      mrg
+        .cx(1)
+        .filter((cx) => cx.id !== '')
+        .map(describeCx),
+    );
+    event.mergedFrom = prior;
+  }
+  return event;
+}
+
+/** Decode → parse → read and validate the header → build the event. Throws {@link InputError} on bad input. */
+export function parseAdt(input: Buffer | string): { message: Hl7Message; header: Hl7Header; event: AdmissionEvent } {
+  const text = typeof input === 'string' ? input : decodeHl7Bytes(input);
+  const message = parseHl7(text);
+  const header = readHeader(message);
+  validateHeader(header);
+  const event = toAdmissionEvent(message, header);
+  return { message, header, event };
+}
