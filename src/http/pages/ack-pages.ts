@@ -1,0 +1,344 @@
+import { randomBytes } from 'node:crypto';
+import express from 'express';
+import type { AckOutcome, AlertKind } from '../../domain/admission-event.js';
+import { ASSET_FILES, createAssetsRouter } from './assets.js';
+import { CSRF_FIELD, issueCsrfToken, verifyCsrfToken } from './csrf.js';
+import { createSlidingWindowLimiter } from './rate-limit.js';
+import {
+  OUTCOMES,
+  createViewEnvironment,
+  formatDateTime,
+  isAckOutcome,
+  kindHeading,
+  kindSentence,
+  outcomeLabel,
+} from './view.js';
+
+/** What a link token leads to. `lookup` never changes it; `acknowledge` turns `valid` into `used`. */
+export type TokenLookup =
+  | { state: 'valid'; alert: AckPageAlert }
+  | {
+      state: 'used';
+      alert?: AckPageAlert;
+      acknowledgedAt?: string;
+      acknowledgedBy?: string;
+      /** the outcome recorded, when known */
+      outcome?: AckOutcome;
+    }
+  | { state: 'expired' }
+  | { state: 'unknown' };
+
+/** The patient-free facts an acknowledgement page shows. No name, NHS number or ward: links get forwarded. */
+export interface AckPageAlert {
+  kind: AlertKind;
+  hospitalName: string;
+  /** the provider's own client reference, if it set one */
+  clientReference?: string;
+  /** when the event happened, ISO 8601 */
+  occurredAt: string;
+  providerName: string;
+  status: 'open' | 'acknowledged' | 'unacknowledged' | 'withdrawn';
+  /** pre-selected on the form: `visits-paused` for an admission, `visits-resumed` for a discharge (CONTRACT.md) */
+  defaultOutcome: AckOutcome;
+}
+
+export interface AckPageDeps {
+  /** What the token leads to. Must never change state: link scanners and previews open every link. */
+  lookup(token: string): Promise<TokenLookup>;
+  /** Acknowledges once: `used` after success, else the reason it failed (`expired`, `unknown`). */
+  acknowledge(token: string, input: { outcome: AckOutcome; by: string }): Promise<TokenLookup>;
+  /**
+   * In-memory sliding-window limits: `max` requests per `windowMs` per token, `maxPerIp` (default `4 × max`) per
+   * client IP (`req.ip`: set the app's `trust proxy` when behind a proxy). Default 30 per token and 120 per IP in
+   * 5 minutes.
+   */
+  rateLimit?: { windowMs: number; max: number; maxPerIp?: number };
+  /** HMAC key for the forms' CSRF tokens. At least 16 characters; the same in every API process. */
+  csrfSecret: string;
+  now?: () => Date;
+  /**
+   * `PUBLIC_BASE_URL`: a POST whose `Origin` is this origin is same-site even when a proxy rewrote `Host`.
+   * Without it, `Origin` must match the request's `Host`.
+   */
+  publicBaseUrl?: string;
+  /** Told about unexpected errors (the page shows a generic "problem with the service" 500). */
+  onError?: (err: unknown) => void;
+}
+
+export const DEFAULT_RATE_LIMIT = { windowMs: 5 * 60 * 1000, max: 30, maxPerIp: 120 } as const;
+
+/** Link tokens are URL-safe random strings; anything else is answered 404 without asking `lookup`. */
+const TOKEN_PATTERN = /^[A-Za-z0-9_~.-]{8,256}$/;
+const MAX_NAME_LENGTH = 100;
+/** Frutiger is not in nhsuk-frontend: its CSS loads it from here (falling back to Arial when blocked). */
+const NHS_FONTS_ORIGIN = 'https://assets.nhs.uk';
+
+type SummaryRow = { key: { text: string }; value: { text: string } };
+
+/**
+ * The coordinator's acknowledgement pages (CONTRACT.md "Alerts and acknowledgement"), to mount at `/a`:
+ *
+ * - `GET /a/:token`: what happened and a form; 410 when used or expired, 404 when unknown. Never changes state.
+ * - `POST /a/:token` (urlencoded `csrf`, `outcome`, `by`): acknowledges; 200 with the confirmation, 400 when the
+ *   outcome is missing or invalid, 403 when cross-site or without a valid CSRF field, 410 when used or expired.
+ * - `GET /a/assets/...`: nhsuk-frontend's CSS, JS and images ({@link createAssetsRouter}).
+ *
+ * Every page is `no-store`, `noindex`, `no-referrer`, unframeable, with a nonce-based Content-Security-Policy.
+ * Rate limited per token and per IP (429 with `Retry-After`).
+ */
+export function createAckPagesRouter(deps: AckPageDeps): express.Router {
+  if (deps.csrfSecret.length < 16) throw new Error('createAckPagesRouter: csrfSecret must be at least 16 characters');
+  const now = deps.now ?? (() => new Date());
+  const { windowMs, max: maxPerToken } = deps.rateLimit ?? DEFAULT_RATE_LIMIT;
+  const maxPerIp = deps.rateLimit?.maxPerIp ?? (deps.rateLimit ? maxPerToken * 4 : DEFAULT_RATE_LIMIT.maxPerIp);
+  const limiter = createSlidingWindowLimiter(windowMs);
+  const env = createViewEnvironment();
+  const publicHost = deps.publicBaseUrl ? new URL(deps.publicBaseUrl).host : undefined;
+
+  const router = express.Router();
+  router.use('/assets', createAssetsRouter());
+
+  /** Security headers and the CSP nonce for every page. */
+  router.use((_req, res, next) => {
+    const nonce = randomBytes(16).toString('base64');
+    res.locals['cspNonce'] = nonce;
+    res.set({
+      'Cache-Control': 'no-store',
+      'Referrer-Policy': 'no-referrer',
+      'X-Robots-Tag': 'noindex, nofollow',
+      'X-Frame-Options': 'DENY',
+      'X-Content-Type-Options': 'nosniff',
+      'Cross-Origin-Opener-Policy': 'same-origin',
+      'Cross-Origin-Resource-Policy': 'same-origin',
+      'Content-Security-Policy': [
+        "default-src 'none'",
+        `script-src 'self' 'nonce-${nonce}'`,
+        "style-src 'self'",
+        "img-src 'self'",
+        `font-src 'self' ${NHS_FONTS_ORIGIN}`,
+        "manifest-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+      ].join('; '),
+    });
+    next();
+  });
+  router.use('/assets', (req, res) => notFound(req, res));
+
+  const rateLimited: express.RequestHandler<{ token: string }> = (req, res, next) => {
+    const keys = [{ key: `ip:${req.ip ?? 'unknown'}`, max: maxPerIp }];
+    if (TOKEN_PATTERN.test(req.params.token)) keys.push({ key: `token:${req.params.token}`, max: maxPerToken });
+    const verdict = limiter.hit(keys, now().getTime());
+    if (verdict.allowed) return next();
+    res.set('Retry-After', String(verdict.retryAfterS));
+    const minutes = Math.ceil(verdict.retryAfterS / 60);
+    page(req, res, 429, 'message.njk', {
+      title: 'Too many requests',
+      heading: 'Sorry, there have been too many attempts',
+      paragraphs: [`Wait ${minutes === 1 ? '1 minute' : `${minutes} minutes`} and try again.`],
+    });
+  };
+
+  /** Renders `name` in the layout with the context every page needs. */
+  function page(req: express.Request, res: express.Response, status: number, name: string, context: object): void {
+    const html = env.render(name, {
+      htmlLang: 'en-GB',
+      assetPath: `${req.baseUrl}/assets`,
+      cssUrl: `${req.baseUrl}/assets${ASSET_FILES.css}`,
+      jsUrl: `${req.baseUrl}/assets${ASSET_FILES.js}`,
+      cspNonce: res.locals['cspNonce'] as string | undefined,
+      ...context,
+    });
+    res.status(status).type('html').send(html);
+  }
+
+  /** The page for a token that is not (or no longer) acknowledgeable, or the form when it is. */
+  function stateOrForm(req: express.Request<{ token: string }>, res: express.Response, lookup: TokenLookup): void {
+    switch (lookup.state) {
+      case 'valid':
+        if (lookup.alert.status === 'acknowledged') return usedPage(req, res, { state: 'used', alert: lookup.alert });
+        return alertPage(req, res, 200, lookup.alert, { outcome: lookup.alert.defaultOutcome, by: '' }, {});
+      case 'used':
+        return usedPage(req, res, lookup);
+      case 'expired':
+        return page(req, res, 410, 'expired.njk', { title: 'Link expired' });
+      case 'unknown':
+        return notFound(req, res);
+    }
+  }
+
+  function notFound(req: express.Request, res: express.Response): void {
+    page(req, res, 404, 'not-found.njk', { title: 'Page not found' });
+  }
+
+  function usedPage(req: express.Request, res: express.Response, used: Extract<TokenLookup, { state: 'used' }>): void {
+    const recorded: SummaryRow[] = [];
+    if (used.alert?.clientReference) recorded.push(row('Client reference', used.alert.clientReference));
+    if (used.outcome) recorded.push(row('Recorded', outcomeLabel(used.outcome)));
+    if (used.acknowledgedBy && used.acknowledgedBy !== 'link')
+      recorded.push(row('Acknowledged by', used.acknowledgedBy));
+    if (used.acknowledgedAt) recorded.push(row('Acknowledged', formatDateTime(used.acknowledgedAt)));
+    page(req, res, 410, 'used.njk', {
+      title: 'Alert already acknowledged',
+      sentence: used.alert
+        ? kindSentence(used.alert.kind, used.alert.providerName, used.alert.hospitalName)
+        : undefined,
+      recorded,
+    });
+  }
+
+  function alertPage(
+    req: express.Request<{ token: string }>,
+    res: express.Response,
+    status: number,
+    alert: AckPageAlert,
+    form: { outcome: string | undefined; by: string },
+    fieldErrors: { outcome?: string; by?: string },
+  ): void {
+    const token = req.params.token;
+    const details: SummaryRow[] = [];
+    if (alert.clientReference) details.push(row('Client reference', alert.clientReference));
+    details.push(row('When', formatDateTime(alert.occurredAt)));
+    details.push(row('Hospital', alert.hospitalName));
+    const errors = [
+      ...(fieldErrors.outcome ? [{ text: fieldErrors.outcome, href: '#outcome' }] : []),
+      ...(fieldErrors.by ? [{ text: fieldErrors.by, href: '#by' }] : []),
+    ];
+    page(req, res, status, 'alert.njk', {
+      title: kindHeading(alert.kind),
+      hasError: errors.length > 0,
+      errors,
+      fieldErrors,
+      heading: kindHeading(alert.kind),
+      sentence: kindSentence(alert.kind, alert.providerName, alert.hospitalName),
+      details,
+      alert,
+      form,
+      outcomeItems: OUTCOMES.map((o) => ({ value: o.value, text: o.label, hint: { text: o.hint } })),
+      formAction: `${req.baseUrl}/${encodeURIComponent(token)}`,
+      csrf: issueCsrfToken(deps.csrfSecret, token, now()),
+    });
+  }
+
+  /** `Sec-Fetch-Site` other than same-origin/none, or an `Origin` of another host (Fetch Metadata, RFC 6454). */
+  function isCrossSite(req: express.Request): boolean {
+    const site = req.get('sec-fetch-site');
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
+    const origin = req.get('origin');
+    // `Origin: null` is what browsers send for a same-origin form POST under `Referrer-Policy: no-referrer`.
+    if (origin === undefined || origin === 'null') return false;
+    let host: string;
+    try {
+      host = new URL(origin).host;
+    } catch {
+      return true;
+    }
+    return host !== req.get('host') && host !== publicHost;
+  }
+
+  router.get('/:token', rateLimited, async (req, res) => {
+    if (!TOKEN_PATTERN.test(req.params.token)) return notFound(req, res);
+    stateOrForm(req, res, await deps.lookup(req.params.token));
+  });
+
+  router.post(
+    '/:token',
+    rateLimited,
+    express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 }),
+    async (req: express.Request<{ token: string }>, res) => {
+      const token = req.params.token;
+      if (!TOKEN_PATTERN.test(token)) return notFound(req, res);
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      if (isCrossSite(req) || verifyCsrfToken(deps.csrfSecret, token, body[CSRF_FIELD], now()) !== 'ok') {
+        return page(req, res, 403, 'message.njk', {
+          title: 'Form not accepted',
+          heading: 'Sorry, we could not accept that form',
+          paragraphs: [
+            'This can happen if the page was open for a long time, or if the form was sent from another website.',
+            'Nothing has been recorded.',
+          ],
+          link: { href: `${req.baseUrl}/${encodeURIComponent(token)}`, text: 'Open the alert again' },
+        });
+      }
+
+      const current = await deps.lookup(token);
+      if (current.state !== 'valid' || current.alert.status === 'acknowledged') return stateOrForm(req, res, current);
+
+      const outcome = body['outcome'];
+      const rawBy = typeof body['by'] === 'string' ? body['by'] : '';
+      const by = rawBy
+        .replace(/[\p{Cc}\p{Cf}]/gu, ' ')
+        .replace(/\s+/g, ' ')
+        .trim();
+      const fieldErrors: { outcome?: string; by?: string } = {};
+      if (!isAckOutcome(outcome)) fieldErrors.outcome = 'Select what you have done about this alert';
+      if (by.length > MAX_NAME_LENGTH) fieldErrors.by = `Your name must be ${MAX_NAME_LENGTH} characters or fewer`;
+      if (!isAckOutcome(outcome) || fieldErrors.by) {
+        const keep = isAckOutcome(outcome) ? outcome : undefined;
+        return alertPage(req, res, 400, current.alert, { outcome: keep, by: rawBy }, fieldErrors);
+      }
+
+      const result = await deps.acknowledge(token, { outcome, by: by === '' ? 'link' : by });
+      if (result.state === 'valid') throw new Error('acknowledge returned a still-valid token');
+      if (result.state !== 'used') return stateOrForm(req, res, result);
+
+      const alert = result.alert ?? current.alert;
+      const recordedOutcome = result.outcome ?? outcome;
+      const recordedBy = result.acknowledgedBy ?? (by === '' ? 'link' : by);
+      const recorded: SummaryRow[] = [];
+      if (alert.clientReference) recorded.push(row('Client reference', alert.clientReference));
+      recorded.push(row('Outcome', outcomeLabel(recordedOutcome)));
+      if (recordedBy !== 'link') recorded.push(row('Your name', recordedBy));
+      recorded.push(row('Acknowledged', formatDateTime(result.acknowledgedAt ?? now().toISOString())));
+      page(req, res, 200, 'confirmed.njk', {
+        title: 'Alert acknowledged',
+        sentence: kindSentence(alert.kind, alert.providerName, alert.hospitalName),
+        recorded,
+      });
+    },
+  );
+
+  /** Body-parser errors keep their 4xx; anything else is a 500 page (details go to `onError`, never the page). */
+  router.use((err: unknown, req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (res.headersSent) return next(err);
+    const status = httpStatusOf(err);
+    if (status === 413) {
+      return page(req, res, 413, 'message.njk', {
+        title: 'Form too large',
+        heading: 'Sorry, that form was too large',
+        paragraphs: ['Go back, shorten what you entered and try again.'],
+      });
+    }
+    if (status !== undefined && status >= 400 && status < 500) {
+      return page(req, res, status, 'message.njk', {
+        title: 'Request not accepted',
+        heading: 'Sorry, we could not accept that request',
+        paragraphs: ['Open the link in your alert again and try again.'],
+      });
+    }
+    deps.onError?.(err);
+    page(req, res, 500, 'message.njk', {
+      title: 'Problem with the service',
+      heading: 'Sorry, there is a problem with the service',
+      paragraphs: [
+        'Try again later.',
+        'If the page then says the alert has already been acknowledged, your acknowledgement was recorded.',
+      ],
+    });
+  });
+
+  return router;
+}
+
+function row(key: string, value: string): SummaryRow {
+  return { key: { text: key }, value: { text: value } };
+}
+
+function httpStatusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const status =
+    (err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' ? status : undefined;
+}

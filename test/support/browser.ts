@@ -1,0 +1,42 @@
+import { AxeBuilder } from '@axe-core/playwright';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+
+/** One axe-core rule violation (what `AxeBuilder#analyze()` reports in `violations`). */
+export type AxeViolation = Awaited<ReturnType<AxeBuilder['analyze']>>['violations'][number];
+
+/** The WCAG levels the coordinator pages must meet: 2.0, 2.1 and 2.2, A and AA. */
+export const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] as const;
+
+/**
+ * Launches the system Chromium headless, cut off from Google services so tests neither wait for nor talk to the
+ * network. `CHROMIUM_PATH` overrides `/usr/bin/chromium` (Debian's package).
+ */
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** Runs axe-core on the page as it is now and returns the WCAG 2.2 A/AA violations (empty when it passes). */
+export async function checkA11y(page: Page): Promise<AxeViolation[]> {
+  const results = await new AxeBuilder({ page }).withTags([...WCAG_TAGS]).analyze();
+  return results.violations;
+}
+
+/** One line per violation and node, for an assertion message a person can act on. */
+export function describeViolations(violations: readonly AxeViolation[]): string {
+  return violations
+    .flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact ?? 'n/a'}): ${v.help} at ${n.target.join(' ')}`))
+    .join('\n');
+}
