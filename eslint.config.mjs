@@ -30,7 +30,7 @@ export default tseslint.config(
               message: 'Workflow code must be deterministic: import only @temporalio/workflow and pure modules.',
             },
             {
-              regex: '^\\.\\./(src/(?!domain/)|activities/)',
+              regex: '^\\.\\./(src/(?!domain/|temporal/search-attributes)|activities/(?!types))',
               message: 'Workflows import only pure src/domain modules and `import type` from activities.',
               allowTypeImports: true,
             },

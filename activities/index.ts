@@ -1,0 +1,16 @@
+import type { Sql } from '../src/db/client.js';
+import { createAdmissionActivities } from './admissions.js';
+import { createAlertActivities } from './alerts.js';
+import { createDeliveryActivities, type DeliveryDeps } from './deliveries.js';
+import type { AdmissionActivities } from './types.js';
+
+export type ActivityDeps = DeliveryDeps & { sql: Sql };
+
+/** All activities, built from their dependencies (STYLE.md: factories, no singletons). */
+export function createActivities(deps: ActivityDeps): AdmissionActivities {
+  return {
+    ...createAdmissionActivities(deps),
+    ...createAlertActivities(deps),
+    ...createDeliveryActivities(deps),
+  };
+}

@@ -1,0 +1,92 @@
+/** The activity interface the admission workflow sees (types only: workflows import nothing else from here). */
+import type {
+  AckOutcome,
+  AdmissionStatus,
+  AlertKind,
+  AlertStatus,
+  Channel,
+  EventSummary,
+  Location,
+} from '../src/domain/admission-event.js';
+import type { EscalationPolicy } from '../src/domain/escalation.js';
+
+export interface ProviderMatch {
+  providerId: string;
+  providerOds: string;
+  clientId: string;
+}
+
+export type MatchResult =
+  | { status: 'matched'; providers: ProviderMatch[] }
+  | { status: 'no-care-package' }
+  | { status: 'unmatched'; reason: string };
+
+export interface ExistingAlert {
+  alertId: string;
+  providerId: string;
+  alertKey: string;
+  kind: AlertKind;
+  status: AlertStatus;
+}
+
+export interface RaiseAlertInput {
+  admissionId: string;
+  providerId: string;
+  clientId: string;
+  alertKey: string;
+  kind: AlertKind;
+  messageId: string | undefined;
+  occurredAt: string;
+}
+
+export interface RaisedAlert {
+  alertId: string;
+  status: AlertStatus;
+  policy: EscalationPolicy;
+}
+
+export interface DeliverInput {
+  alertId: string;
+  step: number;
+  contactId: string;
+  channel: Channel;
+}
+
+export type DeliveryResult = 'sent' | 'rejected' | 'skipped' | 'failed';
+
+export interface AdmissionRecord {
+  admissionId: string;
+  status: AdmissionStatus;
+  statusReason?: string;
+  admittedAt?: string;
+  dischargedAt?: string;
+  location?: Location;
+  expectedDischargeDate?: string;
+  onLeave: boolean;
+}
+
+export interface AcknowledgeInput {
+  alertId: string;
+  by: string;
+  outcome?: AckOutcome;
+}
+
+export interface AlertAck {
+  id: string;
+  status: AlertStatus;
+  acknowledgedAt: string | null;
+  acknowledgedBy: string | null;
+  outcome: string | null;
+}
+
+export interface AdmissionActivities {
+  openAdmission(input: { admissionId: string }): Promise<{ priorEvents: EventSummary[]; alerts: ExistingAlert[] }>;
+  matchProviders(input: { admissionId: string }): Promise<MatchResult>;
+  recordAdmission(input: AdmissionRecord): Promise<void>;
+  raiseAlert(input: RaiseAlertInput): Promise<RaisedAlert>;
+  deliver(input: DeliverInput): Promise<DeliveryResult>;
+  recordDeliveryFailure(input: DeliverInput & { reason: string }): Promise<void>;
+  markUnacknowledged(input: { alertId: string }): Promise<void>;
+  withdrawAlert(input: { alertId: string; reason: string }): Promise<void>;
+  acknowledgeAlert(input: AcknowledgeInput): Promise<AlertAck>;
+}

@@ -1,0 +1,65 @@
+/**
+ * The HTTP API (CONTRACT.md): createApp(deps) builds the Express app; nothing here reads process.env.
+ */
+import type { Client } from '@temporalio/client';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Sql } from '../db/client.js';
+import type { Ingest } from '../ingest/ingest.js';
+import { authenticate } from './auth.js';
+import { HttpProblem, sendProblem } from './problem.js';
+import { createAlertRoutes } from './routes/alerts.js';
+import { createHealthRoutes, type HealthCheck } from './routes/health.js';
+import { createHl7Routes } from './routes/hl7.js';
+import { createFhirRoutes } from './routes/fhir.js';
+import { createRegistryRoutes } from './routes/registry.js';
+import { createAckLinkPages } from './routes/ack-links.js';
+
+export interface AppDeps {
+  sql: Sql;
+  temporal: Client;
+  config: Pick<Config, 'adminToken' | 'production' | 'publicBaseUrl' | 'ackTokenTtlSeconds'>;
+  logger: Logger;
+  ingest: Ingest;
+  health: HealthCheck;
+  /** called after a message is stored, so the relay in this process wakes at once */
+  onStored?: () => void;
+  /** secret for CSRF tokens on the acknowledgement pages */
+  csrfSecret: string;
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+
+  app.use(createHealthRoutes(deps.health));
+  app.use('/a', createAckLinkPages(deps));
+  app.use('/v1', createHl7Routes(deps));
+  app.use('/v1', authenticate(deps.sql, deps.config.adminToken));
+  app.use('/v1', express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
+  app.use('/v1', createFhirRoutes(deps));
+  app.use('/v1', createRegistryRoutes(deps));
+  app.use('/v1', createAlertRoutes(deps));
+
+  app.use((_req: Request, _res: Response, next: NextFunction) => {
+    next(new HttpProblem(404, 'Not found', 'No such endpoint'));
+  });
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof HttpProblem) return sendProblem(res, err);
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e.type === 'entity.too.large') {
+      return sendProblem(res, new HttpProblem(413, 'Payload too large', 'The body is larger than 1 MiB'));
+    }
+    if (e.type === 'entity.parse.failed') {
+      return sendProblem(res, new HttpProblem(400, 'Bad request', 'The body is not valid JSON'));
+    }
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      return sendProblem(res, new HttpProblem(e.status, 'Bad request', e.message ?? 'Bad request'));
+    }
+    deps.logger.error({ err: e.message, path: req.path }, 'unhandled error');
+    return sendProblem(res, new HttpProblem(500, 'Internal error', 'Something went wrong; it has been logged'));
+  });
+  return app;
+}

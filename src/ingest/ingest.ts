@@ -1,0 +1,288 @@
+/**
+ * HL7 v2 ingestion: parse → validate → store the raw message and its parsed event in one transaction → ACK.
+ * The ACK is built only after COMMIT: an AA (or CA) is a promise that the message is never lost. Transport
+ * (HTTP, MLLP) is the caller's; this module decides the outcome.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AdmissionEvent } from '../domain/admission-event.js';
+import { HEADER_ERRORS, InputError } from '../domain/errors.js';
+import { admissionWorkflowId } from '../domain/summary.js';
+import type { Sql } from '../db/client.js';
+import {
+  ackCodeFor,
+  ackErrorFrom,
+  buildAck,
+  isEnhancedMode,
+  wantsAcceptAck,
+  type AckCode,
+  type AckError,
+  type AckOutcome,
+} from '../hl7/ack.js';
+import { readHeader, readHeaderLenient, toAdmissionEvent, validateHeader, type Hl7Header } from '../hl7/adt.js';
+import { decodeHl7Bytes, parseHl7 } from '../hl7/message.js';
+import type { OperationOutcome } from '@medplum/fhirtypes';
+import { encounterToEvent } from '../fhir/encounter.js';
+import { acceptedOutcome, operationOutcome, outcomeForInputError } from '../fhir/outcome.js';
+
+export interface IngestDeps {
+  sql: Sql;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export interface IngestContext {
+  transport: 'http' | 'mllp';
+  /** HTTP: the ODS code of the hospital whose key sent the message (MSH-4 must match) */
+  keyHospitalOds?: string;
+}
+
+export interface IngestResult {
+  code: AckCode;
+  httpStatus: number;
+  ack: string;
+  /** false when MSH-15 asked for no accept acknowledgement (MLLP only honours it) */
+  sendAck: boolean;
+  /** the stored row, when stored */
+  messageId?: string;
+}
+
+/** The notification channel the relay listens on. */
+export const INBOUND_CHANNEL = 'inbound_messages';
+
+/** SHA-256 of the message with its segment separators normalised, so a resend over another transport still matches. */
+export function contentHash(text: string): string {
+  const normalised = text
+    .split(/\r\n|\r|\n/)
+    .map((s) => s.trimEnd())
+    .filter((s) => s !== '')
+    .join('\r');
+  return createHash('sha256').update(normalised).digest('hex');
+}
+
+interface Decision {
+  outcome: AckOutcome;
+  httpStatus: number;
+  errors: AckError[];
+}
+
+class StoreUnavailable extends Error {}
+
+export function createIngest(deps: IngestDeps) {
+  const { sql, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  function answer(header: Partial<Hl7Header>, d: Decision, messageId?: string, text?: string): IngestResult {
+    const code = ackCodeFor(d.outcome, isEnhancedMode(header));
+    return {
+      code,
+      httpStatus: d.httpStatus,
+      ack: buildAck({ inbound: header, code, errors: d.errors, controlId: randomUUID(), now: now(), text }),
+      sendAck: wantsAcceptAck(header, d.outcome),
+      messageId,
+    };
+  }
+
+  /** Stores a message that will not reach a workflow (rejected at the header), best effort: it never takes the MSH-10 slot. */
+  async function storeRejected(
+    transport: 'http' | 'mllp' | 'fhir',
+    text: string,
+    header: Partial<Hl7Header>,
+    d: Decision,
+    err: InputError,
+  ): Promise<void> {
+    try {
+      await sql`insert into inbound_messages (transport, hospital_ods, message_control_id, content_hash, raw, status,
+          is_primary, ack_code, http_status, error_code, error_reason, error_location)
+        values (${transport}, ${header.sendingFacility || null}, ${header.controlId || null}, ${contentHash(text)},
+          ${text}, 'rejected', false, ${ackCodeFor(d.outcome, isEnhancedMode(header))}, ${d.httpStatus}, ${err.code},
+          ${err.message}, ${err.location ?? null})`;
+    } catch (e) {
+      logger.warn({ err: (e as Error).message }, 'could not record a rejected message');
+    }
+  }
+
+  /**
+   * Handles one HL7 v2 message. Never throws: every outcome, including the database being down, is an ACK.
+   */
+  async function ingestHl7(raw: Buffer | string, ctx: IngestContext): Promise<IngestResult> {
+    const text = typeof raw === 'string' ? raw : decodeHl7Bytes(raw);
+    let header: Partial<Hl7Header> = {};
+    try {
+      const msg = parseHl7(text);
+      header = readHeaderLenient(msg);
+      const full = readHeader(msg);
+      header = full;
+      validateHeader(full);
+      if (ctx.transport === 'http' && ctx.keyHospitalOds !== undefined && full.sendingFacility !== ctx.keyHospitalOds) {
+        throw new InputError('sender-mismatch', `MSH-4 ${full.sendingFacility} is not the hospital of this API key`, 'MSH-4');
+      }
+      if (ctx.transport === 'mllp') {
+        const [known] = await sql`select 1 from hospitals where ods_code = ${full.sendingFacility}`;
+        if (!known) throw new InputError('unknown-sender', `MSH-4 ${full.sendingFacility} is not a registered hospital`, 'MSH-4');
+      }
+      let event: AdmissionEvent | undefined;
+      let contentError: InputError | undefined;
+      try {
+        event = toAdmissionEvent(msg, full);
+      } catch (err) {
+        if (!(err instanceof InputError) || HEADER_ERRORS.has(err.code)) throw err;
+        contentError = err;
+      }
+      const stored = await store(ctx.transport, text, { hospitalOds: full.sendingFacility, controlId: full.controlId, enhanced: isEnhancedMode(full) }, event, contentError);
+      return answer(full, stored.decision, stored.messageId);
+    } catch (err) {
+      if (err instanceof StoreUnavailable || !(err instanceof InputError)) {
+        logger.error({ err: (err as Error).message, transport: ctx.transport }, 'cannot store message: answered AR, retry later');
+        return answer(header, {
+          outcome: 'reject',
+          httpStatus: 503,
+          errors: [{ hl7Code: '207', message: 'The service cannot store messages right now: retry later' }],
+        });
+      }
+      const status = err.code === 'sender-mismatch' ? 403 : HEADER_ERRORS.has(err.code) ? 400 : 422;
+      const d: Decision = { outcome: HEADER_ERRORS.has(err.code) ? 'reject' : 'error', httpStatus: status, errors: [ackErrorFrom(err)] };
+      await storeRejected(ctx.transport, text, header, d, err);
+      return answer(header, d);
+    }
+  }
+
+  /**
+   * Stores one message and its event (or its content error) in one transaction, recognising an exact resend and
+   * a reused control id. Throws StoreUnavailable when PostgreSQL cannot take it.
+   */
+  async function store(
+    transport: 'http' | 'mllp' | 'fhir',
+    text: string,
+    header: { hospitalOds: string; controlId: string; enhanced: boolean },
+    event: AdmissionEvent | undefined,
+    contentError: InputError | undefined,
+  ): Promise<{ decision: Decision; messageId?: string }> {
+    const hash = contentHash(text);
+    const accepted = event !== undefined;
+    const decision: Decision = accepted
+      ? { outcome: 'accept', httpStatus: 200, errors: [] }
+      : { outcome: 'error', httpStatus: 422, errors: [ackErrorFrom(contentError!)] };
+    const storedCode = ackCodeFor(decision.outcome, header.enhanced);
+    type Existing = { id: bigint; content_hash: string; status: string; http_status: number; error_code: string | null;
+      error_reason: string | null; error_location: string | null };
+    let result: { id?: bigint; existing?: Existing };
+    try {
+      result = await sql.begin(async (tx) => {
+        let admissionId: string | null = null;
+        if (event && event.visitNumber) {
+          const [adm] = await tx<{ id: string }[]>`
+            insert into admissions (hospital_ods, visit_number, workflow_id)
+            values (${event.hospitalOds}, ${event.visitNumber}, ${admissionWorkflowId(event.hospitalOds, event.visitNumber)})
+            on conflict (hospital_ods, visit_number) do update set updated_at = now()
+            returning id`;
+          admissionId = adm!.id;
+        }
+        const [row] = await tx<{ id: bigint }[]>`
+          insert into inbound_messages (transport, hospital_ods, message_control_id, content_hash, raw, parsed, status,
+            ack_code, http_status, error_code, error_reason, error_location, admission_id, event_at, dispatched_at)
+          values (${transport}, ${header.hospitalOds}, ${header.controlId}, ${hash}, ${text},
+            ${event ? tx.json(event as never) : null}, ${accepted ? 'accepted' : 'rejected'}, ${storedCode},
+            ${decision.httpStatus}, ${contentError?.code ?? null}, ${contentError?.message ?? null},
+            ${contentError?.location ?? null}, ${admissionId}, ${event?.eventAt ?? null},
+            ${accepted && admissionId ? null : sql`now()`})
+          on conflict (hospital_ods, message_control_id)
+            where is_primary and hospital_ods is not null and message_control_id is not null
+          do nothing
+          returning id`;
+        if (row) {
+          if (admissionId) await tx`select pg_notify(${INBOUND_CHANNEL}, '')`;
+          return { id: row.id };
+        }
+        const [existing] = await tx<Existing[]>`
+          select id, content_hash, status, http_status, error_code, error_reason, error_location from inbound_messages
+          where hospital_ods = ${header.hospitalOds} and message_control_id = ${header.controlId} and is_primary`;
+        if (existing && existing.content_hash !== hash) {
+          await tx`insert into inbound_messages (transport, hospital_ods, message_control_id, content_hash, raw, status,
+              is_primary, ack_code, http_status, error_code, error_reason, error_location)
+            values (${transport}, ${header.hospitalOds}, ${header.controlId}, ${hash}, ${text}, 'rejected', false,
+              ${ackCodeFor('error', header.enhanced)}, 409, 'duplicate-control-id',
+              'same MSH-4 and MSH-10 as an earlier message with different content', 'MSH-10')`;
+        }
+        return { existing };
+      });
+    } catch (err) {
+      throw new StoreUnavailable((err as Error).message);
+    }
+    if (result.id !== undefined) return { decision, messageId: String(result.id) };
+    const existing = result.existing!;
+    if (existing.content_hash !== hash) {
+      return { decision: {
+        outcome: 'error',
+        httpStatus: 409,
+        errors: [
+          {
+            hl7Code: '205',
+            location: 'MSH-10',
+            message: `MSH-10 ${header.controlId} was already used by this hospital for a different message`,
+          },
+        ],
+      } };
+    }
+    // an exact resend: the stored outcome again, nothing done twice
+    const stored: Decision =
+      existing.status === 'accepted'
+        ? { outcome: 'accept', httpStatus: 200, errors: [] }
+        : {
+            outcome: 'error',
+            httpStatus: existing.http_status,
+            errors: [
+              {
+                hl7Code: existing.error_code ? ackErrorFrom(new InputError(existing.error_code as never, '')).hl7Code : '207',
+                message: existing.error_reason ?? 'rejected',
+                ...(existing.error_location ? { location: existing.error_location } : {}),
+              },
+            ],
+          };
+    return { decision: stored, messageId: String(existing.id) };
+  }
+
+  /**
+   * Handles one FHIR R4 Encounter (CONTRACT.md "FHIR R4"): the same store and the same outcome classes as HL7,
+   * answered with an OperationOutcome.
+   */
+  async function ingestFhir(
+    body: unknown,
+    ctx: { keyHospitalOds: string },
+  ): Promise<{ httpStatus: number; outcome: OperationOutcome; messageId?: string }> {
+    const text = JSON.stringify(body ?? null);
+    let event: AdmissionEvent;
+    try {
+      event = encounterToEvent(body, { receivedAt: now() });
+      if (event.hospitalOds !== ctx.keyHospitalOds) {
+        throw new InputError('sender-mismatch', `serviceProvider ${event.hospitalOds} is not the hospital of this API key`, 'Encounter.serviceProvider');
+      }
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      const status = err.code === 'sender-mismatch' ? 403 : HEADER_ERRORS.has(err.code) ? 400 : 422;
+      await storeRejected('fhir', text, { sendingFacility: ctx.keyHospitalOds }, { outcome: 'reject', httpStatus: status, errors: [] }, err);
+      return { httpStatus: status, outcome: outcomeForInputError(err) };
+    }
+    try {
+      const stored = await store('fhir', text, { hospitalOds: event.hospitalOds, controlId: event.messageControlId, enhanced: false }, event, undefined);
+      if (stored.decision.outcome === 'accept') {
+        return { httpStatus: 200, outcome: acceptedOutcome(`Stored as message ${stored.messageId}`), messageId: stored.messageId };
+      }
+      const e = stored.decision.errors[0];
+      return {
+        httpStatus: stored.decision.httpStatus,
+        outcome: operationOutcome([{ severity: 'error', code: stored.decision.httpStatus === 409 ? 'conflict' : 'invalid', diagnostics: e?.message ?? 'rejected' }]),
+      };
+    } catch (err) {
+      logger.error({ err: (err as Error).message, transport: 'fhir' }, 'cannot store message: retry later');
+      return {
+        httpStatus: 503,
+        outcome: operationOutcome([{ severity: 'error', code: 'transient', diagnostics: 'The service cannot store messages right now: retry later' }]),
+      };
+    }
+  }
+
+  return { ingestHl7, ingestFhir };
+}
+
+export type Ingest = ReturnType<typeof createIngest>;

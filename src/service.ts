@@ -1,0 +1,176 @@
+/**
+ * Composes the service from its parts. `npm start` runs every role in one process; production runs the api
+ * (HTTP + MLLP + relay) and the worker as separate processes. Tests start it the same way.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { WorkflowBundle } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createActivities } from '../activities/index.js';
+import type { Config } from './config.js';
+import { migrate, openDatabase, type Database } from './db/client.js';
+import { createApp } from './http/app.js';
+import { createIngest, type Ingest } from './ingest/ingest.js';
+import { startRelay, type Relay } from './ingest/relay.js';
+import { createMllpServer, type MllpServer } from './mllp/server.js';
+import type { NotifySender, WebhookSender } from './notify/channel.js';
+import { createGovukNotify, describeNotifyConfiguration } from './notify/govuk-notify.js';
+import { createWebhookSender } from './notify/webhook.js';
+import { connectTemporal, ensureSearchAttributes, temporalHealthy, type TemporalHandle } from './temporal/client.js';
+import { createWorker, installRuntimeLogger } from './temporal/worker.js';
+
+export type Role = 'api' | 'worker';
+
+export interface ServiceOptions {
+  config: Config & { databaseUrl: string; temporal: Config['temporal'] & { address: string } };
+  logger: Logger;
+  roles: Role[];
+  /** a pre-built workflow bundle (tests bundle once per run) */
+  workflowBundle?: WorkflowBundle;
+  /** register search attributes through the operator API (not needed on a dev server started with them) */
+  registerSearchAttributes?: boolean;
+  /** replace the real channels (never in production; tests use the real ones against local fakes) */
+  notify?: NotifySender;
+  webhook?: WebhookSender;
+  csrfSecret?: string;
+  /** listen for MLLP here instead of MLLP_PORT (tests pass 0 for a free port; MLLP_PORT=0 means off) */
+  mllpListenPort?: number;
+}
+
+export interface RunningService {
+  database: Database;
+  temporal: TemporalHandle;
+  ingest: Ingest;
+  relay?: Relay;
+  httpPort?: number;
+  mllpPort?: number;
+  stop(): Promise<void>;
+}
+
+export async function startService(opts: ServiceOptions): Promise<RunningService> {
+  const { config, logger } = opts;
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const s of stops.reverse()) {
+      try {
+        await s();
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'error while stopping');
+      }
+    }
+  };
+  try {
+    const database = openDatabase(config.databaseUrl);
+    stops.push(() => database.close());
+    await migrate(database.sql);
+
+    const temporal = await connectTemporal({
+      address: config.temporal.address,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+    });
+    stops.push(() => temporal.close());
+    if (opts.registerSearchAttributes) await ensureSearchAttributes(temporal.connection, config.temporal.namespace);
+
+    const ingest = createIngest({ sql: database.sql, logger });
+    const running: RunningService = { database, temporal, ingest, stop: stopAll };
+
+    if (opts.roles.includes('worker')) {
+      installRuntimeLogger(logger);
+      const notifyProblem = describeNotifyConfiguration(config.notify);
+      if (notifyProblem) logger.warn(notifyProblem);
+      const notify =
+        opts.notify ??
+        createGovukNotify({
+          apiKey: config.notify.apiKey,
+          baseUrl: config.notify.baseUrl,
+          smsTemplateId: config.notify.smsTemplateId,
+          emailTemplateId: config.notify.emailTemplateId,
+          logger,
+        });
+      const webhook = opts.webhook ?? createWebhookSender({ allowPrivateHosts: !config.production, logger });
+      const activities = createActivities({
+        sql: database.sql,
+        notify,
+        webhook,
+        publicBaseUrl: config.publicBaseUrl,
+        ackTokenTtlSeconds: config.ackTokenTtlSeconds,
+        logger,
+      });
+      const { worker, connection } = await createWorker({
+        address: config.temporal.address,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        activities,
+        bundle: opts.workflowBundle,
+      });
+      const run = worker.run();
+      stops.push(async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await run.catch(() => undefined);
+        await connection.close();
+      });
+    }
+
+    if (opts.roles.includes('api')) {
+      const relay = startRelay({
+        sql: database.sql,
+        temporal: temporal.client,
+        taskQueue: config.temporal.taskQueue,
+        logger,
+        lingerSeconds: config.admissionLingerSeconds,
+        pollMs: config.relayPollMs,
+      });
+      stops.push(() => relay.stop());
+      running.relay = relay;
+
+      const app = createApp({
+        sql: database.sql,
+        temporal: temporal.client,
+        config,
+        logger,
+        ingest,
+        csrfSecret: opts.csrfSecret ?? randomBytes(32).toString('hex'),
+        onStored: relay.kick,
+        health: async () => ({
+          postgres: await database.sql`select 1`.then(
+            () => true,
+            () => false,
+          ),
+          temporal: await temporalHealthy(temporal.connection),
+        }),
+      });
+      const server: Server = await new Promise((resolve, reject) => {
+        const s = app.listen(config.port, config.host, () => resolve(s));
+        s.once('error', reject);
+      });
+      stops.push(
+        () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      );
+      const addr = server.address();
+      running.httpPort = typeof addr === 'object' && addr ? addr.port : config.port;
+
+      const mllpPort = opts.mllpListenPort ?? config.mllpPort;
+      if (opts.mllpListenPort !== undefined || config.mllpPort !== 0) {
+        const mllp: MllpServer = createMllpServer({
+          logger,
+          handler: async (message) => {
+            const result = await ingest.ingestHl7(message, { transport: 'mllp' });
+            if (result.httpStatus === 200) relay.kick();
+            return result.sendAck ? result.ack : null;
+          },
+        });
+        running.mllpPort = await mllp.listen(mllpPort, config.host);
+        stops.push(() => mllp.close());
+      }
+    }
+    return running;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

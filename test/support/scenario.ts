@@ -1,0 +1,100 @@
+/** Acting as operator, hospital and provider against a running service. */
+import { randomInt } from 'node:crypto';
+import { expect } from 'vitest';
+import { parseAck } from '../../src/hl7/ack.js';
+import { fixture } from './fixtures.js';
+import type { TestService } from './service.js';
+
+/** A random NHS number in the 999 test range that passes the modulus 11 check. */
+export function testNhsNumber(): string {
+  for (;;) {
+    const digits = [9, 9, 9, ...Array.from({ length: 6 }, () => randomInt(10))];
+    const sum = digits.reduce((acc, d, i) => acc + d * (10 - i), 0);
+    const check = 11 - (sum % 11);
+    if (check === 10) continue;
+    return [...digits, check === 11 ? 0 : check].join('');
+  }
+}
+
+let seq = 0;
+/** A fresh spell: its own NHS number, visit number and MSH-10 prefix, so tests sharing a service do not meet. */
+export function newSpell() {
+  seq++;
+  const tag = `${Date.now().toString(36)}${seq}`.toUpperCase();
+  return { nhs: testNhsNumber(), visit: `SPL${tag}`, ids: `T${tag}-` };
+}
+
+/** A fixture rewritten for a spell (patient Margaret Smith / SPL0001234, or Arthur Jones / SPL0005678). */
+export function spellMessage(name: string, spell: ReturnType<typeof newSpell>, extra: Record<string, string> = {}): string {
+  return fixture(name, {
+    '9995260182': spell.nhs,
+    '9991590838': spell.nhs,
+    SPL0001234: spell.visit,
+    SPL0005678: spell.visit,
+    '|RX1-0': `|${spell.ids}0`,
+    ...extra,
+  });
+}
+
+export async function registerHospital(svc: TestService, odsCode = 'RX1', name = 'Leeds General Infirmary') {
+  const res = await svc.api('POST', '/v1/hospitals', { key: svc.adminToken, body: { odsCode, name } });
+  expect(res.status).toBe(201);
+  return res.body as { id: string; odsCode: string; name: string; apiKey: string };
+}
+
+export async function registerProvider(svc: TestService, odsCode: string, name = `Care ${odsCode}`) {
+  const res = await svc.api('POST', '/v1/providers', { key: svc.adminToken, body: { odsCode, name } });
+  expect(res.status).toBe(201);
+  return res.body as { id: string; odsCode: string; name: string; apiKey: string };
+}
+
+export async function addContact(
+  svc: TestService,
+  provider: { id: string; apiKey: string },
+  body: { name: string; role?: string; phone?: string; email?: string; webhookUrl?: string },
+) {
+  const res = await svc.api('POST', `/v1/providers/${provider.id}/contacts`, {
+    key: provider.apiKey,
+    body: { role: 'coordinator', ...body },
+  });
+  expect(res.status, res.text).toBe(201);
+  return res.body as { id: string; webhookSecret?: string };
+}
+
+export async function setPolicy(
+  svc: TestService,
+  provider: { id: string; apiKey: string },
+  steps: { contactIds: string[]; channels: string[]; waitSeconds: number }[],
+) {
+  const res = await svc.api('PUT', `/v1/providers/${provider.id}/escalation-policy`, { key: provider.apiKey, body: { steps } });
+  expect(res.status, res.text).toBe(200);
+}
+
+export async function registerClient(
+  svc: TestService,
+  provider: { id: string; apiKey: string },
+  nhs: string,
+  body: { dateOfBirth: string; reference?: string; familyName?: string; givenName?: string },
+) {
+  const res = await svc.api('PUT', `/v1/providers/${provider.id}/clients/${nhs}`, { key: provider.apiKey, body });
+  expect([200, 201], res.text).toContain(res.status);
+  return res.body as { id: string };
+}
+
+/** POSTs one HL7 message as a hospital; returns the HTTP status and the parsed ACK. */
+export async function sendHl7(svc: TestService, key: string | undefined, message: string | Buffer, contentType = 'x-application/hl7-v2+er7') {
+  const headers: Record<string, string> = { 'content-type': contentType };
+  if (key) headers.authorization = `Bearer ${key}`;
+  const res = await fetch(`${svc.baseUrl}/v1/hl7`, { method: 'POST', headers, body: message });
+  const text = await res.text();
+  return { status: res.status, contentType: res.headers.get('content-type'), text, ack: parseAck(text) };
+}
+
+/** The admission of a spell, as the operator sees it. */
+export async function admissionOf(svc: TestService, visit: string, hospital = 'RX1') {
+  const list = await svc.api('GET', `/v1/admissions?hospital=${hospital}&visitNumber=${visit}`, { key: svc.adminToken });
+  const id = list.body?.items?.[0]?.id as string | undefined;
+  if (!id) return undefined;
+  const res = await svc.api('GET', `/v1/admissions/${id}`, { key: svc.adminToken });
+  return res.body as { id: string; status: string; alerts: any[]; events: any[]; statusReason?: string; location: any };
+}

@@ -1,0 +1,93 @@
+/**
+ * The escalation ladder of one alert for one provider: send a step to its contacts on its channels, wait
+ * `waitSeconds` for an acknowledgement, go on to the next step; after the last, the alert is `unacknowledged`.
+ * Informational alerts (transfer, cancellation) are sent once, with no ladder.
+ */
+import { condition } from '@temporalio/workflow';
+import type { AdmissionActivities, DeliverInput, DeliveryResult } from '../activities/types.js';
+import type { AlertKind, AlertStatus, Channel } from '../src/domain/admission-event.js';
+import { escalates, escalationSchedule, type EscalationPolicy, type ScheduledStep } from '../src/domain/escalation.js';
+
+export interface AlertState {
+  alertId: string;
+  providerId: string;
+  providerOds: string;
+  clientId: string;
+  alertKey: string;
+  kind: AlertKind;
+  status: AlertStatus;
+  /** the step last sent (1-based); 0 before the first */
+  step: number;
+  /** contact and channel pairs that a delivery reached */
+  reached: { contactId: string; channel: Channel }[];
+  /** transfer events already reflected in what this provider was told */
+  coveredTransfers: string[];
+}
+
+export interface LadderContext {
+  acts: AdmissionActivities;
+  deliver: (input: DeliverInput) => Promise<DeliveryResult>;
+  isDone: (a: AlertState) => boolean;
+  onChange: () => void;
+}
+
+/**
+ * Runs the alert's ladder to its end: acknowledged, withdrawn, or `unacknowledged` after the last step.
+ * `targets` replaces the policy's contacts for an informational alert (e.g. a cancellation goes to whoever was
+ * told of the admission).
+ */
+export async function runLadder(
+  ctx: LadderContext,
+  a: AlertState,
+  policy: EscalationPolicy,
+  targets?: AlertState['reached'],
+): Promise<void> {
+  const pending: Promise<DeliveryResult>[] = [];
+  const steps: ScheduledStep[] = escalates(a.kind)
+    ? escalationSchedule(policy)
+    : escalationSchedule({ steps: policy.steps.slice(0, 1), repeat: 0 }).map((s) => ({ ...s, waitSeconds: 0 }));
+
+  for (const s of steps) {
+    if (ctx.isDone(a)) break;
+    a.step = s.step;
+    ctx.onChange();
+    const pairs = targets ?? s.contactIds.flatMap((contactId) => s.channels.map((channel) => ({ contactId, channel })));
+    let settled = 0;
+    let sent = 0;
+    for (const pair of pairs) {
+      const input: DeliverInput = { alertId: a.alertId, step: s.step, ...pair };
+      const p = deliverOnce(ctx, input).then((r) => {
+        settled++;
+        if (r === 'sent') {
+          sent++;
+          a.reached.push(pair);
+        }
+        return r;
+      });
+      pending.push(p);
+    }
+    if (!escalates(a.kind)) break;
+    // wait for an acknowledgement; move on at once when nobody on this step could be told
+    await condition(
+      () => ctx.isDone(a) || (settled === pairs.length && sent === 0),
+      Math.max(0, s.waitSeconds) * 1000,
+    );
+  }
+
+  if (escalates(a.kind) && !ctx.isDone(a)) {
+    a.status = 'unacknowledged';
+    await ctx.acts.markUnacknowledged({ alertId: a.alertId });
+    ctx.onChange();
+  }
+  // deliveries still retrying finish (or see the acknowledgement and stop) before the ladder ends
+  await Promise.all(pending);
+}
+
+async function deliverOnce(ctx: LadderContext, input: DeliverInput): Promise<DeliveryResult> {
+  try {
+    return await ctx.deliver(input);
+  } catch (err) {
+    await ctx.acts.recordDeliveryFailure({ ...input, reason: err instanceof Error ? err.message : String(err) });
+    return 'failed';
+  }
+}

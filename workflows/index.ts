@@ -1,0 +1,2 @@
+/** The workflow bundle's entry (workflowsPath). */
+export { admissionWorkflow } from './admission.js';
