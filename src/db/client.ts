@@ -1,15 +1,16 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { schema } from './schema.js';
 
 export type Sql = postgres.Sql;
-export type Db = PostgresJsDatabase<typeof schema>;
 
+/**
+ * The pool. Queries are postgres.js tagged templates (parameters are always bound). The drizzle schema in
+ * schema.ts is the single description of the tables and generates the migrations; drizzle's query builder is not
+ * wrapped around this client, because it replaces postgres.js's JSON (de)serialisers on the client it wraps.
+ */
 export interface Database {
   sql: Sql;
-  db: Db;
   close(): Promise<void>;
 }
 
@@ -19,10 +20,8 @@ export function openDatabase(url: string, opts: { max?: number } = {}): Database
     max: opts.max ?? 10,
     onnotice: () => undefined,
     connection: { application_name: 'admission-alerts', synchronous_commit: 'on' },
-    types: { bigint: postgres.BigInt },
   });
-  const db = drizzle(sql, { schema });
-  return { sql, db, close: () => sql.end({ timeout: 5 }) };
+  return { sql, close: () => sql.end({ timeout: 5 }) };
 }
 
 const migrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url));

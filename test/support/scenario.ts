@@ -96,5 +96,5 @@ export async function admissionOf(svc: TestService, visit: string, hospital = 'R
   const id = list.body?.items?.[0]?.id as string | undefined;
   if (!id) return undefined;
   const res = await svc.api('GET', `/v1/admissions/${id}`, { key: svc.adminToken });
-  return res.body as { id: string; status: string; alerts: any[]; events: any[]; statusReason?: string; location: any };
+  return res.body as { id: string; status: string; alerts: any[]; events: any[]; statusReason?: string; location: any; dischargedAt: string | null };
 }
