@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 
 export interface TemporalHandle {
@@ -33,7 +33,7 @@ export async function connectTemporal(opts: {
 export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });
   const have = new Set(Object.keys(existing.customAttributes ?? {}));
-  const { IndexedValueType } = temporal.api.enums.v1;
+  const { IndexedValueType } = proto.temporal.api.enums.v1;
   const types = {
     Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     KeywordList: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
