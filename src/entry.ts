@@ -41,3 +41,23 @@ export function fail(logger: Logger, err: unknown): never {
   else logger.fatal({ err: (err as Error).message }, 'failed to start');
   process.exit(1);
 }
+
+/** A production process (api or worker) against a real PostgreSQL and Temporal cluster. */
+export async function runProduction(role: 'api' | 'worker'): Promise<void> {
+  const { requireProductionSettings } = await import('./config.js');
+  const { startService } = await import('./service.js');
+  const { config, logger } = boot();
+  try {
+    requireProductionSettings(config);
+    const svc = await startService({
+      config: config as Parameters<typeof startService>[0]['config'],
+      logger,
+      roles: [role],
+      registerSearchAttributes: true,
+    });
+    logger.info({ role, port: svc.httpPort, mllpPort: svc.mllpPort, taskQueue: config.temporal.taskQueue }, 'running');
+    onShutdown(logger, svc.stop);
+  } catch (err) {
+    fail(logger, err);
+  }
+}
