@@ -4,14 +4,36 @@
  */
 import { z } from 'zod';
 
-const port = z.coerce.number().int().min(0).max(65535);
-const seconds = z.coerce.number().positive();
+/** Environment values are text; each helper says, in the message, what the variable must be. */
+const port = z
+  .string()
+  .regex(/^\d{1,5}$/, 'must be a port number from 0 to 65535')
+  .transform(Number)
+  .refine((n) => n <= 65535, 'must be a port number from 0 to 65535');
+const positiveSeconds = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/, 'must be a positive number of seconds')
+  .transform(Number)
+  .refine((n) => n > 0, 'must be a positive number of seconds');
+const positiveInt = (what: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be a positive whole number of ${what}`)
+    .transform(Number)
+    .refine((n) => n > 0, `must be a positive whole number of ${what}`);
+const httpUrl = z
+  .string()
+  .url('must be an absolute http(s) URL')
+  .refine((u) => /^https?:\/\//i.test(u), 'must be an absolute http(s) URL');
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const uuid = (what: string) => z.string().regex(new RegExp(`^${UUID}$`, 'i'), `must be a ${what} (a UUID)`);
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const schema = z.object({
   NODE_ENV: z.string().default('development'),
-  PORT: port.default(3000),
+  PORT: port.default('3000'),
   HOST: z.string().default('0.0.0.0'),
-  MLLP_PORT: port.default(2575),
+  MLLP_PORT: port.default('2575'),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
@@ -24,19 +46,28 @@ const schema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('admission-alerts'),
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  PUBLIC_BASE_URL: z.string().url('must be an absolute URL').optional(),
-  NOTIFY_API_KEY: z.string().min(1).optional(),
-  NOTIFY_BASE_URL: z.string().url('must be an absolute URL').optional(),
-  NOTIFY_SMS_TEMPLATE_ID: z.string().min(1).optional(),
-  NOTIFY_EMAIL_TEMPLATE_ID: z.string().min(1).optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PUBLIC_BASE_URL: httpUrl.optional(),
+  /** `{key_name}-{service id}-{secret}` as Notify shows it once (Notify API docs, "API keys") */
+  NOTIFY_API_KEY: z
+    .string()
+    .regex(
+      new RegExp(`^(?:.*-)?${UUID}-${UUID}$`, 'i'),
+      'must be a GOV.UK Notify API key: {key_name}-{service id}-{secret}, as Notify shows it',
+    )
+    .optional(),
+  NOTIFY_BASE_URL: httpUrl.optional(),
+  NOTIFY_SMS_TEMPLATE_ID: uuid('Notify template id').optional(),
+  NOTIFY_EMAIL_TEMPLATE_ID: uuid('Notify template id').optional(),
+  LOG_LEVEL: z
+    .enum(LOG_LEVELS, { errorMap: () => ({ message: `must be one of ${LOG_LEVELS.join(', ')}` }) })
+    .default('info'),
   DATA_DIR: z.string().default('.data'),
   /** how long a finished stay's workflow waits for late events before completing (a later event reopens it) */
-  ADMISSION_LINGER_SECONDS: seconds.default(7 * 24 * 3600),
+  ADMISSION_LINGER_SECONDS: positiveSeconds.default(String(7 * 24 * 3600)),
   /** lifetime of one-time acknowledgement links */
-  ACK_TOKEN_TTL_SECONDS: seconds.default(72 * 3600),
+  ACK_TOKEN_TTL_SECONDS: positiveSeconds.default(String(72 * 3600)),
   /** how often the relay looks for undispatched messages when no notification wakes it */
-  RELAY_POLL_MS: z.coerce.number().int().positive().default(1000),
+  RELAY_POLL_MS: positiveInt('milliseconds').default('1000'),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -75,14 +106,23 @@ export class ConfigError extends Error {
 
 /** Validates `env`; throws ConfigError whose message is one line per bad variable, naming it. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const cleaned = Object.fromEntries(
+    Object.entries(env)
+      .filter((e): e is [string, string] => e[1] !== undefined)
+      .map(([k, v]) => [k, v.trim()] as const)
+      .filter(([, v]) => v !== ''),
+  );
   const parsed = schema.safeParse(cleaned);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => {
+    // one line per variable (its first problem), in the order the schema lists them
+    const byName = new Map<string, string>();
+    for (const i of parsed.error.issues) {
       const name = String(i.path[0] ?? 'environment');
-      return `Invalid configuration: ${name} ${i.message.startsWith('must') ? i.message : `is invalid (${i.message})`}`;
-    });
-    throw new ConfigError(lines.join('\n'));
+      if (byName.has(name)) continue;
+      const message = i.message.startsWith('must') ? i.message : `is invalid (${i.message})`;
+      byName.set(name, `Invalid configuration: ${name} ${message}`);
+    }
+    throw new ConfigError([...byName.values()].join('\n'));
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';

@@ -50,6 +50,11 @@ export async function acknowledgeAlert(
     await tx`insert into audit_events (actor, action, entity_type, entity_id, details)
       values (${input.actor ?? 'coordinator'}, 'alert.acknowledged', 'alert', ${input.alertId},
               ${tx.json({ by: input.by, outcome, notOurClient: outcome === 'not-our-client' })})`;
+    if (outcome === 'not-our-client') {
+      // shown in the provider's client list (GET /v1/providers/{id}/clients) so it can clean it; the first one stays
+      await tx`update clients set not_our_client_at = now(), not_our_client_by = ${input.by}
+        where id = (select client_id from alerts where id = ${input.alertId}) and not_our_client_at is null`;
+    }
     return view(row!);
   });
 }

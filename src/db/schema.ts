@@ -93,6 +93,12 @@ export const clients = pgTable(
     reference: text('reference'),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    /**
+     * When an alert for this client was first acknowledged `not-our-client`, and by whom: the provider sees it in its
+     * client list and can remove the registration. Kept until the client is deleted.
+     */
+    notOurClientAt: timestamp('not_our_client_at', { withTimezone: true }),
+    notOurClientBy: text('not_our_client_by'),
   },
   (t) => [
     uniqueIndex('clients_provider_nhs_uq').on(t.providerId, t.nhsNumber),

@@ -80,7 +80,13 @@ export function createAckLinkPages(deps: AppDeps): Router {
       const row = await find(token);
       if (claimed.length === 0 || !row) return state(row);
       if (row.status !== 'acknowledged') {
-        await acknowledge(deps, { alertId: row.alert_id, by: input.by, outcome: input.outcome, actor: 'link' });
+        try {
+          await acknowledge(deps, { alertId: row.alert_id, by: input.by, outcome: input.outcome, actor: 'link' });
+        } catch (err) {
+          // nothing was recorded (Temporal or the database failed): give the link back so the coordinator can retry
+          await sql`update ack_tokens set used_at = null where token_hash = ${hashToken(token)}`.catch(() => undefined);
+          throw err;
+        }
       }
       return state(await find(token));
     },

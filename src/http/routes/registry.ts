@@ -162,7 +162,11 @@ export function createRegistryRoutes(deps: AppDeps): Router {
             .object({
               contactIds: z.array(uuid).min(1, 'must name at least one contact'),
               channels: z.array(z.enum(['sms', 'email', 'webhook'])).min(1, 'must name at least one channel'),
-              waitSeconds: z.number().int().min(1).max(7 * 24 * 3600),
+              waitSeconds: z
+                .number()
+                .int('must be a whole number of seconds')
+                .min(1, 'must be at least 1 second')
+                .max(7 * 24 * 3600, 'must be at most 604800 seconds (7 days)'),
             })
             .strict(),
         )
@@ -178,11 +182,13 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     const ids = [...new Set(body.steps.flatMap((s) => s.contactIds))];
     const known = await sql<{ id: string }[]>`
       select id from contacts where provider_id = ${providerId} and deleted_at is null and id = any(${sql.array(ids)}::uuid[])`;
-    const unknown = ids.filter((id) => !known.some((k) => k.id === id));
-    if (unknown.length > 0) {
-      throw new HttpProblem(400, 'Invalid request', `steps: unknown contact id(s) ${unknown.join(', ')}`, {
-        errors: unknown.map((id) => ({ field: 'steps.contactIds', message: `unknown contact ${id}` })),
-      });
+    const errors = body.steps.flatMap((step, i) =>
+      step.contactIds
+        .filter((id) => !known.some((k) => k.id === id))
+        .map((id) => ({ field: `steps.${i}.contactIds`, message: `unknown contact ${id} (not a contact of this provider)` })),
+    );
+    if (errors.length > 0) {
+      throw new HttpProblem(400, 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
     }
     const policy = { steps: body.steps, repeat: body.repeat ?? 0 };
     await sql`insert into escalation_policies (provider_id, steps, repeat) values (${providerId}, ${sql.json(policy.steps as never)}, ${policy.repeat})
@@ -199,7 +205,8 @@ export function createRegistryRoutes(deps: AppDeps): Router {
   });
 
   const clientColumns = sql`id, nhs_number as "nhsNumber", date_of_birth::text as "dateOfBirth", family_name as "familyName",
-    given_name as "givenName", reference, created_at as "createdAt", updated_at as "updatedAt"`;
+    given_name as "givenName", reference, created_at as "createdAt", updated_at as "updatedAt",
+    not_our_client_at as "notOurClientAt", not_our_client_by as "notOurClientBy"`;
 
   function nhsParam(req: Request): string {
     const nhs = normaliseNhsNumber(String(req.params.nhsNumber));
@@ -216,16 +223,16 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     const body = parseBody(clientBody, req.body);
     const [row] = await upsertClient(sql, providerId, nhs, body);
     await audit(sql, req, row!.created ? 'client.registered' : 'client.updated', 'client', String(row!.id));
-    const [client] = await sql`select ${clientColumns} from clients where id = ${row!.id}`;
-    res.status(row!.created ? 201 : 200).json(client);
+    const [client] = await sql<ClientRow[]>`select ${clientColumns} from clients where id = ${row!.id}`;
+    res.status(row!.created ? 201 : 200).json(clientView(client!));
   });
 
   r.get('/providers/:id/clients/:nhsNumber', async (req, res) => {
     const providerId = await provider(req);
     const nhs = nhsParam(req);
-    const [client] = await sql`select ${clientColumns} from clients where provider_id = ${providerId} and nhs_number = ${nhs}`;
+    const [client] = await sql<ClientRow[]>`select ${clientColumns} from clients where provider_id = ${providerId} and nhs_number = ${nhs}`;
     if (!client) throw notFound('client');
-    res.json(client);
+    res.json(clientView(client));
   });
 
   r.delete('/providers/:id/clients/:nhsNumber', async (req, res) => {
@@ -239,8 +246,8 @@ export function createRegistryRoutes(deps: AppDeps): Router {
 
   r.get('/providers/:id/clients', async (req, res) => {
     const providerId = await provider(req);
-    const rows = await sql`select ${clientColumns} from clients where provider_id = ${providerId} order by family_name nulls last, nhs_number`;
-    res.json({ items: rows });
+    const rows = await sql<ClientRow[]>`select ${clientColumns} from clients where provider_id = ${providerId} order by family_name nulls last, nhs_number`;
+    res.json({ items: rows.map(clientView) });
   });
 
   r.post(
@@ -258,7 +265,8 @@ export function createRegistryRoutes(deps: AppDeps): Router {
         for (const row of parsed.rows) {
           const body = clientBody.safeParse(row.client);
           if (!body.success) {
-            rejected.push({ line: row.line, reason: body.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+            const reason = body.error.issues.map((i) => `${csvColumn(String(i.path[0] ?? ''))}: ${i.message}`).join('; ');
+            rejected.push({ line: row.line, reason });
             continue;
           }
           const [r2] = await upsertClient(tx as unknown as Sql, providerId, row.nhsNumber, body.data);
@@ -273,6 +281,36 @@ export function createRegistryRoutes(deps: AppDeps): Router {
   );
 
   return r;
+}
+
+/** The CSV column a client field comes from, so an import's reasons name what the provider sees in its file. */
+function csvColumn(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) || '(row)';
+}
+
+interface ClientRow {
+  id: string;
+  nhsNumber: string;
+  dateOfBirth: string;
+  familyName: string | null;
+  givenName: string | null;
+  reference: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  notOurClientAt: Date | null;
+  notOurClientBy: string | null;
+}
+
+/**
+ * A client as the provider sees it. `notOurClient` is `{at, by}` once an alert for this person was acknowledged
+ * `not-our-client` (so the provider can clean its list), else null.
+ */
+function clientView(r: ClientRow) {
+  const { notOurClientAt, notOurClientBy, ...rest } = r;
+  return {
+    ...rest,
+    notOurClient: notOurClientAt ? { at: notOurClientAt.toISOString(), by: notOurClientBy } : null,
+  };
 }
 
 function upsertClient(

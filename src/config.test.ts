@@ -1,0 +1,143 @@
+/** CONTRACT.md "Process and configuration": invalid configuration stops the process with one line naming the variable. */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, requireProductionSettings } from './config.js';
+
+const NOTIFY_KEY = 'live_key-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0';
+const TEMPLATE = 'f33517ff-2a88-4f6e-b855-c550268ce08a';
+
+/** The ConfigError message loadConfig throws for `env`, or fails the test. */
+function problem(env: Record<string, string | undefined>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('fills the documented defaults when nothing is set', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 3000,
+      mllpPort: 2575,
+      host: '0.0.0.0',
+      production: false,
+      databaseUrl: undefined,
+      temporal: { address: undefined, namespace: 'default', taskQueue: 'admission-alerts' },
+      adminToken: undefined,
+      publicBaseUrl: 'http://localhost:3000',
+      notify: { apiKey: undefined, baseUrl: undefined },
+      logLevel: 'info',
+      ackTokenTtlSeconds: 72 * 3600,
+      admissionLingerSeconds: 7 * 24 * 3600,
+      relayPollMs: 1000,
+    });
+  });
+
+  it('reads every variable it is given, and PUBLIC_BASE_URL follows PORT unless set', () => {
+    const c = loadConfig({
+      NODE_ENV: 'production',
+      PORT: '8080',
+      MLLP_PORT: '0',
+      DATABASE_URL: 'postgresql://u@db:5432/aa',
+      TEMPORAL_ADDRESS: 'temporal:7233',
+      TEMPORAL_NAMESPACE: 'care',
+      TEMPORAL_TASK_QUEUE: 'q1',
+      ADMIN_TOKEN: 'a-long-enough-admin-token',
+      NOTIFY_API_KEY: NOTIFY_KEY,
+      NOTIFY_BASE_URL: 'http://127.0.0.1:9999',
+      NOTIFY_SMS_TEMPLATE_ID: TEMPLATE,
+      NOTIFY_EMAIL_TEMPLATE_ID: TEMPLATE,
+      ACK_TOKEN_TTL_SECONDS: '2',
+      RELAY_POLL_MS: '250',
+    });
+    expect(c).toMatchObject({
+      production: true,
+      port: 8080,
+      mllpPort: 0,
+      databaseUrl: 'postgresql://u@db:5432/aa',
+      temporal: { address: 'temporal:7233', namespace: 'care', taskQueue: 'q1' },
+      publicBaseUrl: 'http://localhost:8080',
+      notify: { apiKey: NOTIFY_KEY, baseUrl: 'http://127.0.0.1:9999', smsTemplateId: TEMPLATE },
+      ackTokenTtlSeconds: 2,
+      relayPollMs: 250,
+    });
+    expect(loadConfig({ PUBLIC_BASE_URL: 'https://alerts.example.nhs.uk/' }).publicBaseUrl).toBe(
+      'https://alerts.example.nhs.uk',
+    );
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '', NOTIFY_API_KEY: '' })).toMatchObject({
+      port: 3000,
+      databaseUrl: undefined,
+      notify: { apiKey: undefined },
+    });
+  });
+
+  it.each([
+    ['PORT', 'notaport', /^Invalid configuration: PORT must be a port number from 0 to 65535$/],
+    ['PORT', '65536', /^Invalid configuration: PORT must be a port number/],
+    ['PORT', '-1', /^Invalid configuration: PORT must be a port number/],
+    ['PORT', '80.5', /^Invalid configuration: PORT must be a port number/],
+    ['MLLP_PORT', 'mllp', /^Invalid configuration: MLLP_PORT must be a port number/],
+    ['DATABASE_URL', 'mysql://db/aa', /^Invalid configuration: DATABASE_URL must be a postgres:\/\//],
+    ['TEMPORAL_ADDRESS', 'http://temporal:7233', /^Invalid configuration: TEMPORAL_ADDRESS must be host:port$/],
+    ['TEMPORAL_ADDRESS', 'temporal', /^Invalid configuration: TEMPORAL_ADDRESS must be host:port$/],
+    ['ADMIN_TOKEN', 'short', /^Invalid configuration: ADMIN_TOKEN must be at least 16 characters$/],
+    ['PUBLIC_BASE_URL', 'alerts.example', /^Invalid configuration: PUBLIC_BASE_URL must be an absolute http\(s\) URL$/],
+    ['PUBLIC_BASE_URL', 'ftp://alerts.example', /^Invalid configuration: PUBLIC_BASE_URL must be an absolute http\(s\) URL$/],
+    ['NOTIFY_API_KEY', 'not-a-key', /^Invalid configuration: NOTIFY_API_KEY must be a GOV.UK Notify API key/],
+    ['NOTIFY_BASE_URL', 'notify', /^Invalid configuration: NOTIFY_BASE_URL must be an absolute http\(s\) URL$/],
+    ['NOTIFY_SMS_TEMPLATE_ID', 'sms-template', /^Invalid configuration: NOTIFY_SMS_TEMPLATE_ID must be a Notify template id/],
+    ['NOTIFY_EMAIL_TEMPLATE_ID', '123', /^Invalid configuration: NOTIFY_EMAIL_TEMPLATE_ID must be a Notify template id/],
+    ['LOG_LEVEL', 'loud', /^Invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent$/],
+    ['ADMISSION_LINGER_SECONDS', '0', /^Invalid configuration: ADMISSION_LINGER_SECONDS must be a positive number of seconds$/],
+    ['ACK_TOKEN_TTL_SECONDS', '-5', /^Invalid configuration: ACK_TOKEN_TTL_SECONDS must be a positive number of seconds$/],
+    ['ACK_TOKEN_TTL_SECONDS', '72h', /^Invalid configuration: ACK_TOKEN_TTL_SECONDS must be a positive number of seconds$/],
+    ['RELAY_POLL_MS', '0.5', /^Invalid configuration: RELAY_POLL_MS must be a positive whole number of milliseconds$/],
+  ])('%s=%j is refused with one line naming it', (name, value, expected) => {
+    const message = problem({ [name]: value });
+    expect(message.split('\n')).toHaveLength(1);
+    expect(message).toMatch(expected);
+    // a secret is never echoed back
+    if (name === 'ADMIN_TOKEN' || name === 'NOTIFY_API_KEY') expect(message).not.toContain(value);
+  });
+
+  it('names each bad variable on its own line, once', () => {
+    const lines = problem({ PORT: 'x', MLLP_PORT: '99999', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'short' }).split('\n');
+    expect(lines.map((l) => /^Invalid configuration: (\w+) /.exec(l)?.[1])).toEqual([
+      'PORT',
+      'MLLP_PORT',
+      'ADMIN_TOKEN',
+      'LOG_LEVEL',
+    ]);
+  });
+});
+
+describe('requireProductionSettings', () => {
+  it('names every setting npm start would have filled in, one per line', () => {
+    let message = '';
+    try {
+      requireProductionSettings(loadConfig({ ADMIN_TOKEN: 'a-long-enough-admin-token' }));
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      message = (err as Error).message;
+    }
+    expect(message.split('\n')).toEqual([
+      'Invalid configuration: DATABASE_URL is required',
+      'Invalid configuration: TEMPORAL_ADDRESS is required',
+    ]);
+  });
+
+  it('accepts a complete production configuration', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://db/aa',
+      TEMPORAL_ADDRESS: 'temporal:7233',
+      ADMIN_TOKEN: 'a-long-enough-admin-token',
+    });
+    expect(() => requireProductionSettings(config)).not.toThrow();
+  });
+});
