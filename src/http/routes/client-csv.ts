@@ -25,7 +25,7 @@ function records(text: string): { line: number; fields: string[] }[] {
         i++;
       } else if (c === '"') quoted = false;
       else {
-        if (c === '\n') line++;
+        if (c === '\n' || (c === '\r' && text[i + 1] !== '\n')) line++;
         field += c;
       }
     } else if (c === '"' && field === '') quoted = true;
