@@ -1,5 +1,5 @@
 /** Activities that read and record a spell: prior events, provider matching, admission status. */
-import type { AdmissionEvent } from '../src/domain/admission-event.js';
+import type { AdmissionEvent, Channel } from '../src/domain/admission-event.js';
 import { isValidNhsNumber } from '../src/domain/nhs-number.js';
 import { toEventSummary } from '../src/domain/summary.js';
 import type { Sql } from '../src/db/client.js';
@@ -11,17 +11,31 @@ export function createAdmissionActivities(deps: { sql: Sql }): Pick<
 > {
   const { sql } = deps;
   return {
+    /**
+     * What a (re)started workflow carries on from: the spell's events already handed to a workflow, and its alerts
+     * with whom they reached. A stay reopened by a late event after its workflow completed starts from here.
+     */
     async openAdmission({ admissionId }) {
       const rows = await sql<{ id: bigint; parsed: AdmissionEvent; received_at: Date }[]>`
         select id, parsed, received_at from inbound_messages
         where admission_id = ${admissionId} and status = 'accepted' and is_primary and dispatched_at is not null
         order by id`;
-      const alerts = await sql<ExistingAlert[]>`
-        select id as "alertId", provider_id as "providerId", alert_key as "alertKey", kind, status
-        from alerts where admission_id = ${admissionId} order by created_at`;
+      const alerts = await sql<(Omit<ExistingAlert, 'reached' | 'withdrawnReason'> & { withdrawnReason: string | null })[]>`
+        select id as "alertId", provider_id as "providerId", alert_key as "alertKey", kind, status,
+          withdrawn_reason as "withdrawnReason", escalation_step as "escalationStep"
+        from alerts where admission_id = ${admissionId} order by created_at, id`;
+      const reached = await sql<{ alertId: string; contactId: string; channel: Channel }[]>`
+        select d.alert_id as "alertId", d.contact_id as "contactId", d.channel
+        from deliveries d join alerts a on a.id = d.alert_id
+        where a.admission_id = ${admissionId} and d.status = 'sent' and d.contact_id is not null
+        order by d.step, d.created_at`;
       return {
         priorEvents: rows.map((r) => toEventSummary(String(r.id), r.parsed, r.received_at)),
-        alerts: [...alerts],
+        alerts: alerts.map(({ withdrawnReason, ...a }) => ({
+          ...a,
+          ...(withdrawnReason ? { withdrawnReason } : {}),
+          reached: reached.filter((r) => r.alertId === a.alertId).map((r) => ({ contactId: r.contactId, channel: r.channel })),
+        })),
       };
     },
 

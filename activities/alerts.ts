@@ -1,4 +1,5 @@
-/** Activities on alerts: raise (idempotent by alert key), withdraw, give up, acknowledge. */
+/** Activities on alerts: raise (idempotent by alert key), withdraw, reopen, give up, acknowledge. */
+import { ApplicationFailure } from '@temporalio/activity';
 import { acknowledgeAlert } from '../src/db/alerts.js';
 import type { Sql } from '../src/db/client.js';
 import type { EscalationPolicy, EscalationStep } from '../src/domain/escalation.js';
@@ -6,9 +7,16 @@ import type { AdmissionActivities } from './types.js';
 
 export function createAlertActivities(deps: { sql: Sql }): Pick<
   AdmissionActivities,
-  'raiseAlert' | 'withdrawAlert' | 'markUnacknowledged' | 'acknowledgeAlert'
+  'raiseAlert' | 'withdrawAlert' | 'reopenAlert' | 'markUnacknowledged' | 'acknowledgeAlert'
 > {
   const { sql } = deps;
+
+  async function policyOf(providerId: string): Promise<EscalationPolicy> {
+    const [policy] = await sql<{ steps: EscalationStep[]; repeat: number }[]>`
+      select steps, repeat from escalation_policies where provider_id = ${providerId}`;
+    return policy && policy.steps.length > 0 ? { steps: policy.steps, repeat: policy.repeat } : defaultPolicy(sql, providerId);
+  }
+
   return {
     async raiseAlert(input) {
       await sql`
@@ -19,19 +27,20 @@ export function createAlertActivities(deps: { sql: Sql }): Pick<
       const [alert] = await sql<{ id: string; status: 'open' | 'acknowledged' | 'unacknowledged' | 'withdrawn' }[]>`
         select id, status from alerts
         where admission_id = ${input.admissionId} and provider_id = ${input.providerId} and alert_key = ${input.alertKey}`;
-      const [policy] = await sql<{ steps: EscalationStep[]; repeat: number }[]>`
-        select steps, repeat from escalation_policies where provider_id = ${input.providerId}`;
-      const fallback: EscalationPolicy = await defaultPolicy(sql, input.providerId);
-      return {
-        alertId: alert!.id,
-        status: alert!.status,
-        policy: policy && policy.steps.length > 0 ? { steps: policy.steps, repeat: policy.repeat } : fallback,
-      };
+      return { alertId: alert!.id, status: alert!.status, policy: await policyOf(input.providerId) };
     },
 
     async withdrawAlert({ alertId, reason }) {
       await sql`update alerts set status = 'withdrawn', withdrawn_reason = ${reason}
-        where id = ${alertId} and status in ('open', 'unacknowledged')`;
+        where id = ${alertId} and status <> 'withdrawn'`;
+    },
+
+    async reopenAlert({ alertId, providerId }) {
+      await sql`update alerts set status = 'open', withdrawn_reason = null where id = ${alertId} and status = 'withdrawn'`;
+      const [alert] = await sql<{ id: string; status: 'open' | 'acknowledged' | 'unacknowledged' | 'withdrawn' }[]>`
+        select id, status from alerts where id = ${alertId}`;
+      if (!alert) throw ApplicationFailure.nonRetryable(`alert ${alertId} not found`, 'NotFound');
+      return { alertId: alert.id, status: alert.status, policy: await policyOf(providerId) };
     },
 
     async markUnacknowledged({ alertId }) {

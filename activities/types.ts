@@ -21,12 +21,17 @@ export type MatchResult =
   | { status: 'no-care-package' }
   | { status: 'unmatched'; reason: string };
 
+/** An alert already in PostgreSQL, as a reopened stay's workflow picks it up again. */
 export interface ExistingAlert {
   alertId: string;
   providerId: string;
   alertKey: string;
   kind: AlertKind;
   status: AlertStatus;
+  withdrawnReason?: string;
+  escalationStep: number;
+  /** contact and channel pairs a delivery of this alert reached (deliveries `sent`) */
+  reached: { contactId: string; channel: Channel }[];
 }
 
 export interface RaiseAlertInput {
@@ -87,6 +92,9 @@ export interface AdmissionActivities {
   deliver(input: DeliverInput): Promise<DeliveryResult>;
   recordDeliveryFailure(input: DeliverInput & { reason: string }): Promise<void>;
   markUnacknowledged(input: { alertId: string }): Promise<void>;
+  /** withdraws an alert that is not already withdrawn (an acknowledged one too: its acknowledgement is kept) */
   withdrawAlert(input: { alertId: string; reason: string }): Promise<void>;
+  /** a withdrawn alert is open again (A13 undid the discharge that superseded it); returns its policy */
+  reopenAlert(input: { alertId: string; providerId: string }): Promise<RaisedAlert>;
   acknowledgeAlert(input: AcknowledgeInput): Promise<AlertAck>;
 }

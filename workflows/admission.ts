@@ -1,25 +1,22 @@
 /**
  * One workflow per hospital spell, id `admission-<ODS>-<visit>`. Events arrive as signals in any order; the
- * spell's state is refolded from all of them in event-time order (src/domain/spell.ts), and the alerts each
- * provider should have are reconciled with the alerts already raised, so late, repeated or out-of-order events
- * reach the same end state. The workflow decides; activities do all I/O.
+ * spell's state is refolded from all of them in event-time order (src/domain/spell.ts) and each provider's alerts
+ * are brought in line with it by a pure plan (src/domain/alert-plan.ts), re-made until it has nothing left to do,
+ * so late, repeated or out-of-order events reach the same end state. The workflow decides; activities do all I/O.
+ *
+ * Determinism: a change here that a running workflow would see must be guarded with `patched()` and checked by
+ * the replay test (workflows/replay.int.test.ts, histories in test/histories, re-recorded with
+ * `npm run histories:record`).
  */
 import { allHandlersFinished, condition, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { AdmissionActivities, MatchResult } from '../activities/types.js';
 import type { AdmissionStatus, EventSummary } from '../src/domain/admission-event.js';
-import { foldSpell, type SpellState } from '../src/domain/spell.js';
-import {
-  AdmissionStatusKey,
-  EscalationStepKey,
-  ProviderOdsKey,
-} from '../src/temporal/search-attributes.js';
+import { admissionStatus, isQuiet, planProviderAlerts, type AlertAction } from '../src/domain/alert-plan.js';
+import { escalates } from '../src/domain/escalation.js';
+import { foldSpell, needsProviders } from '../src/domain/spell.js';
+import { AdmissionStatusKey, EscalationStepKey, ProviderOdsKey } from '../src/temporal/search-attributes.js';
 import { runLadder, type AlertState, type LadderContext } from './alert-ladder.js';
-import {
-  acknowledgeUpdate,
-  admissionEventSignal,
-  admissionStateQuery,
-  type AdmissionWorkflowInput,
-} from './definitions.js';
+import { acknowledgeUpdate, admissionEventSignal, admissionStateQuery, type AdmissionWorkflowInput } from './definitions.js';
 
 const acts = proxyActivities<AdmissionActivities>({
   startToCloseTimeout: '30s',
@@ -27,22 +24,26 @@ const acts = proxyActivities<AdmissionActivities>({
 });
 const deliveryActs = proxyActivities<Pick<AdmissionActivities, 'deliver'>>({
   startToCloseTimeout: '60s',
+  // deliver heartbeats every second: a worker that dies mid-send is noticed (and the delivery retried, which
+  // first asks Notify for the reference) after 5 s instead of the whole start-to-close timeout
+  heartbeatTimeout: '5s',
   scheduleToCloseTimeout: '12h',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m' },
 });
 
-const FINISHED: ReadonlySet<AdmissionStatus> = new Set(['no-care-package', 'unmatched', 'closed', 'cancelled']);
+type Provider = { providerId: string; providerOds: string; clientId: string };
 
 export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<AdmissionStatus> {
   const events = new Map<string, EventSummary>();
-  const alerts = new Map<string, AlertState>(); // by providerId|alertKey
-  const byId = new Map<string, AlertState>();
-  const acked = new Set<string>();
-  const ladders = new Set<string>();
+  const alerts = new Map<string, AlertState>(); // by alert id, in the order raised
+  const acknowledged = new Set<string>(); // acknowledged through this workflow before its alert was known here
+  let ready = false;
   let dirty = true;
+  let ladders = 0;
   let match: MatchResult | undefined;
   let matchedAtEvents = -1;
   let status: AdmissionStatus = 'received';
+  let quiet = false; // nothing left to follow (see isQuiet), as of the last reconcile
   let recorded = '';
   let searchAttributes = '';
 
@@ -52,19 +53,18 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
     dirty = true;
   });
   setHandler(acknowledgeUpdate, async (req) => {
+    await condition(() => ready); // the alerts of a reopened stay are loaded first
     const result = await acts.acknowledgeAlert(req);
-    if (result.status === 'acknowledged') {
-      acked.add(req.alertId);
-      const a = byId.get(req.alertId);
-      if (a) a.status = 'acknowledged';
-    }
+    const a = alerts.get(req.alertId);
+    if (a) a.status = result.status;
+    else if (result.status === 'acknowledged') acknowledged.add(req.alertId);
     dirty = true;
     return result;
   });
   setHandler(admissionStateQuery, () => ({
     status,
     events: events.size,
-    alerts: [...byId.values()].map((a) => ({
+    alerts: [...alerts.values()].map((a) => ({
       alertId: a.alertId,
       providerId: a.providerId,
       kind: a.kind,
@@ -73,90 +73,84 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
     })),
   }));
 
-  // a stay reopened by a late event after its workflow completed carries on from what PostgreSQL recorded
+  // a stay reopened by a late event after its workflow completed carries on from what PostgreSQL recorded;
+  // every move it knew of was already told (or reflected in the admission alert)
   const opened = await acts.openAdmission({ admissionId: input.admissionId });
+  const knownMoves = foldSpell(opened.priorEvents).moves;
   for (const ev of opened.priorEvents) if (!events.has(ev.messageId)) events.set(ev.messageId, ev);
-  const knownTransfers = foldSpell([...events.values()]).transfers;
   for (const a of opened.alerts) {
-    const state: AlertState = {
-      ...a,
-      providerOds: '',
-      clientId: '',
-      step: 0,
-      reached: [],
-      coveredTransfers: [...knownTransfers],
-    };
-    alerts.set(`${a.providerId}|${a.alertKey}`, state);
-    byId.set(a.alertId, state);
-    if (a.status === 'acknowledged') acked.add(a.alertId);
+    alerts.set(a.alertId, { ...a, step: a.escalationStep, run: 0, coveredMoves: [...knownMoves] });
   }
+  ready = true;
 
   const ctx: LadderContext = {
     acts,
     deliver: deliveryActs.deliver,
-    isDone: (a) => acked.has(a.alertId) || a.status === 'acknowledged' || a.status === 'withdrawn',
+    isDone: (a) => a.status === 'acknowledged' || a.status === 'withdrawn',
     onChange: () => {
       dirty = true;
     },
   };
 
-  async function ensureAlert(
-    p: { providerId: string; providerOds: string; clientId: string },
-    alertKey: string,
-    kind: AlertState['kind'],
-    messageId: string | undefined,
-    occurredAt: string,
-    targets?: AlertState['reached'],
-    coveredTransfers: string[] = [],
-  ): Promise<AlertState> {
-    const existing = alerts.get(`${p.providerId}|${alertKey}`);
-    if (existing) return existing;
-    const raised = await acts.raiseAlert({
-      admissionId: input.admissionId,
-      providerId: p.providerId,
-      clientId: p.clientId,
-      alertKey,
-      kind,
-      messageId,
-      occurredAt,
+  function startLadder(a: AlertState, raised: { policy: Parameters<typeof runLadder>[2] }, targets?: AlertState['reached']) {
+    ladders++;
+    void runLadder(ctx, a, raised.policy, targets).finally(() => {
+      ladders--;
+      dirty = true;
     });
-    const again = alerts.get(`${p.providerId}|${alertKey}`);
-    if (again) return again;
-    const a: AlertState = {
-      alertId: raised.alertId,
-      providerId: p.providerId,
-      providerOds: p.providerOds,
-      clientId: p.clientId,
-      alertKey,
-      kind,
-      status: raised.status,
-      step: 0,
-      reached: [],
-      coveredTransfers: [...coveredTransfers],
-    };
-    alerts.set(`${p.providerId}|${alertKey}`, a);
-    byId.set(a.alertId, a);
-    if (a.status === 'acknowledged') acked.add(a.alertId);
-    if (a.status === 'open' && !acked.has(a.alertId)) {
-      ladders.add(a.alertId);
-      void runLadder(ctx, a, raised.policy, targets).finally(() => {
-        ladders.delete(a.alertId);
-        dirty = true;
-      });
-    }
-    return a;
   }
 
-  async function withdraw(a: AlertState, reason: string): Promise<void> {
-    if (a.status !== 'open' && a.status !== 'unacknowledged') return;
-    a.status = 'withdrawn';
-    await acts.withdrawAlert({ alertId: a.alertId, reason });
+  async function apply(p: Provider, action: AlertAction): Promise<void> {
+    switch (action.type) {
+      case 'raise': {
+        const raised = await acts.raiseAlert({
+          admissionId: input.admissionId,
+          providerId: p.providerId,
+          clientId: p.clientId,
+          alertKey: action.alertKey,
+          kind: action.kind,
+          messageId: action.messageId,
+          occurredAt: action.occurredAt,
+        });
+        const a: AlertState = {
+          alertId: raised.alertId,
+          providerId: p.providerId,
+          alertKey: action.alertKey,
+          kind: action.kind,
+          status: acknowledged.has(raised.alertId) ? 'acknowledged' : raised.status,
+          reached: [],
+          coveredMoves: action.coveredMoves,
+          step: 0,
+          run: 0,
+        };
+        alerts.set(a.alertId, a);
+        if (a.status === 'open') startLadder(a, raised, action.targets);
+        return;
+      }
+      case 'withdraw': {
+        const a = alerts.get(action.alertId);
+        if (!a || a.status === 'withdrawn') return;
+        a.status = 'withdrawn';
+        a.withdrawnReason = action.reason;
+        await acts.withdrawAlert({ alertId: a.alertId, reason: action.reason });
+        return;
+      }
+      case 'reopen': {
+        const a = alerts.get(action.alertId);
+        if (!a || a.status !== 'withdrawn') return;
+        const reopened = await acts.reopenAlert({ alertId: a.alertId, providerId: p.providerId });
+        a.status = reopened.status;
+        a.withdrawnReason = undefined;
+        a.run++;
+        if (a.status === 'open') startLadder(a, reopened);
+        return;
+      }
+    }
   }
 
   async function reconcile(): Promise<void> {
     const spell = foldSpell([...events.values()]);
-    const needsProviders = spell.admitted || spell.cancelled || spell.discharged;
-    if (needsProviders && (match?.status !== 'matched' && matchedAtEvents !== events.size)) {
+    if (needsProviders(spell) && match?.status !== 'matched' && matchedAtEvents !== events.size) {
       matchedAtEvents = events.size;
       match = await acts.matchProviders({ admissionId: input.admissionId });
       if (match.status === 'matched') {
@@ -164,10 +158,17 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
       }
     }
     if (match?.status === 'matched') {
-      for (const p of match.providers) await reconcileProvider(p, spell);
+      const latest = latestEventAt();
+      for (const p of match.providers) {
+        const mine = [...alerts.values()].filter((a) => a.providerId === p.providerId);
+        const actions = planProviderAlerts(spell, mine, latest);
+        for (const action of actions) await apply(p, action);
+        if (actions.length > 0) dirty = true; // re-plan until the plan is empty
+      }
     }
-    status = computeStatus(spell);
-    const record = JSON.stringify({
+    status = admissionStatus(spell, match?.status, [...alerts.values()]);
+    const record = {
+      admissionId: input.admissionId,
       status,
       statusReason: match?.status === 'unmatched' ? match.reason : undefined,
       admittedAt: spell.admittedAt,
@@ -175,79 +176,13 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
       location: spell.location,
       expectedDischargeDate: spell.expectedDischargeDate,
       onLeave: spell.onLeave,
-    });
-    if (record !== recorded) {
-      recorded = record;
-      await acts.recordAdmission({ admissionId: input.admissionId, ...JSON.parse(record) });
+    };
+    if (JSON.stringify(record) !== recorded) {
+      recorded = JSON.stringify(record);
+      await acts.recordAdmission(record);
     }
     updateSearchAttributes();
-  }
-
-  async function reconcileProvider(
-    p: { providerId: string; providerOds: string; clientId: string },
-    spell: SpellState,
-  ): Promise<void> {
-    const mine = [...alerts.values()].filter((a) => a.providerId === p.providerId);
-    const admissionKey = `admission#${spell.cancellations}`;
-
-    if (spell.cancelled) {
-      const toCancel = mine.filter(
-        (a) => a.kind !== 'cancellation' && !alerts.has(`${p.providerId}|cancellation#${spell.cancellations}`),
-      );
-      if (toCancel.length === 0) return;
-      const reached = toCancel.flatMap((a) => a.reached);
-      for (const a of toCancel) await withdraw(a, 'admission cancelled by the hospital (A11)');
-      await ensureAlert(
-        p,
-        `cancellation#${spell.cancellations}`,
-        'cancellation',
-        undefined,
-        latestEventAt(),
-        reached.length > 0 ? dedupe(reached) : undefined,
-      );
-      return;
-    }
-
-    if (spell.admitted && !spell.discharged) {
-      // transfers known when the admission alert is raised are already in its location: no alert for them
-      const a = await ensureAlert(
-        p,
-        admissionKey,
-        'admission',
-        spell.admitMessageId,
-        spell.admitEventAt ?? latestEventAt(),
-        undefined,
-        spell.transfers,
-      );
-      for (const t of spell.transfers) {
-        if (a.coveredTransfers.includes(t)) continue;
-        a.coveredTransfers.push(t);
-        const ev = events.get(t);
-        await ensureAlert(p, `transfer:${t}`, 'transfer', t, ev?.eventAt ?? latestEventAt());
-      }
-    }
-
-    // a discharge that was undone (A13): withdraw its alert and tell whoever was told
-    for (const a of mine) {
-      const m = /^discharge#(\d+)$/.exec(a.alertKey);
-      if (!m || Number(m[1]) >= spell.dischargeCancellations) continue;
-      if (alerts.has(`${p.providerId}|discharge-cancelled#${m[1]}`)) continue;
-      await withdraw(a, 'discharge cancelled by the hospital (A13)');
-      if (a.reached.length > 0 || a.status !== 'withdrawn') {
-        await ensureAlert(p, `discharge-cancelled#${m[1]}`, 'cancellation', undefined, latestEventAt(), dedupe(a.reached));
-      }
-    }
-
-    if (spell.discharged) {
-      for (const a of mine) if (a.kind === 'admission' && a.status === 'open') await withdraw(a, 'discharged');
-      await ensureAlert(
-        p,
-        `discharge#${spell.dischargeCancellations}`,
-        spell.died ? 'death' : 'discharge',
-        spell.dischargeMessageId,
-        spell.dischargeEventAt ?? latestEventAt(),
-      );
-    }
+    quiet = isQuiet(status, spell);
   }
 
   function latestEventAt(): string {
@@ -256,29 +191,15 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
     return latest;
   }
 
-  function computeStatus(spell: SpellState): AdmissionStatus {
-    if (!match) return 'received';
-    if (match.status === 'unmatched') return 'unmatched';
-    if (match.status === 'no-care-package') return 'no-care-package';
-    if (spell.cancelled) return 'cancelled';
-    const current = (key: string) => [...alerts.values()].filter((a) => a.alertKey === key);
-    if (spell.discharged) {
-      const ds = current(`discharge#${spell.dischargeCancellations}`);
-      if (ds.some((a) => a.status === 'unacknowledged')) return 'unacknowledged';
-      return ds.length > 0 && ds.every((a) => a.status === 'acknowledged') ? 'closed' : 'discharged';
-    }
-    if (spell.admitted) {
-      const as = current(`admission#${spell.cancellations}`);
-      if (as.length === 0) return 'received';
-      if (as.some((a) => a.status === 'unacknowledged')) return 'unacknowledged';
-      return as.every((a) => a.status === 'acknowledged') ? 'acknowledged' : 'alerting';
-    }
-    return 'received';
-  }
-
+  /**
+   * `AdmissionStatus`, and `EscalationStep`: the highest step reached by an alert of this stay that still awaits an
+   * acknowledgement (open or unacknowledged, escalating kinds); 0 when none does.
+   */
   function updateSearchAttributes(): void {
     let step = 0;
-    for (const a of byId.values()) if (a.status === 'open' && a.step > step) step = a.step;
+    for (const a of alerts.values()) {
+      if ((a.status === 'open' || a.status === 'unacknowledged') && escalates(a.kind)) step = Math.max(step, a.step);
+    }
     const next = `${status}|${step}`;
     if (next === searchAttributes) return;
     searchAttributes = next;
@@ -290,9 +211,13 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
 
   for (;;) {
     if (!dirty) {
-      if (FINISHED.has(status) && ladders.size === 0) {
-        const woke = await condition(() => dirty, input.lingerSeconds * 1000);
-        if (!woke) break;
+      if (quiet && ladders === 0) {
+        // a finished stay waits a while for late events, then completes; any later event reopens it
+        await condition(() => dirty, input.lingerSeconds * 1000);
+        if (!dirty) {
+          await condition(allHandlersFinished);
+          if (!dirty) break;
+        }
       } else {
         await condition(() => dirty);
       }
@@ -300,16 +225,5 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
     dirty = false;
     await reconcile();
   }
-  await condition(allHandlersFinished);
   return status;
-}
-
-function dedupe(pairs: AlertState['reached']): AlertState['reached'] {
-  const seen = new Set<string>();
-  return pairs.filter((p) => {
-    const k = `${p.contactId}|${p.channel}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
 }

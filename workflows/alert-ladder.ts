@@ -5,23 +5,14 @@
  */
 import { condition } from '@temporalio/workflow';
 import type { AdmissionActivities, DeliverInput, DeliveryResult } from '../activities/types.js';
-import type { AlertKind, AlertStatus, Channel } from '../src/domain/admission-event.js';
+import type { KnownAlert } from '../src/domain/alert-plan.js';
 import { escalates, escalationSchedule, type EscalationPolicy, type ScheduledStep } from '../src/domain/escalation.js';
 
-export interface AlertState {
-  alertId: string;
-  providerId: string;
-  providerOds: string;
-  clientId: string;
-  alertKey: string;
-  kind: AlertKind;
-  status: AlertStatus;
+export interface AlertState extends KnownAlert {
   /** the step last sent (1-based); 0 before the first */
   step: number;
-  /** contact and channel pairs that a delivery reached */
-  reached: { contactId: string; channel: Channel }[];
-  /** transfer events already reflected in what this provider was told */
-  coveredTransfers: string[];
+  /** bumped when the alert is reopened: a ladder from before stops */
+  run: number;
 }
 
 export interface LadderContext {
@@ -34,7 +25,8 @@ export interface LadderContext {
 /**
  * Runs the alert's ladder to its end: acknowledged, withdrawn, or `unacknowledged` after the last step.
  * `targets` replaces the policy's contacts for an informational alert (e.g. a cancellation goes to whoever was
- * told of the admission).
+ * told of the admission). A reopened alert runs its ladder again from step 1: a delivery already made for a step
+ * is not made again (its id is alert + step + contact + channel), so the ladder only waits where it had waited.
  */
 export async function runLadder(
   ctx: LadderContext,
@@ -42,14 +34,16 @@ export async function runLadder(
   policy: EscalationPolicy,
   targets?: AlertState['reached'],
 ): Promise<void> {
+  const run = a.run;
+  const done = () => a.run !== run || ctx.isDone(a);
   const pending: Promise<DeliveryResult>[] = [];
   const steps: ScheduledStep[] = escalates(a.kind)
     ? escalationSchedule(policy)
     : escalationSchedule({ steps: policy.steps.slice(0, 1), repeat: 0 }).map((s) => ({ ...s, waitSeconds: 0 }));
 
   for (const s of steps) {
-    if (ctx.isDone(a)) break;
-    a.step = s.step;
+    if (done()) break;
+    a.step = Math.max(a.step, s.step);
     ctx.onChange();
     const pairs = targets ?? s.contactIds.flatMap((contactId) => s.channels.map((channel) => ({ contactId, channel })));
     let settled = 0;
@@ -60,7 +54,8 @@ export async function runLadder(
         settled++;
         if (r === 'sent') {
           sent++;
-          a.reached.push(pair);
+          if (!a.reached.some((x) => x.contactId === pair.contactId && x.channel === pair.channel)) a.reached.push(pair);
+          ctx.onChange();
         }
         return r;
       });
@@ -68,16 +63,13 @@ export async function runLadder(
     }
     if (!escalates(a.kind)) break;
     // wait for an acknowledgement; move on at once when nobody on this step could be told
-    await condition(
-      () => ctx.isDone(a) || (settled === pairs.length && sent === 0),
-      Math.max(0, s.waitSeconds) * 1000,
-    );
+    await condition(() => done() || (settled === pairs.length && sent === 0), Math.max(0, s.waitSeconds) * 1000);
   }
 
-  if (escalates(a.kind) && !ctx.isDone(a)) {
+  if (escalates(a.kind) && !done()) {
     a.status = 'unacknowledged';
-    await ctx.acts.markUnacknowledged({ alertId: a.alertId });
     ctx.onChange();
+    await ctx.acts.markUnacknowledged({ alertId: a.alertId });
   }
   // deliveries still retrying finish (or see the acknowledgement and stop) before the ladder ends
   await Promise.all(pending);

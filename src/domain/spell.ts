@@ -1,6 +1,22 @@
 /**
  * The state of one hospital spell, folded from its events in event-time order. Pure and deterministic: the
- * admission workflow recomputes it after every event, so the end state does not depend on arrival order.
+ * admission workflow recomputes it from every event it has seen, so the end state depends only on the set of
+ * events, never on the order they arrived in (CONTRACT.md "Event meanings", ARCHITECTURE.md "Order-independence").
+ *
+ * What each event does (where CONTRACT.md is silent, what a provider would expect):
+ * - `admit` (A01, A04 with PV1-2 = I, A06; an A05 becomes an admission only when its A01 follows): the stay is
+ *   admitted. An admission after an A11 cancellation is a new admission (a new alert); a second admission
+ *   (e.g. a resend under a new MSH-10) changes nothing.
+ * - `pre-admit` (A05): location and expected discharge date only; no admission, no alert.
+ * - `transfer` (A02) and `cancel-transfer` (A12): the location moves; each is a "move" that providers already told
+ *   of the stay hear about. An A12 without PV1-3 returns the patient to where they were before the latest A02.
+ * - `discharge` (A03): discharged; a death when PV1-36 = 4 or PID-30 = Y. A discharge seen without its admission
+ *   implies the admission (the stay existed), but no admission alert is due for a stay that is already over.
+ * - `cancel-discharge` (A13): the discharge is undone and the stay is open again, as before the discharge.
+ * - `cancel-admit` (A11): the admission is cancelled (and with it any discharge).
+ * - `update` (A08, A04 for a non-inpatient, A28/A31 with a visit): location and PV2-9 expected discharge date.
+ * - `leave` (A21) / `return` (A22): leave of absence, while admitted.
+ * - `merge` (A40) and `other` (any other ADT trigger): stored, no effect at all.
  */
 import type { EventSummary, Location } from './admission-event.js';
 
@@ -17,20 +33,30 @@ export interface SpellState {
   dischargeCancellations: number;
   /** the discharge was a death (PV1-36 = 4, PID-30 = Y) */
   died: boolean;
+  /** on leave of absence (A21, until A22 or discharge) */
   onLeave: boolean;
+  /** where the patient is now (PV1-3 of the latest event that says) */
   location?: Location;
+  /** message id of the event the current location came from */
+  locationMessageId?: string;
   admittedAt?: string;
   dischargedAt?: string;
   discharge?: { method?: string; destination?: string };
+  /** PV2-9, YYYY-MM-DD */
   expectedDischargeDate?: string;
-  /** message ids of transfers (A02) in effect, oldest first; A12 removes the latest */
-  transfers: string[];
+  /** message ids of the location moves (A02, A12) while admitted and not discharged, oldest first */
+  moves: string[];
+  /** event time of each move, by message id */
+  moveAt: Record<string, string>;
   /** message id of the event that admitted, and of the discharge in effect */
   admitMessageId?: string;
   dischargeMessageId?: string;
   /** event time of the admission / discharge in effect */
   admitEventAt?: string;
   dischargeEventAt?: string;
+  /** event time of the cancellation in effect (A11) and of the latest undone discharge (A13) */
+  cancelledAt?: string;
+  dischargeCancelledAt?: string;
 }
 
 /** Orders events by EVN-2 (event time), then MSH-7 (message time), then arrival, then message id. */
@@ -47,10 +73,16 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Message ids are bigserial row ids: shorter is smaller. */
 function cmpNumeric(a: string, b: string): number {
   return a.length - b.length || cmp(a, b);
 }
 
+function hasLocation(loc: Location | undefined): loc is Location {
+  return loc !== undefined && Object.keys(loc).length > 0;
+}
+
+/** The spell's state after all of `events`, whatever order they are given in. */
 export function foldSpell(events: readonly EventSummary[]): SpellState {
   const s: SpellState = {
     admitted: false,
@@ -60,29 +92,58 @@ export function foldSpell(events: readonly EventSummary[]): SpellState {
     dischargeCancellations: 0,
     died: false,
     onLeave: false,
-    transfers: [],
+    moves: [],
+    moveAt: {},
   };
+  /** where the patient was before each A02 still in effect, for an A12 that does not say */
+  const before: { location?: Location; messageId?: string }[] = [];
+  const setLocation = (ev: EventSummary): void => {
+    if (!hasLocation(ev.location)) return;
+    s.location = ev.location;
+    s.locationMessageId = ev.messageId;
+  };
+  const following = (): boolean => s.admitted && !s.discharged;
+
   for (const ev of [...events].sort(compareEvents)) {
-    if (ev.location && Object.keys(ev.location).length > 0) s.location = ev.location;
-    if (ev.expectedDischargeDate) s.expectedDischargeDate = ev.expectedDischargeDate;
+    if (ev.kind === 'merge' || ev.kind === 'other') continue;
+    if (ev.expectedDischargeDate && ev.kind !== 'cancel-admit') s.expectedDischargeDate = ev.expectedDischargeDate;
     switch (ev.kind) {
       case 'admit':
-        if (s.cancelled) s.cancelled = false;
+        s.cancelled = false;
         if (!s.admitted) {
           s.admitted = true;
           s.admitMessageId = ev.messageId;
           s.admitEventAt = ev.eventAt;
+          s.cancelledAt = undefined;
         }
         s.admittedAt = ev.admittedAt ?? s.admittedAt ?? ev.eventAt;
+        setLocation(ev);
         break;
       case 'pre-admit':
+      case 'update':
+        setLocation(ev);
         break;
       case 'transfer':
-        if (s.admitted && !s.discharged) s.transfers.push(ev.messageId);
+        if (following()) {
+          before.push({ location: s.location, messageId: s.locationMessageId });
+          s.moves.push(ev.messageId);
+          s.moveAt[ev.messageId] = ev.eventAt;
+        }
+        setLocation(ev);
         break;
-      case 'cancel-transfer':
-        s.transfers.pop();
+      case 'cancel-transfer': {
+        const prior = before.pop();
+        if (hasLocation(ev.location)) setLocation(ev);
+        else if (prior && hasLocation(prior.location)) {
+          s.location = prior.location;
+          s.locationMessageId = prior.messageId;
+        }
+        if (following()) {
+          s.moves.push(ev.messageId);
+          s.moveAt[ev.messageId] = ev.eventAt;
+        }
         break;
+      }
       case 'discharge':
         if (s.cancelled) break; // a discharge of a cancelled admission changes nothing
         if (!s.admitted) {
@@ -97,41 +158,53 @@ export function foldSpell(events: readonly EventSummary[]): SpellState {
         s.discharge = ev.discharge;
         s.died = ev.deceased === true || ev.discharge?.method === '4';
         s.onLeave = false;
+        setLocation(ev);
         break;
       case 'cancel-discharge':
         if (!s.discharged) break;
         s.discharged = false;
         s.died = false;
         s.dischargeCancellations += 1;
+        s.dischargeCancelledAt = ev.eventAt;
+        s.dischargeMessageId = undefined;
+        s.dischargeEventAt = undefined;
+        s.dischargedAt = undefined;
+        s.discharge = undefined;
+        setLocation(ev);
+        break;
+      case 'cancel-admit':
+        if (s.cancelled) break;
+        s.cancelled = true;
+        s.cancelledAt = ev.eventAt;
+        s.cancellations += 1;
+        s.admitted = false;
+        s.discharged = false;
+        s.died = false;
+        s.onLeave = false;
+        s.moves = [];
+        s.moveAt = {};
+        before.length = 0;
+        s.admitMessageId = undefined;
+        s.admitEventAt = undefined;
         s.dischargeMessageId = undefined;
         s.dischargeEventAt = undefined;
         s.dischargedAt = undefined;
         s.discharge = undefined;
         break;
-      case 'cancel-admit':
-        if (s.cancelled) break;
-        s.cancelled = true;
-        s.cancellations += 1;
-        s.admitted = false;
-        s.discharged = false;
-        s.died = false;
-        s.transfers = [];
-        s.admitMessageId = undefined;
-        s.dischargeMessageId = undefined;
-        break;
-      case 'update':
-        if (ev.deceased && s.discharged) s.died = true;
-        break;
       case 'leave':
-        s.onLeave = true;
+        if (following()) s.onLeave = true;
+        setLocation(ev);
         break;
       case 'return':
         s.onLeave = false;
-        break;
-      case 'merge':
-      case 'other':
+        setLocation(ev);
         break;
     }
   }
   return s;
+}
+
+/** True when the spell concerns providers: something was admitted, discharged or cancelled. */
+export function needsProviders(s: SpellState): boolean {
+  return s.admitted || s.discharged || s.cancelled;
 }
