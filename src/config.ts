@@ -68,6 +68,8 @@ const schema = z.object({
   ACK_TOKEN_TTL_SECONDS: positiveSeconds.default(String(72 * 3600)),
   /** how often the relay looks for undispatched messages when no notification wakes it */
   RELAY_POLL_MS: positiveInt('milliseconds').default('1000'),
+  /** an MLLP connection with no traffic for this long is ended */
+  MLLP_IDLE_TIMEOUT_SECONDS: positiveSeconds.default('300'),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -98,6 +100,7 @@ export interface Config {
   admissionLingerSeconds: number;
   ackTokenTtlSeconds: number;
   relayPollMs: number;
+  mllpIdleTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -152,6 +155,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     admissionLingerSeconds: e.ADMISSION_LINGER_SECONDS,
     ackTokenTtlSeconds: e.ACK_TOKEN_TTL_SECONDS,
     relayPollMs: e.RELAY_POLL_MS,
+    mllpIdleTimeoutSeconds: e.MLLP_IDLE_TIMEOUT_SECONDS,
   };
 }
 

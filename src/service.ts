@@ -14,7 +14,12 @@ import { createIngest, type Ingest } from './ingest/ingest.js';
 import { startRelay, type Relay } from './ingest/relay.js';
 import { createMllpServer, type MllpServer } from './mllp/server.js';
 import type { NotifySender, WebhookSender } from './notify/channel.js';
-import { createGovukNotify, describeNotifyConfiguration } from './notify/govuk-notify.js';
+import {
+  checkNotifyAtStart,
+  createGovukNotify,
+  describeNotifyConfiguration,
+  notifyHealthReporter,
+} from './notify/govuk-notify.js';
 import { createWebhookSender } from './notify/webhook.js';
 import { connectTemporal, ensureSearchAttributes, temporalHealthy, type TemporalHandle } from './temporal/client.js';
 import { createWorker, installRuntimeLogger } from './temporal/worker.js';
@@ -75,19 +80,22 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     const ingest = createIngest({ sql: database.sql, logger });
     const running: RunningService = { database, temporal, ingest, stop: stopAll };
 
+    // one Notify sender per process: the worker sends with it, /health/ready reports what Notify last said
+    const notify =
+      opts.notify ??
+      createGovukNotify({
+        apiKey: config.notify.apiKey,
+        baseUrl: config.notify.baseUrl,
+        smsTemplateId: config.notify.smsTemplateId,
+        emailTemplateId: config.notify.emailTemplateId,
+        logger,
+      });
+    await checkNotifyAtStart(notify, logger);
+
     if (opts.roles.includes('worker')) {
       installRuntimeLogger(logger);
       const notifyProblem = describeNotifyConfiguration(config.notify);
       if (notifyProblem) logger.warn(notifyProblem);
-      const notify =
-        opts.notify ??
-        createGovukNotify({
-          apiKey: config.notify.apiKey,
-          baseUrl: config.notify.baseUrl,
-          smsTemplateId: config.notify.smsTemplateId,
-          emailTemplateId: config.notify.emailTemplateId,
-          logger,
-        });
       const webhook = opts.webhook ?? createWebhookSender({ allowPrivateHosts: !config.production, logger });
       const activities = createActivities({
         sql: database.sql,
@@ -124,6 +132,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
       stops.push(() => relay.stop());
       running.relay = relay;
 
+      const notifyHealth = notifyHealthReporter(notify);
       const app = createApp({
         sql: database.sql,
         temporal: temporal.client,
@@ -138,6 +147,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
             () => false,
           ),
           temporal: await temporalHealthy(temporal.connection),
+          notify: notifyHealth(),
         }),
       });
       const server: Server = await new Promise((resolve, reject) => {
@@ -158,6 +168,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
       if (opts.mllpListenPort !== undefined || config.mllpPort !== 0) {
         const mllp: MllpServer = createMllpServer({
           logger,
+          idleTimeoutMs: config.mllpIdleTimeoutSeconds * 1000,
           handler: async (message) => {
             const result = await ingest.ingestHl7(message, { transport: 'mllp' });
             if (result.httpStatus === 200) relay.kick();

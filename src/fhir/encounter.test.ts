@@ -356,6 +356,29 @@ describe('encounterToEvent', () => {
       expect(err.code).toBe('invalid');
     });
 
+    it('a serviceProvider other than the sending hospital is sender-mismatch, before any content check', () => {
+      const body = admission();
+      body.status = 'not-a-status';
+      const err = inputError(() => encounterToEvent(body, { receivedAt, senderOds: 'RR8' }));
+      expect(err).toMatchObject({ code: 'sender-mismatch', location: 'Encounter.serviceProvider' });
+      expect(() => encounterToEvent(admission(), { receivedAt, senderOds: 'RX1' })).not.toThrow();
+    });
+
+    it('an id or versionId that is not a FHIR id, or a spell number over 64 characters, is invalid', () => {
+      const badId = { ...admission(), id: 'x/'.repeat(50), meta: { versionId: '1' } };
+      expect(inputError(() => convert(badId))).toMatchObject({ code: 'invalid', location: 'Encounter.id' });
+      const badVersion = { ...admission(), meta: { versionId: 'v 1' } };
+      expect(inputError(() => convert(badVersion))).toMatchObject({
+        code: 'invalid',
+        location: 'Encounter.meta.versionId',
+      });
+      const longSpell = {
+        ...admission(),
+        identifier: [{ system: 'https://fhir.rx1.nhs.uk/Id/spell-number', value: 'V'.repeat(65) }],
+      };
+      expect(inputError(() => convert(longSpell))).toMatchObject({ code: 'invalid', location: 'Encounter.identifier' });
+    });
+
     it('error messages repeat no NHS number or date of birth', () => {
       const body = admission();
       body.contained = [{ resourceType: 'Patient', id: 'pat', birthDate: '1941-13-12' }];

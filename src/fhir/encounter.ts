@@ -59,6 +59,11 @@ const METHOD_FOR_DISPOSITION: ReadonlyMap<string, string> = new Map([
   ['aadvice', '2'], // left against advice → self-discharge
 ]);
 
+/** Longest ODS code or spell number accepted (they become part of a workflow id). */
+const MAX_ID_LENGTH = 64;
+/** Control characters (C0 but tab, and DEL): never part of an identifier. */
+const CONTROL = { test: (v: string): boolean => [...v].some((ch) => (ch < ' ' ? ch !== '\t' : ch === '\u007f')) };
+
 // ---- the elements read, as zod schemas (unknown elements are ignored) -------------------------------------
 
 const str = z.string();
@@ -152,7 +157,14 @@ const patientSchema = z.object({
  *   the canonical JSON of the body (keys sorted), so an identical resend gets the same id.
  * - trigger `FHIR-<status>`, source `fhir`.
  */
-export function encounterToEvent(body: unknown, opts: { receivedAt: Date }): AdmissionEvent {
+export function encounterToEvent(
+  body: unknown,
+  opts: {
+    receivedAt: Date;
+    /** the ODS code of the hospital whose key sent it: another serviceProvider is `sender-mismatch`, checked first */
+    senderOds?: string;
+  },
+): AdmissionEvent {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InputError('invalid', 'The body is not a FHIR resource (a JSON object)', 'Encounter');
   }
@@ -171,6 +183,13 @@ export function encounterToEvent(body: unknown, opts: { receivedAt: Date }): Adm
   const receivedAt = opts.receivedAt.toISOString();
 
   const hospitalOds = hospitalOdsOf(enc);
+  if (opts.senderOds !== undefined && hospitalOds !== opts.senderOds) {
+    throw new InputError(
+      'sender-mismatch',
+      `serviceProvider ${truncate(hospitalOds)} is not the hospital of this API key`,
+      'Encounter.serviceProvider',
+    );
+  }
   const status = enc.status?.trim() ?? '';
   const kind = Object.hasOwn(KIND_FOR_STATUS, status) ? KIND_FOR_STATUS[status as EncounterStatus] : undefined;
   if (kind === undefined) {
@@ -225,7 +244,7 @@ function hospitalOdsOf(enc: ParsedEncounter): string {
   const ids = asArray(enc.serviceProvider?.identifier);
   const ods = ids.find((i) => (i.system === undefined || i.system === ODS_ORGANIZATION_SYSTEM) && nonEmpty(i.value));
   const value = ods?.value?.trim();
-  if (value === undefined || value === '') {
+  if (value === undefined || value === '' || value.length > MAX_ID_LENGTH || CONTROL.test(value)) {
     throw new InputError(
       'bad-header',
       `Encounter.serviceProvider needs an identifier with system ${ODS_ORGANIZATION_SYSTEM} (the hospital's ODS code)`,
@@ -248,6 +267,13 @@ function visitNumberOf(ids: Identifier[], hospitalOds: string): string {
     throw new InputError(
       'no-visit-number',
       'Encounter.identifier needs the spell number: an identifier with a system naming the hospital and a value',
+      'Encounter.identifier',
+    );
+  }
+  if (value.length > MAX_ID_LENGTH || CONTROL.test(value)) {
+    throw new InputError(
+      'invalid',
+      `Encounter.identifier: the spell number must be at most ${MAX_ID_LENGTH} characters, without control characters`,
       'Encounter.identifier',
     );
   }
@@ -393,16 +419,29 @@ function dischargeOf(enc: ParsedEncounter): { method?: string; destination?: str
   return discharge;
 }
 
-/** `fhir-<id>/_history/<versionId>` (a FHIR id never contains `/`), else `fhir-<sha256 of canonical JSON>`. */
+/** A FHIR R4 `id` (and `meta.versionId`, an id too): 1 to 64 of A-Z a-z 0-9 - . */
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/**
+ * `fhir-<id>/_history/<versionId>` (a FHIR id never contains `/`), else `fhir-<sha256 of canonical JSON>`.
+ * An id or versionId that is not a FHIR id is `invalid`.
+ */
 function messageControlIdOf(body: object, enc: ParsedEncounter): string {
   const id = enc.id?.trim();
   const version = enc.meta?.versionId?.trim();
+  if (id && !FHIR_ID.test(id)) throw new InputError('invalid', 'Encounter.id is not a FHIR id', 'Encounter.id');
+  if (version && !FHIR_ID.test(version)) {
+    throw new InputError('invalid', 'Encounter.meta.versionId is not a FHIR id', 'Encounter.meta.versionId');
+  }
   if (id && version) return `fhir-${id}/_history/${version}`;
   return `fhir-${createHash('sha256').update(canonicalJson(body)).digest('hex')}`;
 }
 
-/** JSON with object keys sorted at every depth, so key order and whitespace do not change the hash. */
-function canonicalJson(value: unknown): string {
+/**
+ * JSON with object keys sorted at every depth, so key order and whitespace do not change it: what an exact resend
+ * of a resource is recognised by.
+ */
+export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(',')}]`;
   if (typeof value === 'object' && value !== null) {
     const entries = Object.entries(value)

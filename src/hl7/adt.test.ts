@@ -247,6 +247,29 @@ describe('header', () => {
     });
   });
 
+  it('refuses an MSH-10 or MSH-4 too long to be an identifier, or holding control characters, as bad-header', () => {
+    const longId = 'C'.repeat(200);
+    expect(inputErrorOf(() => parseAdt(build({ msh: { 10: longId } })))).toMatchObject({
+      code: 'bad-header',
+      location: 'MSH-10',
+    });
+    expect(() => parseAdt(build({ msh: { 10: 'C'.repeat(199) } }))).not.toThrow();
+    expect(inputErrorOf(() => parseAdt(build({ msh: { 4: 'R'.repeat(65) } })))).toMatchObject({
+      code: 'bad-header',
+      location: 'MSH-4',
+    });
+    expect(inputErrorOf(() => parseAdt(build({ msh: { 4: 'RX\\X1C\\1' } })))).toMatchObject({
+      code: 'bad-header',
+      location: 'MSH-4',
+    });
+  });
+
+  it('quotes at most 40 characters of a bad MSH-9 or MSH-12 in the error, so an ACK never echoes a huge field', () => {
+    const err = inputErrorOf(() => parseAdt(build({ msh: { 9: `${'X'.repeat(5000)}^A01` } })));
+    expect(err.code).toBe('unsupported-message-type');
+    expect(err.message.length).toBeLessThan(120);
+  });
+
   it('validateHeader passes a good header', () => {
     expect(() => validateHeader(readHeader(parseHl7(build())))).not.toThrow();
   });
@@ -406,6 +429,14 @@ describe('visit number (PV1-19)', () => {
 
   it('an A01 with no PV1 segment at all is bad-segment at PV1', () => {
     expect(inputErrorOf(() => eventOf({ pv1: null }))).toMatchObject({ code: 'bad-segment', location: 'PV1' });
+  });
+
+  it('a visit number longer than 64 characters (it becomes part of a workflow id) is invalid at PV1-19', () => {
+    expect(inputErrorOf(() => eventOf({ pv1: { 19: 'V'.repeat(65) } }))).toMatchObject({
+      code: 'invalid',
+      location: 'PV1-19',
+    });
+    expect(eventOf({ pv1: { 19: 'V'.repeat(64) } }).visitNumber).toHaveLength(64);
   });
 
   it('an event of kind other may have no visit number', () => {

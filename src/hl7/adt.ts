@@ -118,28 +118,64 @@ export function readHeaderLenient(input: Hl7Message | string): Partial<Hl7Header
   return out;
 }
 
+/** Longest MSH-4.1 accepted (HD.1 is IS(20); ODS codes are 3 to 10 characters). */
+export const MAX_SENDING_FACILITY_LENGTH = 64;
+/** Longest MSH-10 accepted (ST(20) in v2.4, ST(199) in v2.5). */
+export const MAX_CONTROL_ID_LENGTH = 199;
+/** Longest PV1-19.1 visit number accepted (CX.1 is ST(15) to ST(20); it becomes part of a workflow id). */
+export const MAX_VISIT_NUMBER_LENGTH = 64;
+
+/** A value quoted in an error message, cut short so an ACK never echoes a huge field. */
+function shown(v: string): string {
+  if (v === '') return '(empty)';
+  return v.length > 40 ? `${v.slice(0, 40)}…` : v;
+}
+
+/** True when `v` holds a control character (C0 other than tab, or DEL): never valid in an identifier. */
+function hasControl(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true;
+  }
+  return false;
+}
+
 /**
  * Refuses headers this service cannot take (answered AR): MSH-9.1 not ADT, MSH-12 outside 2.2–2.5.1,
- * no MSH-10 control ID, no MSH-4 sending facility.
+ * no MSH-10 control ID, no MSH-4 sending facility, or either of them too long or holding control characters.
  */
 export function validateHeader(header: Hl7Header): void {
   if (header.messageType !== 'ADT') {
     throw new InputError(
       'unsupported-message-type',
-      `MSH-9 message type ${header.messageType || '(empty)'} is not supported: only ADT`,
+      `MSH-9 message type ${shown(header.messageType)} is not supported: only ADT`,
       'MSH-9',
     );
   }
   if (!SUPPORTED_VERSIONS.has(header.version)) {
     throw new InputError(
       'unsupported-version',
-      `MSH-12 version ${header.version || '(empty)'} is not supported: 2.2, 2.3, 2.3.1, 2.4, 2.5 or 2.5.1`,
+      `MSH-12 version ${shown(header.version)} is not supported: 2.2, 2.3, 2.3.1, 2.4, 2.5 or 2.5.1`,
       'MSH-12',
     );
   }
   if (header.controlId === '') throw new InputError('bad-header', 'MSH-10 message control ID is missing', 'MSH-10');
+  if (header.controlId.length > MAX_CONTROL_ID_LENGTH || hasControl(header.controlId)) {
+    throw new InputError(
+      'bad-header',
+      `MSH-10 message control ID must be at most ${MAX_CONTROL_ID_LENGTH} characters, without control characters`,
+      'MSH-10',
+    );
+  }
   if (header.sendingFacility === '') {
     throw new InputError('bad-header', 'MSH-4 sending facility (hospital ODS code) is missing', 'MSH-4');
+  }
+  if (header.sendingFacility.length > MAX_SENDING_FACILITY_LENGTH || hasControl(header.sendingFacility)) {
+    throw new InputError(
+      'bad-header',
+      `MSH-4 sending facility must be an ODS code (at most ${MAX_SENDING_FACILITY_LENGTH} characters, without control characters)`,
+      'MSH-4',
+    );
   }
 }
 
@@ -313,12 +349,19 @@ export function toAdmissionEvent(msg: Hl7Message, header: Hl7Header): AdmissionE
   let patient: PatientIdentity;
   if (pid) patient = readPatient(pid, pv1);
   else if (kind === 'other') patient = { nhsNumber: null, nhsNumberValid: false, nhsNumberProblem: 'no PID segment' };
-  else throw new InputError('bad-segment', `an ${trigger} message needs a PID segment`, 'PID');
+  else throw new InputError('bad-segment', `an ${shown(trigger)} message needs a PID segment`, 'PID');
 
   const visitNumber = pv1?.component(19, 1).trim() ?? '';
   if (NEEDS_VISIT.has(kind) && visitNumber === '') {
-    if (!pv1) throw new InputError('bad-segment', `an ${trigger} message needs a PV1 segment`, 'PV1');
+    if (!pv1) throw new InputError('bad-segment', `an ${shown(trigger)} message needs a PV1 segment`, 'PV1');
     throw new InputError('no-visit-number', 'PV1-19 visit number (hospital spell) is missing', 'PV1-19');
+  }
+  if (visitNumber.length > MAX_VISIT_NUMBER_LENGTH || hasControl(visitNumber)) {
+    throw new InputError(
+      'invalid',
+      `PV1-19 visit number must be at most ${MAX_VISIT_NUMBER_LENGTH} characters, without control characters`,
+      'PV1-19',
+    );
   }
 
   const event: AdmissionEvent = {

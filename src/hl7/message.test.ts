@@ -221,6 +221,21 @@ describe('escapeHl7', () => {
   });
 });
 
+describe('control characters', () => {
+  it('escapeHl7 writes control characters as \\Xhh\\ (never the MLLP bytes 0x0B, 0x1C), and they round-trip', () => {
+    const value = 'a\u000bb\u001cc\u0000d\te';
+    const escaped = escapeHl7(value);
+    expect(escaped).toBe('a\\X0B\\b\\X1C\\c\\X00\\d\te');
+    const m = parseHl7(`MSH|^~\\&|A|B|C|D|20260101||ADT^A08|1|P|2.4\rNTE|1||${escapeHl7('a\u000bb\u001cc')}`);
+    expect(m.segment('NTE')?.field(3)).toBe('a\u000bb\u001cc');
+  });
+
+  it('drops NUL bytes written as \\X00\\ (no text field means one, and PostgreSQL cannot store it)', () => {
+    const m = parseHl7('MSH|^~\\&|A|B|C|D|20260101||ADT^A08|1|P|2.4\rNTE|1||SM\\X00\\ITH\\X004100\\');
+    expect(m.segment('NTE')?.field(3)).toBe('SMITHA');
+  });
+});
+
 describe('decodeHl7Bytes', () => {
   const header = (charset: string) => `MSH|^~\\&|PAS|RX1|AA|NHSE|20261122093000||ADT^A01|C1|P|2.4|||||GBR|${charset}\r`;
 

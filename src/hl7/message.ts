@@ -61,18 +61,23 @@ interface DecodeContext {
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
-/** Bytes from a `\Xhh..\` escape as text: UTF-8 unless the message declared Latin-1 (or the bytes are not UTF-8). */
+/**
+ * Bytes from a `\Xhh..\` escape as text: UTF-8 unless the message declared Latin-1 (or the bytes are not UTF-8).
+ * NUL (0x00) bytes are dropped: no text field means one, and PostgreSQL text and jsonb cannot hold it.
+ */
 function decodeHexBytes(hex: string, charset: 'utf-8' | 'latin1'): string {
   if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9A-Fa-f]+$/.test(hex)) return '';
   const bytes = Buffer.from(hex, 'hex');
+  let text: string | undefined;
   if (charset === 'utf-8') {
     try {
-      return utf8Strict.decode(bytes);
+      text = utf8Strict.decode(bytes);
     } catch {
       // not UTF-8 after all: fall through to Latin-1, which decodes any byte
     }
   }
-  return bytes.toString('latin1');
+  text ??= bytes.toString('latin1');
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '') : text;
 }
 
 /**
@@ -473,7 +478,9 @@ export function parseHl7(text: string): Hl7Message {
 
 /**
  * Escapes a value for an HL7 field (HL7 v2.5 section 2.7): the escape character first, then the field,
- * component, repetition, sub-component (and truncation) characters; line breaks become `\.br\`.
+ * component, repetition, sub-component (and truncation) characters; line breaks become `\.br\`; every other
+ * control character (C0 and DEL, tab excepted) becomes `\Xhh\`, so the output never holds the MLLP framing bytes
+ * 0x0B and 0x1C (an ACK echoing such a value could otherwise not be framed).
  */
 export function escapeHl7(value: string, delimiters: Readonly<Hl7Delimiters> = DEFAULT_DELIMITERS): string {
   const d = delimiters;
@@ -489,7 +496,12 @@ export function escapeHl7(value: string, delimiters: Readonly<Hl7Delimiters> = D
     else if (ch === '\r' || ch === '\n') {
       if (ch === '\r' && value.charAt(i + 1) === '\n') i++;
       out += `${d.escape}.br${d.escape}`;
-    } else out += ch;
+    } else {
+      const code = value.charCodeAt(i);
+      if ((code < 0x20 && code !== 0x09) || code === 0x7f) {
+        out += `${d.escape}X${code.toString(16).toUpperCase().padStart(2, '0')}${d.escape}`;
+      } else out += ch;
+    }
   }
   return out;
 }

@@ -13,6 +13,7 @@ import { createAlertRoutes } from './routes/alerts.js';
 import { createHealthRoutes, type HealthCheck } from './routes/health.js';
 import { createHl7Routes } from './routes/hl7.js';
 import { createFhirRoutes } from './routes/fhir.js';
+import { createMessageRoutes } from './routes/messages.js';
 import { createRegistryRoutes } from './routes/registry.js';
 import { createAckLinkPages } from './routes/ack-links.js';
 
@@ -37,9 +38,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(createHealthRoutes(deps.health));
   app.use('/a', createAckLinkPages(deps));
   app.use('/v1', createHl7Routes(deps));
+  app.use('/v1', createFhirRoutes(deps)); // before authenticate: it answers 401/403/415/413 as OperationOutcome itself
   app.use('/v1', authenticate(deps.sql, deps.config.adminToken));
   app.use('/v1', express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
-  app.use('/v1', createFhirRoutes(deps));
+  app.use('/v1', createMessageRoutes(deps));
   app.use('/v1', createRegistryRoutes(deps));
   app.use('/v1', createAlertRoutes(deps));
 

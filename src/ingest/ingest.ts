@@ -22,7 +22,7 @@ import {
 import { readHeader, readHeaderLenient, toAdmissionEvent, validateHeader, type Hl7Header } from '../hl7/adt.js';
 import { decodeHl7Bytes, parseHl7 } from '../hl7/message.js';
 import type { OperationOutcome } from '@medplum/fhirtypes';
-import { encounterToEvent } from '../fhir/encounter.js';
+import { canonicalJson, encounterToEvent } from '../fhir/encounter.js';
 import { acceptedOutcome, operationOutcome, outcomeForInputError } from '../fhir/outcome.js';
 
 export interface IngestDeps {
@@ -60,6 +60,22 @@ export function contentHash(text: string): string {
   return createHash('sha256').update(normalised).digest('hex');
 }
 
+/**
+ * Text as PostgreSQL can store it: NUL (which neither text nor jsonb can hold) becomes U+FFFD. Only for what is
+ * stored for the record (raw, reasons); a message holding NUL is never accepted.
+ */
+function storable(v: string): string;
+function storable(v: string | null): string | null;
+function storable(v: string | null): string | null {
+  return v !== null && v.includes('\u0000') ? v.replaceAll('\u0000', '\ufffd') : v;
+}
+
+/**
+ * In JSON.stringify output: an escaped NUL (`\u0000`) or an unpaired surrogate (`\udXXX`, which JSON.stringify
+ * escapes; paired ones it writes as they are). PostgreSQL jsonb refuses both.
+ */
+const UNSTORABLE_JSON_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+
 interface Decision {
   outcome: AckOutcome;
   httpStatus: number;
@@ -83,22 +99,26 @@ export function createIngest(deps: IngestDeps) {
     };
   }
 
-  /** Stores a message that will not reach a workflow (rejected at the header), best effort: it never takes the MSH-10 slot. */
+  /**
+   * Stores a message that will not reach a workflow (rejected at the header, or by the sender check), best effort:
+   * it never takes the MSH-10 slot, so the same control id can still be sent correctly.
+   */
   async function storeRejected(
     transport: 'http' | 'mllp' | 'fhir',
     text: string,
     header: Partial<Hl7Header>,
     d: Decision,
     err: InputError,
+    hash = contentHash(text),
   ): Promise<void> {
     try {
       await sql`insert into inbound_messages (transport, hospital_ods, message_control_id, content_hash, raw, status,
           is_primary, ack_code, http_status, error_code, error_reason, error_location)
-        values (${transport}, ${header.sendingFacility || null}, ${header.controlId || null}, ${contentHash(text)},
-          ${text}, 'rejected', false, ${ackCodeFor(d.outcome, isEnhancedMode(header))}, ${d.httpStatus}, ${err.code},
-          ${err.message}, ${err.location ?? null})`;
+        values (${transport}, ${storable(header.sendingFacility || null)}, ${storable(header.controlId || null)},
+          ${hash}, ${storable(text)}, 'rejected', false, ${ackCodeFor(d.outcome, isEnhancedMode(header))},
+          ${d.httpStatus}, ${err.code}, ${storable(err.message)}, ${storable(err.location ?? null)})`;
     } catch (e) {
-      logger.warn({ err: (e as Error).message }, 'could not record a rejected message');
+      logger.warn({ errorClass: (e as Error).constructor.name }, 'could not record a rejected message');
     }
   }
 
@@ -115,25 +135,43 @@ export function createIngest(deps: IngestDeps) {
       header = full;
       validateHeader(full);
       if (ctx.transport === 'http' && ctx.keyHospitalOds !== undefined && full.sendingFacility !== ctx.keyHospitalOds) {
-        throw new InputError('sender-mismatch', `MSH-4 ${full.sendingFacility} is not the hospital of this API key`, 'MSH-4');
+        throw new InputError(
+          'sender-mismatch',
+          `MSH-4 ${full.sendingFacility} is not the hospital of this API key`,
+          'MSH-4',
+        );
       }
       if (ctx.transport === 'mllp') {
         const [known] = await sql`select 1 from hospitals where ods_code = ${full.sendingFacility}`;
-        if (!known) throw new InputError('unknown-sender', `MSH-4 ${full.sendingFacility} is not a registered hospital`, 'MSH-4');
+        if (!known)
+          throw new InputError('unknown-sender', `MSH-4 ${full.sendingFacility} is not a registered hospital`, 'MSH-4');
       }
       let event: AdmissionEvent | undefined;
       let contentError: InputError | undefined;
       try {
+        if (text.includes('\u0000')) {
+          throw new InputError('invalid', 'the message contains NUL (0x00) bytes, which HL7 v2 does not allow');
+        }
         event = toAdmissionEvent(msg, full);
       } catch (err) {
         if (!(err instanceof InputError) || HEADER_ERRORS.has(err.code)) throw err;
         contentError = err;
       }
-      const stored = await store(ctx.transport, text, { hospitalOds: full.sendingFacility, controlId: full.controlId, enhanced: isEnhancedMode(full) }, event, contentError);
+      const stored = await store(
+        ctx.transport,
+        text,
+        { hospitalOds: full.sendingFacility, controlId: full.controlId, enhanced: isEnhancedMode(full) },
+        event,
+        contentError,
+      );
       return answer(full, stored.decision, stored.messageId);
     } catch (err) {
       if (err instanceof StoreUnavailable || !(err instanceof InputError)) {
-        logger.error({ err: (err as Error).message, transport: ctx.transport }, 'cannot store message: answered AR, retry later');
+        // the error class only: a driver message may quote the values it could not store
+        logger.error(
+          { errorClass: (err as Error).constructor.name, transport: ctx.transport },
+          'cannot store message: answered AR, retry later',
+        );
         return answer(header, {
           outcome: 'reject',
           httpStatus: 503,
@@ -141,7 +179,11 @@ export function createIngest(deps: IngestDeps) {
         });
       }
       const status = err.code === 'sender-mismatch' ? 403 : HEADER_ERRORS.has(err.code) ? 400 : 422;
-      const d: Decision = { outcome: HEADER_ERRORS.has(err.code) ? 'reject' : 'error', httpStatus: status, errors: [ackErrorFrom(err)] };
+      const d: Decision = {
+        outcome: HEADER_ERRORS.has(err.code) ? 'reject' : 'error',
+        httpStatus: status,
+        errors: [ackErrorFrom(err)],
+      };
       await storeRejected(ctx.transport, text, header, d, err);
       return answer(header, d);
     }
@@ -157,15 +199,22 @@ export function createIngest(deps: IngestDeps) {
     header: { hospitalOds: string; controlId: string; enhanced: boolean },
     event: AdmissionEvent | undefined,
     contentError: InputError | undefined,
+    hash = contentHash(text),
   ): Promise<{ decision: Decision; messageId?: string }> {
-    const hash = contentHash(text);
     const accepted = event !== undefined;
     const decision: Decision = accepted
       ? { outcome: 'accept', httpStatus: 200, errors: [] }
       : { outcome: 'error', httpStatus: 422, errors: [ackErrorFrom(contentError!)] };
     const storedCode = ackCodeFor(decision.outcome, header.enhanced);
-    type Existing = { id: bigint; content_hash: string; status: string; http_status: number; error_code: string | null;
-      error_reason: string | null; error_location: string | null };
+    type Existing = {
+      id: bigint;
+      content_hash: string;
+      status: string;
+      http_status: number;
+      error_code: string | null;
+      error_reason: string | null;
+      error_location: string | null;
+    };
     let result: { id?: bigint; existing?: Existing };
     try {
       result = await sql.begin(async (tx) => {
@@ -181,7 +230,7 @@ export function createIngest(deps: IngestDeps) {
         const [row] = await tx<{ id: bigint }[]>`
           insert into inbound_messages (transport, hospital_ods, message_control_id, content_hash, raw, parsed, status,
             ack_code, http_status, error_code, error_reason, error_location, admission_id, event_at, dispatched_at)
-          values (${transport}, ${header.hospitalOds}, ${header.controlId}, ${hash}, ${text},
+          values (${transport}, ${header.hospitalOds}, ${header.controlId}, ${hash}, ${storable(text)},
             ${event ? tx.json(event as never) : null}, ${accepted ? 'accepted' : 'rejected'}, ${storedCode},
             ${decision.httpStatus}, ${contentError?.code ?? null}, ${contentError?.message ?? null},
             ${contentError?.location ?? null}, ${admissionId}, ${event?.eventAt ?? null},
@@ -200,7 +249,7 @@ export function createIngest(deps: IngestDeps) {
         if (existing && existing.content_hash !== hash) {
           await tx`insert into inbound_messages (transport, hospital_ods, message_control_id, content_hash, raw, status,
               is_primary, ack_code, http_status, error_code, error_reason, error_location)
-            values (${transport}, ${header.hospitalOds}, ${header.controlId}, ${hash}, ${text}, 'rejected', false,
+            values (${transport}, ${header.hospitalOds}, ${header.controlId}, ${hash}, ${storable(text)}, 'rejected', false,
               ${ackCodeFor('error', header.enhanced)}, 409, 'duplicate-control-id',
               'same MSH-4 and MSH-10 as an earlier message with different content', 'MSH-10')`;
         }
@@ -212,17 +261,19 @@ export function createIngest(deps: IngestDeps) {
     if (result.id !== undefined) return { decision, messageId: String(result.id) };
     const existing = result.existing!;
     if (existing.content_hash !== hash) {
-      return { decision: {
-        outcome: 'error',
-        httpStatus: 409,
-        errors: [
-          {
-            hl7Code: '205',
-            location: 'MSH-10',
-            message: `MSH-10 ${header.controlId} was already used by this hospital for a different message`,
-          },
-        ],
-      } };
+      return {
+        decision: {
+          outcome: 'error',
+          httpStatus: 409,
+          errors: [
+            {
+              hl7Code: '205',
+              location: 'MSH-10',
+              message: `MSH-10 ${header.controlId} was already used by this hospital for a different message`,
+            },
+          ],
+        },
+      };
     }
     // an exact resend: the stored outcome again, nothing done twice
     const stored: Decision =
@@ -233,7 +284,9 @@ export function createIngest(deps: IngestDeps) {
             httpStatus: existing.http_status,
             errors: [
               {
-                hl7Code: existing.error_code ? ackErrorFrom(new InputError(existing.error_code as never, '')).hl7Code : '207',
+                hl7Code: existing.error_code
+                  ? ackErrorFrom(new InputError(existing.error_code as never, '')).hl7Code
+                  : '207',
                 message: existing.error_reason ?? 'rejected',
                 ...(existing.error_location ? { location: existing.error_location } : {}),
               },
@@ -244,40 +297,110 @@ export function createIngest(deps: IngestDeps) {
 
   /**
    * Handles one FHIR R4 Encounter (CONTRACT.md "FHIR R4"): the same store and the same outcome classes as HL7,
-   * answered with an OperationOutcome.
+   * answered with an OperationOutcome: 200 stored (or an exact resend of a stored one), 400 not an Encounter or no
+   * serviceProvider, 403 serviceProvider not this key's hospital, 409 same id/version with different content,
+   * 422 content errors, 503 when it cannot be stored. Never throws. An exact resend is recognised by the resource's
+   * canonical JSON (key order and whitespace do not matter).
    */
   async function ingestFhir(
     body: unknown,
     ctx: { keyHospitalOds: string },
   ): Promise<{ httpStatus: number; outcome: OperationOutcome; messageId?: string }> {
     const text = JSON.stringify(body ?? null);
+    const hash = createHash('sha256')
+      .update(canonicalJson(body ?? null))
+      .digest('hex');
+    const sender = { sendingFacility: ctx.keyHospitalOds };
+    const structural = (diagnostics: string, expression: string) => {
+      const err = new InputError('invalid', diagnostics, expression);
+      return {
+        err,
+        outcome: operationOutcome([{ severity: 'error', code: 'structure', diagnostics, expression: [expression] }]),
+      };
+    };
+    let problem: { err: InputError; outcome: OperationOutcome } | undefined;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      problem = structural('The body is not a FHIR resource (a JSON object)', 'Encounter');
+    } else if (typeof (body as { resourceType?: unknown }).resourceType !== 'string') {
+      problem = structural('The body has no resourceType', 'Encounter.resourceType');
+    }
+    if (problem) {
+      await storeRejected('fhir', text, sender, { outcome: 'reject', httpStatus: 400, errors: [] }, problem.err, hash);
+      return { httpStatus: 400, outcome: problem.outcome };
+    }
     let event: AdmissionEvent;
     try {
-      event = encounterToEvent(body, { receivedAt: now() });
-      if (event.hospitalOds !== ctx.keyHospitalOds) {
-        throw new InputError('sender-mismatch', `serviceProvider ${event.hospitalOds} is not the hospital of this API key`, 'Encounter.serviceProvider');
+      event = encounterToEvent(body, { receivedAt: now(), senderOds: ctx.keyHospitalOds });
+      if (UNSTORABLE_JSON_ESCAPE.test(text)) {
+        throw new InputError('invalid', 'The resource contains a NUL character or an unpaired surrogate', 'Encounter');
       }
     } catch (err) {
-      if (!(err instanceof InputError)) throw err;
-      const status = err.code === 'sender-mismatch' ? 403 : HEADER_ERRORS.has(err.code) ? 400 : 422;
-      await storeRejected('fhir', text, { sendingFacility: ctx.keyHospitalOds }, { outcome: 'reject', httpStatus: status, errors: [] }, err);
+      if (!(err instanceof InputError)) {
+        logger.error({ errorClass: (err as Error).constructor.name, transport: 'fhir' }, 'cannot read an Encounter');
+        return {
+          httpStatus: 500,
+          outcome: operationOutcome([
+            { severity: 'error', code: 'exception', diagnostics: 'Something went wrong; it has been logged' },
+          ]),
+        };
+      }
+      const header = HEADER_ERRORS.has(err.code);
+      const status = err.code === 'sender-mismatch' ? 403 : header ? 400 : 422;
+      await storeRejected(
+        'fhir',
+        text,
+        sender,
+        { outcome: header ? 'reject' : 'error', httpStatus: status, errors: [] },
+        err,
+        hash,
+      );
       return { httpStatus: status, outcome: outcomeForInputError(err) };
     }
     try {
-      const stored = await store('fhir', text, { hospitalOds: event.hospitalOds, controlId: event.messageControlId, enhanced: false }, event, undefined);
+      const stored = await store(
+        'fhir',
+        text,
+        { hospitalOds: event.hospitalOds, controlId: event.messageControlId, enhanced: false },
+        event,
+        undefined,
+        hash,
+      );
       if (stored.decision.outcome === 'accept') {
-        return { httpStatus: 200, outcome: acceptedOutcome(`Stored as message ${stored.messageId}`), messageId: stored.messageId };
+        return {
+          httpStatus: 200,
+          outcome: acceptedOutcome(`Stored as message ${stored.messageId}`),
+          messageId: stored.messageId,
+        };
       }
       const e = stored.decision.errors[0];
+      const conflict = stored.decision.httpStatus === 409;
       return {
         httpStatus: stored.decision.httpStatus,
-        outcome: operationOutcome([{ severity: 'error', code: stored.decision.httpStatus === 409 ? 'conflict' : 'invalid', diagnostics: e?.message ?? 'rejected' }]),
+        outcome: operationOutcome([
+          {
+            severity: 'error',
+            code: conflict ? 'conflict' : 'invalid',
+            diagnostics: conflict
+              ? `Encounter ${event.messageControlId.replace(/^fhir-/, '')} was already sent by this hospital with different content: give a changed resource a new meta.versionId`
+              : (e?.message ?? 'rejected'),
+            ...(conflict ? { expression: ['Encounter.meta.versionId'], detailCode: 'duplicate-control-id' } : {}),
+          },
+        ]),
       };
     } catch (err) {
-      logger.error({ err: (err as Error).message, transport: 'fhir' }, 'cannot store message: retry later');
+      logger.error(
+        { errorClass: (err as Error).constructor.name, transport: 'fhir' },
+        'cannot store message: retry later',
+      );
       return {
         httpStatus: 503,
-        outcome: operationOutcome([{ severity: 'error', code: 'transient', diagnostics: 'The service cannot store messages right now: retry later' }]),
+        outcome: operationOutcome([
+          {
+            severity: 'error',
+            code: 'transient',
+            diagnostics: 'The service cannot store messages right now: retry later',
+          },
+        ]),
       };
     }
   }

@@ -1,20 +1,93 @@
-/** `POST /v1/fhir/Encounter` (CONTRACT.md "FHIR R4"): answered with an OperationOutcome. */
-import { Router } from 'express';
-import { principal } from '../auth.js';
+/**
+ * `POST /v1/fhir/Encounter` (CONTRACT.md "FHIR R4"): every answer, failures included, is a FHIR R4
+ * OperationOutcome (`application/fhir+json`), as FHIR clients expect: 401 no or unknown key, 403 not a hospital
+ * key, 415 not JSON, 413 over 1 MiB, 400 not parseable, then whatever ingest decides.
+ *
+ * Mounted before the shared `/v1` authentication and JSON parser, so it authenticates and parses on its own.
+ */
+import type { OperationOutcome } from '@medplum/fhirtypes';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { operationOutcome, type IssueType } from '../../fhir/outcome.js';
 import type { AppDeps } from '../app.js';
-import { HttpProblem } from '../problem.js';
+import { bearer, resolvePrincipal } from '../auth.js';
+
+export const FHIR_CONTENT_TYPE = 'application/fhir+json';
+
+/** The body limit of every `/v1` route (CONTRACT.md). */
+const BODY_LIMIT = '1mb';
+
+class FhirProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: IssueType,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function send(res: Response, status: number, outcome: OperationOutcome): void {
+  res.status(status).type(FHIR_CONTENT_TYPE).send(JSON.stringify(outcome));
+}
 
 export function createFhirRoutes(deps: AppDeps): Router {
   const r = Router();
-  r.post('/fhir/Encounter', async (req, res) => {
-    const p = principal(req);
-    if (p.kind !== 'hospital') throw new HttpProblem(403, 'Forbidden', 'Only a hospital key may send encounters');
-    if (!req.is('application/fhir+json') && !req.is('application/json')) {
-      throw new HttpProblem(415, 'Unsupported media type', 'Send a FHIR R4 Encounter as application/fhir+json');
+  r.post(
+    '/fhir/Encounter',
+    async (req: Request, _res: Response, next: NextFunction) => {
+      const p = await resolvePrincipal(deps.sql, deps.config.adminToken, bearer(req));
+      if (!p) throw new FhirProblem(401, 'login', 'A valid hospital API key is required: Authorization: Bearer <key>');
+      if (p.kind !== 'hospital') throw new FhirProblem(403, 'forbidden', 'Only a hospital key may send encounters');
+      req.principal = p;
+      if (!req.is(FHIR_CONTENT_TYPE) && !req.is('application/json')) {
+        throw new FhirProblem(415, 'not-supported', `Send a FHIR R4 Encounter as ${FHIR_CONTENT_TYPE}`);
+      }
+      next();
+    },
+    express.json({ limit: BODY_LIMIT, type: [FHIR_CONTENT_TYPE, 'application/json'], strict: false }),
+    async (req: Request, res: Response) => {
+      const p = req.principal;
+      if (p?.kind !== 'hospital') throw new FhirProblem(403, 'forbidden', 'Only a hospital key may send encounters');
+      const result = await deps.ingest.ingestFhir(req.body, { keyHospitalOds: p.odsCode });
+      if (result.httpStatus === 200) deps.onStored?.();
+      send(res, result.httpStatus, result.outcome);
+    },
+  );
+  r.use('/fhir', (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    if (err instanceof FhirProblem) {
+      return send(res, err.status, operationOutcome([{ severity: 'error', code: err.code, diagnostics: err.message }]));
     }
-    const result = await deps.ingest.ingestFhir(req.body, { keyHospitalOds: p.odsCode });
-    if (result.httpStatus === 200) deps.onStored?.();
-    res.status(result.httpStatus).type('application/fhir+json').send(JSON.stringify(result.outcome));
+    const e = err as { type?: string; status?: number };
+    if (e.type === 'entity.too.large') {
+      return send(
+        res,
+        413,
+        operationOutcome([{ severity: 'error', code: 'too-costly', diagnostics: 'The body is larger than 1 MiB' }]),
+      );
+    }
+    if (e.type === 'entity.parse.failed') {
+      return send(
+        res,
+        400,
+        operationOutcome([{ severity: 'error', code: 'structure', diagnostics: 'The body is not valid JSON' }]),
+      );
+    }
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      return send(
+        res,
+        e.status,
+        operationOutcome([{ severity: 'error', code: 'invalid', diagnostics: 'The request could not be read' }]),
+      );
+    }
+    deps.logger.error({ errorClass: (err as Error)?.constructor?.name }, 'unhandled error in FHIR route');
+    return send(
+      res,
+      500,
+      operationOutcome([
+        { severity: 'error', code: 'exception', diagnostics: 'Something went wrong; it has been logged' },
+      ]),
+    );
   });
   return r;
 }
