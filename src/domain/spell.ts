@@ -82,6 +82,12 @@ function hasLocation(loc: Location | undefined): loc is Location {
   return loc !== undefined && Object.keys(loc).length > 0;
 }
 
+function sameLocation(a: Location, b: Location | undefined): boolean {
+  if (b === undefined) return false;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)] as (keyof Location)[]);
+  return [...keys].every((k) => a[k] === b[k]);
+}
+
 /** The spell's state after all of `events`, whatever order they are given in. */
 export function foldSpell(events: readonly EventSummary[]): SpellState {
   const s: SpellState = {
@@ -98,7 +104,7 @@ export function foldSpell(events: readonly EventSummary[]): SpellState {
   /** where the patient was before each A02 still in effect, for an A12 that does not say */
   const before: { location?: Location; messageId?: string }[] = [];
   const setLocation = (ev: EventSummary): void => {
-    if (!hasLocation(ev.location)) return;
+    if (!hasLocation(ev.location) || sameLocation(ev.location, s.location)) return;
     s.location = ev.location;
     s.locationMessageId = ev.messageId;
   };
