@@ -88,15 +88,43 @@ describe('loadConfig', () => {
     ['TEMPORAL_ADDRESS', 'temporal', /^Invalid configuration: TEMPORAL_ADDRESS must be host:port$/],
     ['ADMIN_TOKEN', 'short', /^Invalid configuration: ADMIN_TOKEN must be at least 16 characters$/],
     ['PUBLIC_BASE_URL', 'alerts.example', /^Invalid configuration: PUBLIC_BASE_URL must be an absolute http\(s\) URL$/],
-    ['PUBLIC_BASE_URL', 'ftp://alerts.example', /^Invalid configuration: PUBLIC_BASE_URL must be an absolute http\(s\) URL$/],
+    [
+      'PUBLIC_BASE_URL',
+      'ftp://alerts.example',
+      /^Invalid configuration: PUBLIC_BASE_URL must be an absolute http\(s\) URL$/,
+    ],
     ['NOTIFY_API_KEY', 'not-a-key', /^Invalid configuration: NOTIFY_API_KEY must be a GOV.UK Notify API key/],
     ['NOTIFY_BASE_URL', 'notify', /^Invalid configuration: NOTIFY_BASE_URL must be an absolute http\(s\) URL$/],
-    ['NOTIFY_SMS_TEMPLATE_ID', 'sms-template', /^Invalid configuration: NOTIFY_SMS_TEMPLATE_ID must be a Notify template id/],
-    ['NOTIFY_EMAIL_TEMPLATE_ID', '123', /^Invalid configuration: NOTIFY_EMAIL_TEMPLATE_ID must be a Notify template id/],
-    ['LOG_LEVEL', 'loud', /^Invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent$/],
-    ['ADMISSION_LINGER_SECONDS', '0', /^Invalid configuration: ADMISSION_LINGER_SECONDS must be a positive number of seconds$/],
-    ['ACK_TOKEN_TTL_SECONDS', '-5', /^Invalid configuration: ACK_TOKEN_TTL_SECONDS must be a positive number of seconds$/],
-    ['ACK_TOKEN_TTL_SECONDS', '72h', /^Invalid configuration: ACK_TOKEN_TTL_SECONDS must be a positive number of seconds$/],
+    [
+      'NOTIFY_SMS_TEMPLATE_ID',
+      'sms-template',
+      /^Invalid configuration: NOTIFY_SMS_TEMPLATE_ID must be a Notify template id/,
+    ],
+    [
+      'NOTIFY_EMAIL_TEMPLATE_ID',
+      '123',
+      /^Invalid configuration: NOTIFY_EMAIL_TEMPLATE_ID must be a Notify template id/,
+    ],
+    [
+      'LOG_LEVEL',
+      'loud',
+      /^Invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent$/,
+    ],
+    [
+      'ADMISSION_LINGER_SECONDS',
+      '0',
+      /^Invalid configuration: ADMISSION_LINGER_SECONDS must be a positive number of seconds$/,
+    ],
+    [
+      'ACK_TOKEN_TTL_SECONDS',
+      '-5',
+      /^Invalid configuration: ACK_TOKEN_TTL_SECONDS must be a positive number of seconds$/,
+    ],
+    [
+      'ACK_TOKEN_TTL_SECONDS',
+      '72h',
+      /^Invalid configuration: ACK_TOKEN_TTL_SECONDS must be a positive number of seconds$/,
+    ],
     ['RELAY_POLL_MS', '0.5', /^Invalid configuration: RELAY_POLL_MS must be a positive whole number of milliseconds$/],
   ])('%s=%j is refused with one line naming it', (name, value, expected) => {
     const message = problem({ [name]: value });

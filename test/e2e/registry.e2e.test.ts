@@ -24,7 +24,10 @@ let odsSeq = 0;
 /** A fresh ODS code per test, so tests sharing the service never collide. */
 const ods = (prefix: string) => `${prefix}${Date.now().toString(36).slice(-4).toUpperCase()}${++odsSeq}`;
 
-async function register(kind: 'hospitals' | 'providers', odsCode = ods(kind === 'hospitals' ? 'RH' : 'PV')): Promise<Org> {
+async function register(
+  kind: 'hospitals' | 'providers',
+  odsCode = ods(kind === 'hospitals' ? 'RH' : 'PV'),
+): Promise<Org> {
   const res = await svc.api('POST', `/v1/${kind}`, { key: svc.adminToken, body: { odsCode, name: `Org ${odsCode}` } });
   expect(res.status, res.text).toBe(201);
   return res.body as Org;
@@ -44,33 +47,45 @@ function expectProblem(res: { status: number; body: any; headers: Headers; text:
 }
 
 describe('hospitals and providers (operator)', () => {
-  it.each(['hospitals', 'providers'] as const)('POST /v1/%s → 201 {id, odsCode, name, apiKey}; a duplicate ODS code → 409', async (kind) => {
-    const odsCode = ods('RG');
-    const res = await svc.api('POST', `/v1/${kind}`, { key: svc.adminToken, body: { odsCode, name: 'St Elsewhere' } });
-    expect(res.status, res.text).toBe(201);
-    expect(Object.keys(res.body).sort()).toEqual(['apiKey', 'id', 'name', 'odsCode']);
-    expect(res.body).toMatchObject({ odsCode, name: 'St Elsewhere' });
-    expect(res.body.id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(typeof res.body.apiKey).toBe('string');
-    expect(res.body.apiKey.length).toBeGreaterThanOrEqual(32);
+  it.each(['hospitals', 'providers'] as const)(
+    'POST /v1/%s → 201 {id, odsCode, name, apiKey}; a duplicate ODS code → 409',
+    async (kind) => {
+      const odsCode = ods('RG');
+      const res = await svc.api('POST', `/v1/${kind}`, {
+        key: svc.adminToken,
+        body: { odsCode, name: 'St Elsewhere' },
+      });
+      expect(res.status, res.text).toBe(201);
+      expect(Object.keys(res.body).sort()).toEqual(['apiKey', 'id', 'name', 'odsCode']);
+      expect(res.body).toMatchObject({ odsCode, name: 'St Elsewhere' });
+      expect(res.body.id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(typeof res.body.apiKey).toBe('string');
+      expect(res.body.apiKey.length).toBeGreaterThanOrEqual(32);
 
-    const again = await svc.api('POST', `/v1/${kind}`, { key: svc.adminToken, body: { odsCode, name: 'Someone else' } });
-    expect(expectProblem(again, 409)).toContain(odsCode);
-    const lower = await svc.api('POST', `/v1/${kind}`, { key: svc.adminToken, body: { odsCode: odsCode.toLowerCase(), name: 'x' } });
-    expectProblem(lower, 409);
+      const again = await svc.api('POST', `/v1/${kind}`, {
+        key: svc.adminToken,
+        body: { odsCode, name: 'Someone else' },
+      });
+      expect(expectProblem(again, 409)).toContain(odsCode);
+      const lower = await svc.api('POST', `/v1/${kind}`, {
+        key: svc.adminToken,
+        body: { odsCode: odsCode.toLowerCase(), name: 'x' },
+      });
+      expectProblem(lower, 409);
 
-    // the key is shown once: never in what can be read back
-    const list = await svc.api('GET', `/v1/${kind}`, { key: svc.adminToken });
-    expect(list.status).toBe(200);
-    expect(list.body.items.some((o: Org) => o.id === res.body.id)).toBe(true);
-    expect(list.text).not.toContain(res.body.apiKey);
-    if (kind === 'providers') {
-      const one = await svc.api('GET', `/v1/providers/${res.body.id}`, { key: res.body.apiKey });
-      expect(one.status).toBe(200);
-      expect(one.body).toMatchObject({ id: res.body.id, odsCode, name: 'St Elsewhere' });
-      expect(one.body.apiKey).toBeUndefined();
-    }
-  });
+      // the key is shown once: never in what can be read back
+      const list = await svc.api('GET', `/v1/${kind}`, { key: svc.adminToken });
+      expect(list.status).toBe(200);
+      expect(list.body.items.some((o: Org) => o.id === res.body.id)).toBe(true);
+      expect(list.text).not.toContain(res.body.apiKey);
+      if (kind === 'providers') {
+        const one = await svc.api('GET', `/v1/providers/${res.body.id}`, { key: res.body.apiKey });
+        expect(one.status).toBe(200);
+        expect(one.body).toMatchObject({ id: res.body.id, odsCode, name: 'St Elsewhere' });
+        expect(one.body.apiKey).toBeUndefined();
+      }
+    },
+  );
 
   it.each([
     [{ name: 'No code' }, 'odsCode'],
@@ -148,20 +163,38 @@ describe('authentication', () => {
 
   it('a provider key is 403 on operator-only endpoints', async () => {
     const provider = await register('providers');
-    expectProblem(await svc.api('POST', '/v1/hospitals', { key: provider.apiKey, body: { odsCode: ods('RY'), name: 'x' } }), 403);
-    expectProblem(await svc.api('POST', '/v1/providers', { key: provider.apiKey, body: { odsCode: ods('PY'), name: 'x' } }), 403);
+    expectProblem(
+      await svc.api('POST', '/v1/hospitals', { key: provider.apiKey, body: { odsCode: ods('RY'), name: 'x' } }),
+      403,
+    );
+    expectProblem(
+      await svc.api('POST', '/v1/providers', { key: provider.apiKey, body: { odsCode: ods('PY'), name: 'x' } }),
+      403,
+    );
     expectProblem(await svc.api('GET', '/v1/providers', { key: provider.apiKey }), 403);
   });
 
   it("provider B's key is 404 on everything of provider A, which stays unchanged", async () => {
     const a = await register('providers');
     const b = await register('providers');
-    const contact = await svc.api('POST', `/v1/providers/${a.id}/contacts`, { key: a.apiKey, body: { name: 'Day coordinator', role: 'coordinator', phone: '07700900123' } });
+    const contact = await svc.api('POST', `/v1/providers/${a.id}/contacts`, {
+      key: a.apiKey,
+      body: { name: 'Day coordinator', role: 'coordinator', phone: '07700900123' },
+    });
     expect(contact.status).toBe(201);
     const policy = { steps: [{ contactIds: [contact.body.id], channels: ['sms'], waitSeconds: 60 }] };
-    expect((await svc.api('PUT', `/v1/providers/${a.id}/escalation-policy`, { key: a.apiKey, body: policy })).status).toBe(200);
+    expect(
+      (await svc.api('PUT', `/v1/providers/${a.id}/escalation-policy`, { key: a.apiKey, body: policy })).status,
+    ).toBe(200);
     const nhs = testNhsNumber();
-    expect((await svc.api('PUT', `/v1/providers/${a.id}/clients/${nhs}`, { key: a.apiKey, body: { dateOfBirth: '1941-03-12' } })).status).toBe(201);
+    expect(
+      (
+        await svc.api('PUT', `/v1/providers/${a.id}/clients/${nhs}`, {
+          key: a.apiKey,
+          body: { dateOfBirth: '1941-03-12' },
+        })
+      ).status,
+    ).toBe(201);
 
     const cases: [string, string, unknown?, Record<string, string>?][] = [
       ['GET', `/v1/providers/${a.id}`],
@@ -169,12 +202,21 @@ describe('authentication', () => {
       ['POST', `/v1/providers/${a.id}/contacts`, { name: 'Intruder', role: 'x', phone: '07700900999' }],
       ['DELETE', `/v1/providers/${a.id}/contacts/${contact.body.id}`],
       ['GET', `/v1/providers/${a.id}/escalation-policy`],
-      ['PUT', `/v1/providers/${a.id}/escalation-policy`, { steps: [{ contactIds: [contact.body.id], channels: ['sms'], waitSeconds: 1 }] }],
+      [
+        'PUT',
+        `/v1/providers/${a.id}/escalation-policy`,
+        { steps: [{ contactIds: [contact.body.id], channels: ['sms'], waitSeconds: 1 }] },
+      ],
       ['GET', `/v1/providers/${a.id}/clients`],
       ['GET', `/v1/providers/${a.id}/clients/${nhs}`],
       ['PUT', `/v1/providers/${a.id}/clients/${nhs}`, { dateOfBirth: '1950-01-01' }],
       ['DELETE', `/v1/providers/${a.id}/clients/${nhs}`],
-      ['POST', `/v1/providers/${a.id}/clients/import`, `nhs_number,date_of_birth\n${nhs},1950-01-01\n`, { 'content-type': 'text/csv' }],
+      [
+        'POST',
+        `/v1/providers/${a.id}/clients/import`,
+        `nhs_number,date_of_birth\n${nhs},1950-01-01\n`,
+        { 'content-type': 'text/csv' },
+      ],
       // an id that does not exist at all looks the same
       ['GET', `/v1/providers/${randomUUID()}/clients`],
     ];
@@ -229,7 +271,9 @@ describe('contacts', () => {
     expect(list.text).not.toContain(hook.body.webhookSecret);
     expect(list.text).not.toContain('webhookSecret');
 
-    expect((await svc.api('DELETE', `/v1/providers/${p.id}/contacts/${local.body.id}`, { key: p.apiKey })).status).toBe(204);
+    expect((await svc.api('DELETE', `/v1/providers/${p.id}/contacts/${local.body.id}`, { key: p.apiKey })).status).toBe(
+      204,
+    );
     expectProblem(await svc.api('DELETE', `/v1/providers/${p.id}/contacts/${local.body.id}`, { key: p.apiKey }), 404);
   });
 
@@ -257,7 +301,10 @@ describe('escalation policy', () => {
     const p = await register('providers');
     const ids: string[] = [];
     for (const name of ['Day', 'Night']) {
-      const res = await svc.api('POST', `/v1/providers/${p.id}/contacts`, { key: p.apiKey, body: { name, role: 'coordinator', phone: '07700900123' } });
+      const res = await svc.api('POST', `/v1/providers/${p.id}/contacts`, {
+        key: p.apiKey,
+        body: { name, role: 'coordinator', phone: '07700900123' },
+      });
       ids.push(res.body.id);
     }
     return { p, ids };
@@ -269,30 +316,50 @@ describe('escalation policy', () => {
       { contactIds: [ids[0]], channels: ['sms', 'email'], waitSeconds: 300 },
       { contactIds: [ids[0], ids[1]], channels: ['sms'], waitSeconds: 600 },
     ];
-    const res = await svc.api('PUT', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey, body: { steps, repeat: 0 } });
+    const res = await svc.api('PUT', `/v1/providers/${p.id}/escalation-policy`, {
+      key: p.apiKey,
+      body: { steps, repeat: 0 },
+    });
     expect(res.status, res.text).toBe(200);
     expect(res.body).toMatchObject({ steps, repeat: 0 });
-    expect((await svc.api('GET', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey })).body).toMatchObject({ steps, repeat: 0 });
+    expect((await svc.api('GET', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey })).body).toMatchObject({
+      steps,
+      repeat: 0,
+    });
 
     const one = [{ contactIds: [ids[1]], channels: ['webhook'], waitSeconds: 1 }];
-    const res2 = await svc.api('PUT', `/v1/providers/${p.id}/escalation-policy`, { key: svc.adminToken, body: { steps: one } });
+    const res2 = await svc.api('PUT', `/v1/providers/${p.id}/escalation-policy`, {
+      key: svc.adminToken,
+      body: { steps: one },
+    });
     expect(res2.status, res2.text).toBe(200);
-    expect((await svc.api('GET', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey })).body).toMatchObject({ steps: one, repeat: 0 });
+    expect((await svc.api('GET', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey })).body).toMatchObject({
+      steps: one,
+      repeat: 0,
+    });
   });
 
-  it('an unknown contact, another provider\'s contact or a deleted one → 400 naming the step, policy unchanged', async () => {
+  it("an unknown contact, another provider's contact or a deleted one → 400 naming the step, policy unchanged", async () => {
     const { p, ids } = await providerWithContacts();
     const other = await providerWithContacts();
     const good = [{ contactIds: [ids[0]], channels: ['sms'], waitSeconds: 60 }];
-    expect((await svc.api('PUT', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey, body: { steps: good } })).status).toBe(200);
+    expect(
+      (await svc.api('PUT', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey, body: { steps: good } }))
+        .status,
+    ).toBe(200);
     expect((await svc.api('DELETE', `/v1/providers/${p.id}/contacts/${ids[1]}`, { key: p.apiKey })).status).toBe(204);
     for (const stranger of [randomUUID(), other.ids[0]!, ids[1]!]) {
       const steps = [good[0], { contactIds: [ids[0], stranger], channels: ['sms'], waitSeconds: 60 }];
-      const detail = expectProblem(await svc.api('PUT', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey, body: { steps } }), 400);
+      const detail = expectProblem(
+        await svc.api('PUT', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey, body: { steps } }),
+        400,
+      );
       expect(detail).toContain('steps.1.contactIds');
       expect(detail).toContain(stranger);
     }
-    expect((await svc.api('GET', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey })).body.steps).toEqual(good);
+    expect((await svc.api('GET', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey })).body.steps).toEqual(
+      good,
+    );
   });
 
   it.each([
@@ -307,14 +374,20 @@ describe('escalation policy', () => {
   ])('a step with %j → 400 naming %s', async (change, field) => {
     const { p, ids } = await providerWithContacts();
     const steps = [{ contactIds: [ids[0]], channels: ['sms'], waitSeconds: 60, ...change }];
-    const detail = expectProblem(await svc.api('PUT', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey, body: { steps } }), 400);
+    const detail = expectProblem(
+      await svc.api('PUT', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey, body: { steps } }),
+      400,
+    );
     expect(detail).toContain(field);
     expectProblem(await svc.api('GET', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey }), 404);
   });
 
   it('no steps → 400', async () => {
     const { p } = await providerWithContacts();
-    const detail = expectProblem(await svc.api('PUT', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey, body: { steps: [] } }), 400);
+    const detail = expectProblem(
+      await svc.api('PUT', `/v1/providers/${p.id}/escalation-policy`, { key: p.apiKey, body: { steps: [] } }),
+      400,
+    );
     expect(detail).toContain('steps');
   });
 });
@@ -324,20 +397,43 @@ describe('clients', () => {
     const p = await register('providers');
     const nhs = testNhsNumber();
     const path = `/v1/providers/${p.id}/clients/${nhs}`;
-    const created = await svc.api('PUT', path, { key: p.apiKey, body: { dateOfBirth: '1941-03-12', familyName: 'SMITH', givenName: 'MARGARET', reference: 'CLIENT-42' } });
+    const created = await svc.api('PUT', path, {
+      key: p.apiKey,
+      body: { dateOfBirth: '1941-03-12', familyName: 'SMITH', givenName: 'MARGARET', reference: 'CLIENT-42' },
+    });
     expect(created.status, created.text).toBe(201);
-    expect(created.body).toMatchObject({ nhsNumber: nhs, dateOfBirth: '1941-03-12', familyName: 'SMITH', givenName: 'MARGARET', reference: 'CLIENT-42', notOurClient: null });
+    expect(created.body).toMatchObject({
+      nhsNumber: nhs,
+      dateOfBirth: '1941-03-12',
+      familyName: 'SMITH',
+      givenName: 'MARGARET',
+      reference: 'CLIENT-42',
+      notOurClient: null,
+    });
 
     // the same person, written as people write NHS numbers, is an update
     const spaced = `${nhs.slice(0, 3)} ${nhs.slice(3, 6)} ${nhs.slice(6)}`;
-    const updated = await svc.api('PUT', `/v1/providers/${p.id}/clients/${encodeURIComponent(spaced)}`, { key: svc.adminToken, body: { dateOfBirth: '1941-03-13', reference: 'CLIENT-43' } });
+    const updated = await svc.api('PUT', `/v1/providers/${p.id}/clients/${encodeURIComponent(spaced)}`, {
+      key: svc.adminToken,
+      body: { dateOfBirth: '1941-03-13', reference: 'CLIENT-43' },
+    });
     expect(updated.status, updated.text).toBe(200);
-    expect(updated.body).toMatchObject({ id: created.body.id, nhsNumber: nhs, dateOfBirth: '1941-03-13', reference: 'CLIENT-43' });
+    expect(updated.body).toMatchObject({
+      id: created.body.id,
+      nhsNumber: nhs,
+      dateOfBirth: '1941-03-13',
+      reference: 'CLIENT-43',
+    });
 
     const list = await svc.api('GET', `/v1/providers/${p.id}/clients`, { key: p.apiKey });
     expect(list.status).toBe(200);
     expect(list.body.items).toHaveLength(1);
-    expect(list.body.items[0]).toMatchObject({ nhsNumber: nhs, dateOfBirth: '1941-03-13', reference: 'CLIENT-43', notOurClient: null });
+    expect(list.body.items[0]).toMatchObject({
+      nhsNumber: nhs,
+      dateOfBirth: '1941-03-13',
+      reference: 'CLIENT-43',
+      notOurClient: null,
+    });
 
     const del = await svc.api('DELETE', path, { key: p.apiKey });
     expect(del.status).toBe(204);
@@ -355,7 +451,13 @@ describe('clients', () => {
     ['has letters', '99952601AB'],
   ])('an NHS number that %s → 400 naming nhsNumber, nothing stored', async (_why, nhs) => {
     const p = await register('providers');
-    const detail = expectProblem(await svc.api('PUT', `/v1/providers/${p.id}/clients/${nhs}`, { key: p.apiKey, body: { dateOfBirth: '1941-03-12' } }), 400);
+    const detail = expectProblem(
+      await svc.api('PUT', `/v1/providers/${p.id}/clients/${nhs}`, {
+        key: p.apiKey,
+        body: { dateOfBirth: '1941-03-12' },
+      }),
+      400,
+    );
     expect(detail).toMatch(/nhsNumber/);
     expect(detail).toMatch(/NHS number/);
     expect((await svc.api('GET', `/v1/providers/${p.id}/clients`, { key: p.apiKey })).body.items).toEqual([]);
@@ -369,14 +471,24 @@ describe('clients', () => {
     [{ dateOfBirth: '1941-03-12', familyName: 42 }, 'familyName'],
   ])('a client body %j → 400 naming %s', async (body, field) => {
     const p = await register('providers');
-    const detail = expectProblem(await svc.api('PUT', `/v1/providers/${p.id}/clients/${valid}`, { key: p.apiKey, body }), 400);
+    const detail = expectProblem(
+      await svc.api('PUT', `/v1/providers/${p.id}/clients/${valid}`, { key: p.apiKey, body }),
+      400,
+    );
     expect(detail).toContain(field);
   });
 
   it('CSV import → 200 {created, updated, rejected: [{line, reason}]}, with quoted fields and CRLF', async () => {
     const p = await register('providers');
     const [existing, fresh1, fresh2, fresh3] = [testNhsNumber(), testNhsNumber(), testNhsNumber(), testNhsNumber()];
-    expect((await svc.api('PUT', `/v1/providers/${p.id}/clients/${existing}`, { key: p.apiKey, body: { dateOfBirth: '1930-01-01' } })).status).toBe(201);
+    expect(
+      (
+        await svc.api('PUT', `/v1/providers/${p.id}/clients/${existing}`, {
+          key: p.apiKey,
+          body: { dateOfBirth: '1930-01-01' },
+        })
+      ).status,
+    ).toBe(201);
     const csv = [
       'nhs_number,date_of_birth,family_name,given_name,reference',
       `${existing},1930-01-01,JONES,ARTHUR,"A-1, east"`,
@@ -412,18 +524,31 @@ describe('clients', () => {
     const byNhs = Object.fromEntries(list.body.items.map((c: any) => [c.nhsNumber, c]));
     expect(Object.keys(byNhs).sort()).toEqual([existing, fresh1, fresh3].sort());
     expect(byNhs[existing]).toMatchObject({ familyName: 'JONES', givenName: 'ARTHUR', reference: 'A-1, east' });
-    expect(byNhs[fresh1]).toMatchObject({ dateOfBirth: '1941-03-12', familyName: "O'BRIEN, SMITH", givenName: 'Mary "Molly"', reference: 'R-2' });
+    expect(byNhs[fresh1]).toMatchObject({
+      dateOfBirth: '1941-03-12',
+      familyName: "O'BRIEN, SMITH",
+      givenName: 'Mary "Molly"',
+      reference: 'R-2',
+    });
     expect(byNhs[fresh3]).toMatchObject({ dateOfBirth: '1950-06-07', reference: 'multi\r\nline ref' });
 
     // importing the same file again creates nothing
-    const again = await svc.api('POST', `/v1/providers/${p.id}/clients/import`, { key: p.apiKey, body: csv, headers: { 'content-type': 'text/csv' } });
+    const again = await svc.api('POST', `/v1/providers/${p.id}/clients/import`, {
+      key: p.apiKey,
+      body: csv,
+      headers: { 'content-type': 'text/csv' },
+    });
     expect(again.body).toMatchObject({ created: 0, updated: 3 });
     expect(again.body.rejected).toHaveLength(5);
   });
 
   it('CSV import without the header → 400; not CSV → 415', async () => {
     const p = await register('providers');
-    const noHeader = await svc.api('POST', `/v1/providers/${p.id}/clients/import`, { key: p.apiKey, body: `${valid},1941-03-12\n`, headers: { 'content-type': 'text/csv' } });
+    const noHeader = await svc.api('POST', `/v1/providers/${p.id}/clients/import`, {
+      key: p.apiKey,
+      body: `${valid},1941-03-12\n`,
+      headers: { 'content-type': 'text/csv' },
+    });
     expect(expectProblem(noHeader, 400)).toContain('nhs_number,date_of_birth');
     const json = await svc.api('POST', `/v1/providers/${p.id}/clients/import`, { key: p.apiKey, body: { rows: [] } });
     expectProblem(json, 415);

@@ -1,6 +1,6 @@
 import { AxeBuilder } from '@axe-core/playwright';
 import { chromium } from 'playwright-core';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 
 /** One axe-core rule violation (what `AxeBuilder#analyze()` reports in `violations`). */
 export type AxeViolation = Awaited<ReturnType<AxeBuilder['analyze']>>['violations'][number];
@@ -39,4 +39,37 @@ export function describeViolations(violations: readonly AxeViolation[]): string 
   return violations
     .flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact ?? 'n/a'}): ${v.help} at ${n.target.join(' ')}`))
     .join('\n');
+}
+
+/**
+ * A fresh context that never leaves the machine: the NHS font CDN (assets.nhs.uk, which nhsuk-frontend's CSS names)
+ * is refused, so pages fall back to Arial as they would when it is blocked.
+ */
+export async function hermeticContext(browser: Browser): Promise<BrowserContext> {
+  const context = await browser.newContext();
+  await context.route('https://assets.nhs.uk/**', (route) => route.abort());
+  return context;
+}
+
+/** Content-Security-Policy violations the page reports on its console (they would break the page for users). */
+export function collectCspViolations(page: Page): string[] {
+  const violations: string[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text())) violations.push(msg.text());
+  });
+  return violations;
+}
+
+/** An attribute of the focused element (evaluated in the page, so no DOM types are needed here). */
+export async function focusedAttribute(page: Page, name: string): Promise<string | null> {
+  return page.evaluate(`document.activeElement?.getAttribute(${JSON.stringify(name)}) ?? null`);
+}
+
+/** Presses Tab until the focused element has `attribute` = `value` (at most `max` times); false if never. */
+export async function tabTo(page: Page, attribute: string, value: string, max = 25): Promise<boolean> {
+  for (let i = 0; i < max; i++) {
+    if ((await focusedAttribute(page, attribute)) === value) return true;
+    await page.keyboard.press('Tab');
+  }
+  return (await focusedAttribute(page, attribute)) === value;
 }

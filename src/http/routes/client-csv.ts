@@ -54,7 +54,11 @@ export function parseClientCsv(
 ): { rows: CsvRow[]; rejected: { line: number; reason: string }[] } | { error: string } {
   const all = records(text.replace(/^\uFEFF/, ''));
   const header = all[0]?.fields.map((h) => h.trim().toLowerCase());
-  if (!header || CSV_COLUMNS.some((c) => !header.includes(c)) && !(header.includes('nhs_number') && header.includes('date_of_birth'))) {
+  if (
+    !header ||
+    (CSV_COLUMNS.some((c) => !header.includes(c)) &&
+      !(header.includes('nhs_number') && header.includes('date_of_birth')))
+  ) {
     return { error: `The first line must be the header ${CSV_COLUMNS.join(',')}` };
   }
   const col = (name: string) => header.indexOf(name);

@@ -77,7 +77,8 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     });
     r.get(`/${table}`, async (req, res) => {
       requireAdmin(req);
-      const rows = await sql`select id, ods_code as "odsCode", name, created_at as "createdAt" from ${sql(table)} order by ods_code`;
+      const rows =
+        await sql`select id, ods_code as "odsCode", name, created_at as "createdAt" from ${sql(table)} order by ods_code`;
       res.json({ items: rows });
     });
     r.get(`/${table}/:id`, async (req, res) => {
@@ -85,7 +86,8 @@ export function createRegistryRoutes(deps: AppDeps): Router {
       if (kind === 'provider') requireProviderAccess(req, id);
       else requireAdmin(req);
       if (!uuid.safeParse(id).success) throw notFound(kind);
-      const [row] = await sql`select id, ods_code as "odsCode", name, created_at as "createdAt" from ${sql(table)} where id = ${id}`;
+      const [row] =
+        await sql`select id, ods_code as "odsCode", name, created_at as "createdAt" from ${sql(table)} where id = ${id}`;
       if (!row) throw notFound(kind);
       res.json(row);
     });
@@ -185,10 +187,15 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     const errors = body.steps.flatMap((step, i) =>
       step.contactIds
         .filter((id) => !known.some((k) => k.id === id))
-        .map((id) => ({ field: `steps.${i}.contactIds`, message: `unknown contact ${id} (not a contact of this provider)` })),
+        .map((id) => ({
+          field: `steps.${i}.contactIds`,
+          message: `unknown contact ${id} (not a contact of this provider)`,
+        })),
     );
     if (errors.length > 0) {
-      throw new HttpProblem(400, 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
+      throw new HttpProblem(400, 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), {
+        errors,
+      });
     }
     const policy = { steps: body.steps, repeat: body.repeat ?? 0 };
     await sql`insert into escalation_policies (provider_id, steps, repeat) values (${providerId}, ${sql.json(policy.steps as never)}, ${policy.repeat})
@@ -199,7 +206,9 @@ export function createRegistryRoutes(deps: AppDeps): Router {
 
   r.get('/providers/:id/escalation-policy', async (req, res) => {
     const providerId = await provider(req);
-    const [row] = await sql<{ steps: unknown; repeat: number }[]>`select steps, repeat from escalation_policies where provider_id = ${providerId}`;
+    const [row] = await sql<
+      { steps: unknown; repeat: number }[]
+    >`select steps, repeat from escalation_policies where provider_id = ${providerId}`;
     if (!row) throw notFound('escalation policy');
     res.json({ providerId, steps: row.steps, repeat: row.repeat });
   });
@@ -212,7 +221,9 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     const nhs = normaliseNhsNumber(String(req.params.nhsNumber));
     if (!isValidNhsNumber(nhs)) {
       const reason = nhsNumberProblem(nhs) ?? 'not a valid NHS number';
-      throw new HttpProblem(400, 'Invalid request', `nhsNumber: ${reason}`, { errors: [{ field: 'nhsNumber', message: reason }] });
+      throw new HttpProblem(400, 'Invalid request', `nhsNumber: ${reason}`, {
+        errors: [{ field: 'nhsNumber', message: reason }],
+      });
     }
     return nhs;
   }
@@ -230,7 +241,9 @@ export function createRegistryRoutes(deps: AppDeps): Router {
   r.get('/providers/:id/clients/:nhsNumber', async (req, res) => {
     const providerId = await provider(req);
     const nhs = nhsParam(req);
-    const [client] = await sql<ClientRow[]>`select ${clientColumns} from clients where provider_id = ${providerId} and nhs_number = ${nhs}`;
+    const [client] = await sql<
+      ClientRow[]
+    >`select ${clientColumns} from clients where provider_id = ${providerId} and nhs_number = ${nhs}`;
     if (!client) throw notFound('client');
     res.json(clientView(client));
   });
@@ -238,7 +251,9 @@ export function createRegistryRoutes(deps: AppDeps): Router {
   r.delete('/providers/:id/clients/:nhsNumber', async (req, res) => {
     const providerId = await provider(req);
     const nhs = nhsParam(req);
-    const rows = await sql<{ id: string }[]>`delete from clients where provider_id = ${providerId} and nhs_number = ${nhs} returning id`;
+    const rows = await sql<
+      { id: string }[]
+    >`delete from clients where provider_id = ${providerId} and nhs_number = ${nhs} returning id`;
     if (rows.length === 0) throw notFound('client');
     await audit(sql, req, 'client.removed', 'client', rows[0]!.id);
     res.status(204).end();
@@ -246,7 +261,9 @@ export function createRegistryRoutes(deps: AppDeps): Router {
 
   r.get('/providers/:id/clients', async (req, res) => {
     const providerId = await provider(req);
-    const rows = await sql<ClientRow[]>`select ${clientColumns} from clients where provider_id = ${providerId} order by family_name nulls last, nhs_number`;
+    const rows = await sql<
+      ClientRow[]
+    >`select ${clientColumns} from clients where provider_id = ${providerId} order by family_name nulls last, nhs_number`;
     res.json({ items: rows.map(clientView) });
   });
 
@@ -255,7 +272,8 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     express.text({ type: ['text/csv', 'text/plain', 'application/csv'], limit: '10mb' }),
     async (req, res) => {
       const providerId = await provider(req);
-      if (typeof req.body !== 'string') throw new HttpProblem(415, 'Unsupported media type', 'Send the client list as text/csv');
+      if (typeof req.body !== 'string')
+        throw new HttpProblem(415, 'Unsupported media type', 'Send the client list as text/csv');
       const parsed = parseClientCsv(req.body);
       if ('error' in parsed) throw new HttpProblem(400, 'Invalid CSV', parsed.error);
       let created = 0;
@@ -265,7 +283,9 @@ export function createRegistryRoutes(deps: AppDeps): Router {
         for (const row of parsed.rows) {
           const body = clientBody.safeParse(row.client);
           if (!body.success) {
-            const reason = body.error.issues.map((i) => `${csvColumn(String(i.path[0] ?? ''))}: ${i.message}`).join('; ');
+            const reason = body.error.issues
+              .map((i) => `${csvColumn(String(i.path[0] ?? ''))}: ${i.message}`)
+              .join('; ');
             rejected.push({ line: row.line, reason });
             continue;
           }
@@ -275,7 +295,11 @@ export function createRegistryRoutes(deps: AppDeps): Router {
         }
       });
       rejected.sort((a, b) => a.line - b.line);
-      await audit(sql, req, 'clients.imported', 'provider', providerId, { created, updated, rejected: rejected.length });
+      await audit(sql, req, 'clients.imported', 'provider', providerId, {
+        created,
+        updated,
+        rejected: rejected.length,
+      });
       res.status(200).json({ created, updated, rejected });
     },
   );
