@@ -62,10 +62,35 @@ export class ChannelConfigurationError extends Error {
   override readonly name = 'ChannelConfigurationError';
 }
 
+/**
+ * What operators see of the Notify channel in `GET /health/ready` (field `notify`): whether the key and the
+ * templates were accepted the last time Notify was asked. Never affects readiness (CONTRACT.md: ready means
+ * PostgreSQL and Temporal answer); it is there so a bad key is seen at once, before anyone misses an alert.
+ */
+export interface NotifyHealth {
+  /**
+   * `disabled`: no NOTIFY_API_KEY; `ok`: Notify accepted the key (and the templates) last time it was asked;
+   * `misconfigured`: Notify refused the key or a template (403 / unknown template), operators must act;
+   * `unreachable`: Notify did not answer (timeouts, 5xx); `unknown`: not asked yet.
+   */
+  status: 'disabled' | 'ok' | 'misconfigured' | 'unreachable' | 'unknown';
+  /** why, in words an operator can act on (never the key) */
+  detail?: string;
+  /** when this was last observed (ISO 8601) */
+  checkedAt?: string;
+}
+
 /** SMS and email through GOV.UK Notify. */
 export interface NotifySender {
   /** false when no NOTIFY_API_KEY is configured */
   readonly enabled: boolean;
+  /** the latest observation of the channel's configuration: from sends, and from {@link NotifySender.check} */
+  health(): NotifyHealth;
+  /**
+   * Asks Notify whether the key and the configured templates are accepted (GET /v2/template/{id}), updates
+   * {@link NotifySender.health} and returns it. Never throws.
+   */
+  check(): Promise<NotifyHealth>;
   sendSms(phoneNumber: string, personalisation: NotifyPersonalisation, reference: string): Promise<SendOutcome>;
   sendEmail(email: string, personalisation: NotifyPersonalisation, reference: string): Promise<SendOutcome>;
   /**

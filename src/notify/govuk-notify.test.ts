@@ -8,10 +8,13 @@ import { ChannelConfigurationError, RetryableDeliveryError } from './channel.js'
 import type { NotifyPersonalisation } from './channel.js';
 import {
   NOTIFY_DISABLED_REASON,
+  checkNotifyAtStart,
   createGovukNotify,
   describeNotifyConfiguration,
   normaliseUkMobile,
+  notifyHealthReporter,
   parseNotifyApiKey,
+  templateProblems,
 } from './govuk-notify.js';
 import type { GovukNotifyOptions } from './govuk-notify.js';
 
@@ -273,5 +276,177 @@ describe('Notify helpers', () => {
       'NOTIFY_EMAIL_TEMPLATE_ID is not set: email is switched off',
     );
     expect(describeNotifyConfiguration({ apiKey: 'k', smsTemplateId: 's', emailTemplateId: 'e' })).toBeNull();
+  });
+});
+
+describe('what operators see of Notify (health)', () => {
+  it('check(): the key and both templates accepted → ok; nothing was sent', async () => {
+    const sender = notify();
+    expect(sender.health().status).toBe('unknown');
+    const h = await sender.check();
+    expect(h).toMatchObject({ status: 'ok' });
+    expect(Date.parse(h.checkedAt!)).not.toBeNaN();
+    expect(fake.requests.map((r) => `${r.method} ${r.path.replace(/[0-9a-f-]{36}/, '{id}')} ${r.status}`)).toEqual([
+      'GET /v2/template/{id} 200',
+      'GET /v2/template/{id} 200',
+    ]);
+    expect(fake.sms).toHaveLength(0);
+  });
+
+  it('check(): a key Notify refuses (403) → misconfigured, naming NOTIFY_API_KEY and never the secret', async () => {
+    const wrongKey = `fake_live_key-${fake.serviceId}-${randomUUID()}`;
+    const sender = notify({ apiKey: wrongKey });
+    const h = await sender.check();
+    expect(h.status).toBe('misconfigured');
+    expect(h.detail).toContain('NOTIFY_API_KEY');
+    expect(h.detail).not.toContain(parseNotifyApiKey(wrongKey)!.secret);
+    expect(sender.health()).toEqual(h);
+  });
+
+  it('check(): a template id this Notify service does not have → misconfigured, naming the variable', async () => {
+    const h = await notify({ emailTemplateId: randomUUID() }).check();
+    expect(h.status).toBe('misconfigured');
+    expect(h.detail).toMatch(
+      /^NOTIFY_EMAIL_TEMPLATE_ID is not a template of this GOV.UK Notify service \(Notify answered 404 NoResultFound\)$/,
+    );
+  });
+
+  it('check(): a template with a placeholder this service does not fill, or of the wrong type → misconfigured', async () => {
+    const withName = fake.addTemplate({ type: 'sms', body: 'Hello ((first name)), ((hospital)): ((acknowledge_url))' });
+    const h = await notify({ smsTemplateId: withName, emailTemplateId: fake.smsTemplateId }).check();
+    expect(h.status).toBe('misconfigured');
+    expect(h.detail).toContain('NOTIFY_SMS_TEMPLATE_ID uses ((firstname)), which this service does not fill');
+    expect(h.detail).toContain('NOTIFY_EMAIL_TEMPLATE_ID is a sms template, not email');
+  });
+
+  it('check(): Notify answering 500 → unreachable, not misconfigured', async () => {
+    fake.failNext(500);
+    const h = await notify().check();
+    expect(h).toMatchObject({
+      status: 'unreachable',
+      detail: 'GOV.UK Notify answered 500 Exception: Internal server error',
+    });
+  });
+
+  it('a send refused with 403 makes health misconfigured at once; the next accepted send makes it ok again', async () => {
+    const sender = notify();
+    fake.failNext(403);
+    await expect(sender.sendSms(MOBILE, personalisation, 'dlv-h1')).rejects.toBeInstanceOf(ChannelConfigurationError);
+    expect(sender.health()).toMatchObject({
+      status: 'misconfigured',
+      detail: expect.stringContaining('NOTIFY_API_KEY'),
+    });
+    await sender.sendSms(MOBILE, personalisation, 'dlv-h2');
+    expect(sender.health().status).toBe('ok');
+  });
+
+  it('a send refused with "Template not found" is rejected for that delivery and reported as misconfigured', async () => {
+    const sender = notify({ smsTemplateId: randomUUID() });
+    await expect(sender.sendSms(MOBILE, personalisation, 'dlv-h3')).resolves.toMatchObject({ status: 'rejected' });
+    expect(sender.health()).toEqual(
+      expect.objectContaining({ status: 'misconfigured', detail: 'NOTIFY_SMS_TEMPLATE_ID: Template not found' }),
+    );
+    // a bad number says nothing against the configuration
+    const ok = notify();
+    await ok.sendSms('07700 9001', personalisation, 'dlv-h4');
+    expect(ok.health().status).toBe('ok');
+  });
+
+  it('without a key: health is disabled with the reason, and check() asks nobody', async () => {
+    const sender = notify({ apiKey: undefined });
+    await expect(sender.check()).resolves.toEqual({ status: 'disabled', detail: NOTIFY_DISABLED_REASON });
+    expect(sender.health().status).toBe('disabled');
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('checkNotifyAtStart logs one error line naming the problem when Notify refuses the key', async () => {
+    const { logger, lines } = capturingLogger();
+    const wrongKey = `fake_live_key-${fake.serviceId}-${randomUUID()}`;
+    await checkNotifyAtStart(notify({ apiKey: wrongKey }), logger);
+    const errors = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level >= 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.msg).toMatch(/^GOV.UK Notify is misconfigured, SMS and email will fail: .*NOTIFY_API_KEY/);
+    expect(lines.join('\n')).not.toContain(parseNotifyApiKey(wrongKey)!.secret);
+  });
+
+  it('notifyHealthReporter answers at once and re-checks in the background only when the observation is stale', async () => {
+    const sender = notify();
+    const report = notifyHealthReporter(sender, 60_000);
+    expect(report().status).toBe('unknown'); // never observed: starts a check, does not wait for it
+    await new Promise((r) => setTimeout(r, 200));
+    expect(report().status).toBe('ok');
+    const asked = fake.requests.length;
+    report();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(fake.requests.length).toBe(asked); // fresh: no new check
+  });
+
+  it('templateProblems: optional content ((name??text)) counts as the placeholder name', () => {
+    expect(templateProblems('sms', { type: 'sms', body: '((client_reference??Your client)) ((hospital))' })).toEqual(
+      [],
+    );
+    expect(templateProblems('email', { type: 'email', body: 'x', subject: '((ward))' })).toEqual([
+      'NOTIFY_EMAIL_TEMPLATE_ID uses ((ward)), which this service does not fill (it fills event, kind, hospital, client_reference, acknowledge_url)',
+    ]);
+  });
+});
+
+describe('the fake Notify speaks Notify’s API', () => {
+  it('GET /v2/template/{id} answers the template as Notify does (with its placeholders)', async () => {
+    const { NotifyClient } = await import('notifications-node-client');
+    const client = new NotifyClient(fake.baseUrl, fake.apiKey);
+    const res = await client.getTemplateById(fake.emailTemplateId);
+    expect(res.status).toBe(200);
+    expect(res.data).toMatchObject({
+      id: fake.emailTemplateId,
+      type: 'email',
+      version: 1,
+      subject: 'Your client was ((event))',
+    });
+    expect(Object.keys((res.data as unknown as { personalisation: object }).personalisation).sort()).toEqual([
+      'acknowledge_url',
+      'client_reference',
+      'event',
+      'hospital',
+    ]);
+  });
+
+  it('a request field Notify does not know is a 400 ValidationError (additionalProperties: false)', async () => {
+    const { NotifyClient } = await import('notifications-node-client');
+    const client = new NotifyClient(fake.baseUrl, fake.apiKey);
+    // the client only lets its own options through, so go under it to the API client it signs requests with
+    const api = (client as unknown as { apiClient: { post(path: string, body: object): Promise<unknown> } }).apiClient;
+    const error = await api
+      .post('/v2/notifications/sms', {
+        template_id: fake.smsTemplateId,
+        phone_number: MOBILE,
+        nhs_number: '9990000000',
+      })
+      .catch((e: unknown) => e as { response: { status: number; data: unknown } });
+    expect((error as { response: { status: number } }).response.status).toBe(400);
+    expect((error as { response: { data: unknown } }).response.data).toEqual({
+      status_code: 400,
+      errors: [
+        { error: 'ValidationError', message: "Additional properties are not allowed ('nhs_number' was unexpected)" },
+      ],
+    });
+    expect(fake.sms).toHaveLength(0);
+  });
+
+  it('failNext(status, count, {path}) fails only requests to that path', async () => {
+    const sender = notify();
+    fake.failNext(400, 1, { path: '/v2/notifications/sms' });
+    await expect(sender.sendEmail(EMAIL, personalisation, 'dlv-p1')).resolves.toMatchObject({ status: 'sent' });
+    await expect(sender.sendSms(MOBILE, personalisation, 'dlv-p2')).resolves.toMatchObject({ status: 'rejected' });
+    await expect(sender.sendSms(MOBILE, personalisation, 'dlv-p3')).resolves.toMatchObject({ status: 'sent' });
+  });
+
+  it('optional content ((name??text)) renders the text only for yes/true', async () => {
+    const id = fake.addTemplate({ type: 'sms', body: 'A((urgent?? URGENT)) ((hospital))' });
+    const { NotifyClient } = await import('notifications-node-client');
+    const client = new NotifyClient(fake.baseUrl, fake.apiKey);
+    await client.sendSms(id, MOBILE, { personalisation: { urgent: 'yes', hospital: 'H' } });
+    await client.sendSms(id, MOBILE, { personalisation: { urgent: 'no', hospital: 'H' } });
+    expect(fake.sms.map((m) => m.body)).toEqual(['A URGENT H', 'A H']);
   });
 });

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { NotifyClient } from 'notifications-node-client';
 import type { Logger } from 'pino';
 import { ChannelConfigurationError, RetryableDeliveryError } from './channel.js';
-import type { NotifyPersonalisation, NotifySender, SendOutcome } from './channel.js';
+import type { NotifyHealth, NotifyPersonalisation, NotifySender, SendOutcome } from './channel.js';
 
 /** GOV.UK Notify's production API, the client's own default. */
 export const NOTIFY_DEFAULT_BASE_URL = 'https://api.notifications.service.gov.uk';
@@ -11,6 +11,14 @@ export const DEFAULT_NOTIFY_TIMEOUT_MS = 10_000;
 export const NOTIFY_DISABLED_REASON = 'NOTIFY_API_KEY is not set: SMS and email are switched off';
 const SMS_TEMPLATE_MISSING = 'NOTIFY_SMS_TEMPLATE_ID is not set: SMS is switched off';
 const EMAIL_TEMPLATE_MISSING = 'NOTIFY_EMAIL_TEMPLATE_ID is not set: email is switched off';
+/** The personalisation keys this service fills (README "GOV.UK Notify templates"); a template may use any of them. */
+export const NOTIFY_PERSONALISATION_KEYS = [
+  'event',
+  'kind',
+  'hospital',
+  'client_reference',
+  'acknowledge_url',
+] as const;
 
 export interface GovukNotifyOptions {
   apiKey?: string;
@@ -83,7 +91,15 @@ export function createGovukNotify(opts: GovukNotifyOptions): NotifySender {
   const apiKey = opts.apiKey?.trim();
   if (!apiKey) {
     const disabled = async (): Promise<SendOutcome> => ({ status: 'disabled', reason: NOTIFY_DISABLED_REASON });
-    return { enabled: false, sendSms: disabled, sendEmail: disabled, findByReference: async () => null };
+    const off: NotifyHealth = { status: 'disabled', detail: NOTIFY_DISABLED_REASON };
+    return {
+      enabled: false,
+      sendSms: disabled,
+      sendEmail: disabled,
+      findByReference: async () => null,
+      health: () => off,
+      check: async () => off,
+    };
   }
   if (!parseNotifyApiKey(apiKey)) {
     throw new ChannelConfigurationError(
@@ -101,9 +117,39 @@ export function createGovukNotify(opts: GovukNotifyOptions): NotifySender {
   const client = new NotifyClient(baseUrl, apiKey);
   client.setClient(httpClientWithDeadline(timeoutMs));
 
+  // What Notify last said about the key, and about each channel's template; health() combines them.
+  let key: { status: 'unknown' | 'ok' | 'misconfigured' | 'unreachable'; detail?: string; at?: string } = {
+    status: 'unknown',
+  };
+  const templateIssues = new Map<Channel, string>();
+  const observeKey = (status: 'ok' | 'misconfigured' | 'unreachable', detail?: string): void => {
+    key = { status, ...(detail ? { detail } : {}), at: new Date().toISOString() };
+  };
+  const observeTemplate = (channel: Channel, problem: string | null): void => {
+    if (problem) templateIssues.set(channel, problem);
+    else templateIssues.delete(channel);
+  };
+  const switchedOff = [smsTemplateId ? null : SMS_TEMPLATE_MISSING, emailTemplateId ? null : EMAIL_TEMPLATE_MISSING]
+    .filter((m): m is string => m !== null)
+    .join('; ');
+  const health = (): NotifyHealth => {
+    const at = key.at ? { checkedAt: key.at } : {};
+    if (key.status === 'misconfigured') return { status: 'misconfigured', detail: key.detail, ...at };
+    if (templateIssues.size) return { status: 'misconfigured', detail: [...templateIssues.values()].join('; '), ...at };
+    if (key.status === 'ok') return { status: 'ok', ...(switchedOff ? { detail: switchedOff } : {}), ...at };
+    return { status: key.status, ...(key.detail ? { detail: key.detail } : {}), ...at };
+  };
+
   const failure = (err: unknown, channel: Channel, reference: string): SendOutcome => {
     const f = classify(err, timeoutMs);
-    log.warn({ channel, reference, outcome: f.kind, status: f.status, errors: f.errorClasses }, 'notify send failed');
+    const templateProblem = f.kind === 'rejected' && isTemplateProblem(f.message);
+    const level = f.kind === 'configuration' || templateProblem ? 'error' : 'warn';
+    log[level]({ channel, reference, outcome: f.kind, status: f.status, errors: f.errorClasses }, 'notify send failed');
+    if (f.kind === 'configuration') observeKey('misconfigured', f.message);
+    else if (f.kind === 'rejected') {
+      observeKey('ok'); // Notify checks the key before it looks at the request
+      if (templateProblem) observeTemplate(channel, `${templateVariable(channel)}: ${f.message}`);
+    }
     switch (f.kind) {
       case 'rejected':
         return { status: 'rejected', reason: f.message };
@@ -125,6 +171,8 @@ export function createGovukNotify(opts: GovukNotifyOptions): NotifySender {
       const to = normaliseUkMobile(phoneNumber) ?? phoneNumber.trim();
       try {
         const res = await client.sendSms(smsTemplateId, to, { personalisation: asRecord(personalisation), reference });
+        observeKey('ok');
+        observeTemplate('sms', null);
         log.info({ channel: 'sms', reference, outcome: 'sent', notificationId: res.data.id }, 'notify accepted');
         return { status: 'sent', providerId: res.data.id };
       } catch (err) {
@@ -139,6 +187,8 @@ export function createGovukNotify(opts: GovukNotifyOptions): NotifySender {
           personalisation: asRecord(personalisation),
           reference,
         });
+        observeKey('ok');
+        observeTemplate('email', null);
         log.info({ channel: 'email', reference, outcome: 'sent', notificationId: res.data.id }, 'notify accepted');
         return { status: 'sent', providerId: res.data.id };
       } catch (err) {
@@ -153,14 +203,131 @@ export function createGovukNotify(opts: GovukNotifyOptions): NotifySender {
         return first ? { id: first.id } : null;
       } catch (err) {
         const f = classify(err, timeoutMs);
-        log.warn({ channel: type, reference, outcome: f.kind, status: f.status }, 'notify lookup failed');
-        if (f.kind === 'configuration') throw new ChannelConfigurationError(f.message);
+        log[f.kind === 'configuration' ? 'error' : 'warn'](
+          { channel: type, reference, outcome: f.kind, status: f.status },
+          'notify lookup failed',
+        );
+        if (f.kind === 'configuration') {
+          observeKey('misconfigured', f.message);
+          throw new ChannelConfigurationError(f.message);
+        }
         if (f.kind === 'unknown') throw err;
         // A 400 here is our own bad query, not a verdict on a message: let the caller retry (and alert).
         throw new RetryableDeliveryError(`looking up reference in GOV.UK Notify failed: ${f.message}`);
       }
     },
+
+    health,
+
+    async check() {
+      try {
+        // with no template configured, any authenticated read proves the key
+        if (!smsTemplateId && !emailTemplateId) {
+          await client.getNotifications('sms', undefined, `health-check-${Date.now()}`, undefined);
+        }
+        for (const [channel, id] of [
+          ['sms', smsTemplateId],
+          ['email', emailTemplateId],
+        ] as const) {
+          if (!id) continue;
+          let problems: string[];
+          try {
+            const res = await client.getTemplateById(id);
+            problems = templateProblems(channel, res.data);
+          } catch (err) {
+            const f = classify(err, timeoutMs);
+            // 400 (not a UUID) and 404 (no such template in this service) both mean the template id is wrong
+            if (f.status !== 400 && f.status !== 404) throw err;
+            const said = f.errorClasses?.length ? ` ${f.errorClasses.join(', ')}` : '';
+            problems = [
+              `${templateVariable(channel)} is not a template of this GOV.UK Notify service (Notify answered ${f.status}${said})`,
+            ];
+          }
+          observeKey('ok');
+          observeTemplate(channel, problems.length ? problems.join('; ') : null);
+          if (problems.length) log.debug({ channel, problems }, 'notify template does not fit this service');
+        }
+      } catch (err) {
+        const f = classify(err, timeoutMs);
+        observeKey(f.kind === 'configuration' ? 'misconfigured' : 'unreachable', f.message);
+        log.debug({ outcome: f.kind, status: f.status }, 'notify check failed');
+      }
+      return health();
+    },
   };
+}
+
+/**
+ * How `/health/ready` reports Notify without waiting on it: the latest observation at once, and a fresh check in
+ * the background when that observation is older than `maxAgeMs` (default 60 s).
+ */
+export function notifyHealthReporter(sender: NotifySender, maxAgeMs = 60_000): () => NotifyHealth {
+  let checking: Promise<unknown> | null = null;
+  return () => {
+    const h = sender.health();
+    const age = h.checkedAt ? Date.now() - Date.parse(h.checkedAt) : Infinity;
+    if (h.status !== 'disabled' && age > maxAgeMs && !checking) {
+      checking = sender.check().finally(() => {
+        checking = null;
+      });
+    }
+    return h;
+  };
+}
+
+/**
+ * At start: asks Notify whether the key and templates are accepted (waiting at most `waitMs`, default 5 s, so a
+ * slow Notify never delays start for long) and logs one error line naming the problem when they are not.
+ */
+export async function checkNotifyAtStart(sender: NotifySender, logger: Logger, waitMs = 5_000): Promise<void> {
+  if (!sender.enabled) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), waitMs);
+  });
+  const h = await Promise.race([sender.check(), late]).finally(() => clearTimeout(timer));
+  if (h?.status === 'misconfigured') {
+    logger.error({ notify: h.detail }, `GOV.UK Notify is misconfigured, SMS and email will fail: ${h.detail ?? ''}`);
+  } else if (h?.status === 'unreachable') {
+    logger.warn({ notify: h.detail }, 'GOV.UK Notify did not answer at start; SMS and email will be retried');
+  }
+}
+
+/** Notify's 400s that mean the template (not the recipient) does not fit: configuration, not data. */
+function isTemplateProblem(message: string): boolean {
+  return /template not found|template is not suitable|missing personalisation/i.test(message);
+}
+
+function templateVariable(channel: Channel): string {
+  return channel === 'sms' ? 'NOTIFY_SMS_TEMPLATE_ID' : 'NOTIFY_EMAIL_TEMPLATE_ID';
+}
+
+/**
+ * What is wrong with a template for this service: the wrong type, or a placeholder this service does not fill
+ * (every send would fail 400 "Missing personalisation"). Optional content `((name??text))` counts as `name`.
+ */
+export function templateProblems(
+  channel: Channel,
+  template: { type?: unknown; body?: unknown; subject?: unknown },
+): string[] {
+  const problems: string[] = [];
+  const variable = templateVariable(channel);
+  if (template.type !== channel) {
+    problems.push(`${variable} is a ${String(template.type)} template, not ${channel}`);
+  }
+  const text = [template.body, template.subject].filter((t): t is string => typeof t === 'string').join('\n');
+  const known = new Set<string>(NOTIFY_PERSONALISATION_KEYS);
+  const unknown = new Set<string>();
+  for (const m of text.matchAll(/\(\(([^()]+)\)\)/g)) {
+    const name = (m[1] ?? '').split('??')[0]!.replace(/\s/g, '').toLowerCase();
+    if (!known.has(name)) unknown.add(name);
+  }
+  if (unknown.size) {
+    problems.push(
+      `${variable} uses ${[...unknown].map((u) => `((${u}))`).join(', ')}, which this service does not fill (it fills ${NOTIFY_PERSONALISATION_KEYS.join(', ')})`,
+    );
+  }
+  return problems;
 }
 
 type Channel = 'sms' | 'email';

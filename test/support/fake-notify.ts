@@ -13,7 +13,10 @@ import type { AddressInfo } from 'node:net';
  * - POST /v2/notifications/sms and /email: schema checks (required fields, template_id a UUID, UK mobile numbers,
  *   email addresses) → 400 ValidationError; unknown template, wrong template type, missing personalisation,
  *   international numbers → 400 BadRequestError; else 201 with Notify's response body.
- * - GET /v2/notifications (reference, template_type, status, older_than) and GET /v2/notifications/{id}.
+ *   Unknown request fields → 400 ValidationError "Additional properties are not allowed" (the v2 schemas say
+ *   `additionalProperties: False`).
+ * - GET /v2/notifications (reference, template_type, status, older_than), GET /v2/notifications/{id} and
+ *   GET /v2/template/{id} (404 NoResultFound for a template the service does not have).
  * Notifications are `delivered` at once, as with a Notify test key.
  */
 
@@ -80,8 +83,11 @@ export interface FakeNotify {
   readonly emails: FakeEmail[];
   /** every request answered, including refused ones */
   readonly requests: FakeNotifyRequest[];
-  /** the next `count` API requests (any endpoint) answer `status` with Notify's error body for it */
-  failNext(status: FakeNotifyFailure, count?: number, message?: string): void;
+  /**
+   * The next `count` API requests (any endpoint, or only those to `path`, e.g. `/v2/notifications/sms`) answer
+   * `status` with Notify's error body for it (`message` replaces Notify's default message).
+   */
+  failNext(status: FakeNotifyFailure, count?: number, opts?: string | { message?: string; path?: string }): void;
   /**
    * The next `count` requests are handled normally (a send is recorded, i.e. Notify accepted it) but answered `ms`
    * later: a client with a shorter timeout sees a timeout for a message Notify did accept.
@@ -125,6 +131,24 @@ const STATUSES = [
   'received',
 ];
 const PAGE_SIZE = 250;
+/** The request fields Notify's v2 schemas allow (post_sms_request / post_email_request). */
+const SMS_FIELDS = new Set([
+  'reference',
+  'phone_number',
+  'template_id',
+  'personalisation',
+  'scheduled_for',
+  'sms_sender_id',
+]);
+const EMAIL_FIELDS = new Set([
+  'reference',
+  'email_address',
+  'template_id',
+  'personalisation',
+  'scheduled_for',
+  'email_reply_to_id',
+  'one_click_unsubscribe_url',
+]);
 
 /** Notify's documented error for each programmable failure. */
 const FAILURES: Record<FakeNotifyFailure, { error: string; message: string }> = {
@@ -158,11 +182,12 @@ export async function startFakeNotify(
   const emails: FakeEmail[] = [];
   const all: FakeNotification[] = [];
   const requests: FakeNotifyRequest[] = [];
-  const failures: { status: FakeNotifyFailure; message?: string }[] = [];
+  const failures: { status: FakeNotifyFailure; message?: string; path?: string }[] = [];
   const delays: number[] = [];
   const sleeping = new Set<() => void>();
   let hook: ((n: FakeNotification) => void | Promise<void>) | null = null;
   let baseUrl = '';
+  const createdAt = new Date().toISOString();
 
   const addTemplate = (t: Omit<FakeTemplate, 'id' | 'version'> & { id?: string }): string => {
     const id = t.id ?? randomUUID();
@@ -251,6 +276,13 @@ export async function startFakeNotify(
     if (b.reference !== undefined && b.reference !== null && typeof b.reference !== 'string') {
       problems.push(`reference ${JSON.stringify(b.reference)} is not of type string`);
     }
+    const allowed = type === 'sms' ? SMS_FIELDS : EMAIL_FIELDS;
+    const extra = Object.keys(b).filter((k) => !allowed.has(k));
+    if (extra.length) {
+      problems.push(
+        `Additional properties are not allowed (${extra.map((k) => `'${k}'`).join(', ')} ${extra.length === 1 ? 'was' : 'were'} unexpected)`,
+      );
+    }
     if (problems.length) {
       throw new NotifyHttpError(
         400,
@@ -318,6 +350,24 @@ export async function startFakeNotify(
   };
 
   const templateUri = (id: string): string => `${baseUrl}/services/${serviceId}/templates/${id}`;
+
+  /** GET /v2/template/{id}: Notify's template resource (Template.serialize_for_v2). */
+  const templateResource = (t: FakeTemplate): object => ({
+    id: t.id,
+    type: t.type,
+    created_at: createdAt,
+    updated_at: null,
+    created_by: 'fake-notify@example.gov.uk',
+    version: t.version,
+    body: t.body,
+    subject: t.type === 'email' ? (t.subject ?? '') : null,
+    name: `${t.type} template ${t.id.slice(0, 8)}`,
+    personalisation: Object.fromEntries(
+      placeholders(`${t.subject ?? ''}\n${t.body}`).map((name) => [name, { required: true }]),
+    ),
+    letter_contact_block: null,
+    postage: null,
+  });
 
   /** GET /v2/notifications/{id} and the list items: Notify's notification resource. */
   const resource = (n: FakeNotification): object => ({
@@ -395,6 +445,14 @@ export async function startFakeNotify(
     if (method === 'POST' && path === '/v2/notifications/email')
       return { status: 201, json: await send('email', body) };
     if (method === 'GET' && path === '/v2/notifications') return { status: 200, json: list(url) };
+    const tpl = /^\/v2\/template\/([^/]+)$/.exec(path);
+    if (method === 'GET' && tpl) {
+      const id = decodeURIComponent(tpl[1] ?? '');
+      if (!UUID_RE.test(id)) throw fail(400, 'ValidationError', 'id is not a valid UUID');
+      const t = templates.get(id);
+      if (!t) throw fail(404, 'NoResultFound', 'No result found');
+      return { status: 200, json: templateResource(t) };
+    }
     const one = /^\/v2\/notifications\/([^/]+)$/.exec(path);
     if (method === 'GET' && one) {
       const id = decodeURIComponent(one[1] ?? '');
@@ -413,7 +471,8 @@ export async function startFakeNotify(
     let status: number;
     let json: object;
     try {
-      const forced = failures.shift();
+      const at = failures.findIndex((f) => f.path === undefined || f.path === url.pathname);
+      const forced = at >= 0 ? failures.splice(at, 1)[0] : undefined;
       if (forced) {
         const f = FAILURES[forced.status];
         throw fail(forced.status, f.error, forced.message ?? f.message);
@@ -465,8 +524,15 @@ export async function startFakeNotify(
     sms,
     emails,
     requests,
-    failNext(status, count = 1, message) {
-      for (let i = 0; i < count; i++) failures.push(message === undefined ? { status } : { status, message });
+    failNext(status, count = 1, opts) {
+      const o = typeof opts === 'string' ? { message: opts } : (opts ?? {});
+      for (let i = 0; i < count; i++) {
+        failures.push({
+          status,
+          ...(o.message === undefined ? {} : { message: o.message }),
+          ...(o.path === undefined ? {} : { path: o.path }),
+        });
+      }
     },
     delayNext(ms, count = 1) {
       for (let i = 0; i < count; i++) delays.push(ms);
@@ -516,19 +582,30 @@ export function checkPhoneNumber(input: string): 'ok' | 'international' | string
   return 'ok';
 }
 
-/** Fills Notify placeholders `((name))` (case- and space-insensitive, as Notify) and lists the missing ones. */
+/**
+ * Fills Notify placeholders `((name))` (case- and space-insensitive, as Notify) and lists the missing ones.
+ * Optional content `((name??text))` shows `text` when the value is `yes` or `true` (Notify's "optional content").
+ */
 function render(template: string, personalisation: Record<string, unknown>): { text: string; missing: string[] } {
   const values = new Map(Object.entries(personalisation).map(([k, v]) => [normaliseKey(k), v]));
   const missing: string[] = [];
-  const text = template.replace(/\(\(([^()]+)\)\)/g, (_m, name: string) => {
+  const text = template.replace(/\(\(([^()]+)\)\)/g, (_m, inner: string) => {
+    const [name = '', ...rest] = inner.split('??');
     const value = values.get(normaliseKey(name));
     if (value === undefined || value === null) {
       missing.push(name.trim());
       return '';
     }
+    if (rest.length) return value === true || /^(yes|true)$/i.test(String(value).trim()) ? rest.join('??') : '';
     return typeof value === 'string' ? value : JSON.stringify(value);
   });
   return { text, missing };
+}
+
+/** The placeholder names a template uses, as Notify lists them (optional content `((name??text))` is `name`). */
+function placeholders(template: string): string[] {
+  const names = [...template.matchAll(/\(\(([^()]+)\)\)/g)].map((m) => (m[1] ?? '').split('??')[0]!.trim());
+  return [...new Set(names)];
 }
 
 function normaliseKey(k: string): string {

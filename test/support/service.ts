@@ -24,7 +24,14 @@ export interface TestService extends RunningService {
 let bundleCode: string | undefined;
 
 export async function startTestService(
-  opts: { env?: Record<string, string>; roles?: ServiceOptions['roles']; db?: TestDatabase; taskQueue?: string } = {},
+  opts: {
+    env?: Record<string, string>;
+    roles?: ServiceOptions['roles'];
+    db?: TestDatabase;
+    taskQueue?: string;
+    /** the service's logger (default: pino at TEST_LOG_LEVEL, else silent), e.g. to assert on log lines */
+    logger?: ServiceOptions['logger'];
+  } = {},
 ): Promise<TestService> {
   const db = opts.db ?? (await createTestDatabase(inject('postgresUrl')));
   const adminToken = `admin-${randomBytes(16).toString('hex')}`;
@@ -45,7 +52,7 @@ export async function startTestService(
     ...opts.env,
   });
   bundleCode ??= readFileSync(inject('workflowBundlePath'), 'utf8');
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? config.logLevel });
+  const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? config.logLevel });
   const svc = await startService({
     config: config as ServiceOptions['config'],
     logger,
