@@ -233,6 +233,15 @@ describe('acknowledgement pages over HTTP', () => {
     expect(store.calls.acknowledge).toEqual([{ token, outcome: 'noted', by: 'link' }]);
   });
 
+  it("a POST with no outcome records the kind's default, as the API does", async () => {
+    const token = store.add({ kind: 'discharge', defaultOutcome: 'visits-resumed' });
+    const csrf = csrfFrom(await (await fetch(`${server.baseUrl}/a/${token}`)).text());
+    const res = await fetch(`${server.baseUrl}/a/${token}`, form({ csrf }));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('Visits resumed');
+    expect(store.calls.acknowledge).toEqual([{ token, outcome: 'visits-resumed', by: 'link' }]);
+  });
+
   it('an invalid outcome re-renders the form 400 with an error summary linking to the radios', async () => {
     const token = store.add();
     const csrf = csrfFrom(await (await fetch(`${server.baseUrl}/a/${token}`)).text());
@@ -447,10 +456,8 @@ describe('acknowledgement pages in Chromium', () => {
 
   it('the validation error page moves focus to the error summary and passes axe', async () => {
     const { page } = await open(`/a/${store.add()}`);
-    // Only a hand-edited request can omit the outcome (one is pre-selected): untick them all in the DOM.
-    await page.evaluate(
-      'document.querySelectorAll("input[name=outcome]").forEach((radio) => { radio.checked = false; })',
-    );
+    // Only a hand-edited request can send an outcome that is not offered: edit the chosen radio in the DOM.
+    await page.evaluate('document.querySelector("input[name=outcome]:checked").value = "discharged-home"');
     await page.getByRole('button', { name: 'Acknowledge' }).click();
     await page.getByText('There is a problem').waitFor();
     expect(await page.title()).toMatch(/^Error: /);

@@ -80,7 +80,8 @@ type SummaryRow = { key: { text: string }; value: { text: string } };
  *
  * - `GET /a/:token`: what happened and a form; 410 when used or expired, 404 when unknown. Never changes state.
  * - `POST /a/:token` (urlencoded `csrf`, `outcome`, `by`): acknowledges; 200 with the confirmation, 400 when the
- *   outcome is missing or invalid, 403 when cross-site or without a valid CSRF field, 410 when used or expired.
+ *   outcome is not one of CONTRACT.md's (none means the kind's default, as on the API), 403 when cross-site or
+ *   without a valid CSRF field, 410 when used or expired.
  * - `GET /a/assets/...`: nhsuk-frontend's CSS, JS and images ({@link createAssetsRouter}).
  *
  * Every page is `no-store`, `noindex`, `no-referrer`, unframeable, with a nonce-based Content-Security-Policy.
@@ -266,7 +267,9 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
       const current = await deps.lookup(token);
       if (current.state !== 'valid' || current.alert.status === 'acknowledged') return stateOrForm(req, res, current);
 
-      const outcome = body['outcome'];
+      // the form always sends one (a radio is pre-selected); a client that sends none gets the kind's default
+      const outcome =
+        body['outcome'] === undefined || body['outcome'] === '' ? current.alert.defaultOutcome : body['outcome'];
       const rawBy = typeof body['by'] === 'string' ? body['by'] : '';
       const by = rawBy
         .replace(/[\p{Cc}\p{Cf}]/gu, ' ')
