@@ -125,6 +125,11 @@ describe('loadConfig', () => {
       '72h',
       /^Invalid configuration: ACK_TOKEN_TTL_SECONDS must be a positive number of seconds$/,
     ],
+    [
+      'MLLP_IDLE_TIMEOUT_SECONDS',
+      'never',
+      /^Invalid configuration: MLLP_IDLE_TIMEOUT_SECONDS must be a positive number of seconds$/,
+    ],
     ['RELAY_POLL_MS', '0.5', /^Invalid configuration: RELAY_POLL_MS must be a positive whole number of milliseconds$/],
   ])('%s=%j is refused with one line naming it', (name, value, expected) => {
     const message = problem({ [name]: value });
