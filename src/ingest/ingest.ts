@@ -76,6 +76,25 @@ function storable(v: string | null): string | null {
  */
 const UNSTORABLE_JSON_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
 
+/** Deepest JSON nesting accepted in a FHIR resource (an Encounter needs about 8; deeper is an attack). */
+const MAX_JSON_DEPTH = 64;
+
+/** True when `value` nests arrays/objects deeper than `max`; iterative, so any depth is safe to ask about. */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
 interface Decision {
   outcome: AckOutcome;
   httpStatus: number;
@@ -305,11 +324,9 @@ export function createIngest(deps: IngestDeps) {
   async function ingestFhir(
     body: unknown,
     ctx: { keyHospitalOds: string },
+    /** the body as received, stored for the record (default: the JSON of `body`) */
+    received?: string,
   ): Promise<{ httpStatus: number; outcome: OperationOutcome; messageId?: string }> {
-    const text = JSON.stringify(body ?? null);
-    const hash = createHash('sha256')
-      .update(canonicalJson(body ?? null))
-      .digest('hex');
     const sender = { sendingFacility: ctx.keyHospitalOds };
     const structural = (diagnostics: string, expression: string) => {
       const err = new InputError('invalid', diagnostics, expression);
@@ -323,15 +340,30 @@ export function createIngest(deps: IngestDeps) {
       problem = structural('The body is not a FHIR resource (a JSON object)', 'Encounter');
     } else if (typeof (body as { resourceType?: unknown }).resourceType !== 'string') {
       problem = structural('The body has no resourceType', 'Encounter.resourceType');
+    } else if (nestedDeeperThan(body, MAX_JSON_DEPTH)) {
+      problem = structural(`The resource is nested more than ${MAX_JSON_DEPTH} levels deep`, 'Encounter');
     }
     if (problem) {
-      await storeRejected('fhir', text, sender, { outcome: 'reject', httpStatus: 400, errors: [] }, problem.err, hash);
+      const raw =
+        received ??
+        (nestedDeeperThan(body, MAX_JSON_DEPTH) ? '(nested too deeply to store)' : JSON.stringify(body ?? null));
+      await storeRejected(
+        'fhir',
+        raw,
+        sender,
+        { outcome: 'reject', httpStatus: 400, errors: [] },
+        problem.err,
+        sha256(raw),
+      );
       return { httpStatus: 400, outcome: problem.outcome };
     }
+    const normalised = JSON.stringify(body);
+    const text = received ?? normalised;
+    const hash = sha256(canonicalJson(body));
     let event: AdmissionEvent;
     try {
       event = encounterToEvent(body, { receivedAt: now(), senderOds: ctx.keyHospitalOds });
-      if (UNSTORABLE_JSON_ESCAPE.test(text)) {
+      if (UNSTORABLE_JSON_ESCAPE.test(normalised)) {
         throw new InputError('invalid', 'The resource contains a NUL character or an unpaired surrogate', 'Encounter');
       }
     } catch (err) {
@@ -405,7 +437,31 @@ export function createIngest(deps: IngestDeps) {
     }
   }
 
-  return { ingestHl7, ingestFhir };
+  /**
+   * `POST /v1/fhir/Encounter` as received (UTF-8 text): a body that is not JSON is stored as rejected and answered
+   * 400 `structure`; anything else goes to {@link ingestFhir}, with the text kept as the stored raw message.
+   */
+  async function ingestFhirText(
+    received: string,
+    ctx: { keyHospitalOds: string },
+  ): Promise<{ httpStatus: number; outcome: OperationOutcome; messageId?: string }> {
+    let body: unknown;
+    try {
+      body = JSON.parse(received);
+    } catch {
+      const diagnostics = 'The body is not valid JSON';
+      const err = new InputError('invalid', diagnostics, 'Encounter');
+      const d: Decision = { outcome: 'reject', httpStatus: 400, errors: [] };
+      await storeRejected('fhir', received, { sendingFacility: ctx.keyHospitalOds }, d, err, sha256(received));
+      return {
+        httpStatus: 400,
+        outcome: operationOutcome([{ severity: 'error', code: 'structure', diagnostics, expression: ['Encounter'] }]),
+      };
+    }
+    return ingestFhir(body, ctx, received);
+  }
+
+  return { ingestHl7, ingestFhir, ingestFhirText };
 }
 
 export type Ingest = ReturnType<typeof createIngest>;

@@ -1,7 +1,7 @@
 /**
  * `POST /v1/fhir/Encounter` (CONTRACT.md "FHIR R4"): every answer, failures included, is a FHIR R4
  * OperationOutcome (`application/fhir+json`), as FHIR clients expect: 401 no or unknown key, 403 not a hospital
- * key, 415 not JSON, 413 over 1 MiB, 400 not parseable, then whatever ingest decides.
+ * key, 415 not JSON, 413 over 1 MiB, then whatever ingest decides (a body that does not parse is 400 and stored).
  *
  * Mounted before the shared `/v1` authentication and JSON parser, so it authenticates and parses on its own.
  */
@@ -12,6 +12,9 @@ import type { AppDeps } from '../app.js';
 import { bearer, resolvePrincipal } from '../auth.js';
 
 export const FHIR_CONTENT_TYPE = 'application/fhir+json';
+
+/** JSON is UTF-8 (RFC 8259); a BOM is dropped, bytes that are not UTF-8 become U+FFFD (and then fail as JSON). */
+const utf8 = new TextDecoder('utf-8');
 
 /** The body limit of every `/v1` route (CONTRACT.md). */
 const BODY_LIMIT = '1mb';
@@ -44,11 +47,12 @@ export function createFhirRoutes(deps: AppDeps): Router {
       }
       next();
     },
-    express.json({ limit: BODY_LIMIT, type: [FHIR_CONTENT_TYPE, 'application/json'], strict: false }),
+    express.raw({ limit: BODY_LIMIT, type: () => true }),
     async (req: Request, res: Response) => {
       const p = req.principal;
       if (p?.kind !== 'hospital') throw new FhirProblem(403, 'forbidden', 'Only a hospital key may send encounters');
-      const result = await deps.ingest.ingestFhir(req.body, { keyHospitalOds: p.odsCode });
+      const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const result = await deps.ingest.ingestFhirText(utf8.decode(body), { keyHospitalOds: p.odsCode });
       if (result.httpStatus === 200) deps.onStored?.();
       send(res, result.httpStatus, result.outcome);
     },
