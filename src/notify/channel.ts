@@ -96,6 +96,9 @@ export interface NotifySender {
   /**
    * Asks Notify whether a notification with this `reference` was already accepted (used before retrying a
    * send whose outcome is unknown, so a crash between Notify's 201 and our commit never sends twice).
+   * Null also when Notify cannot answer the query (400/404/405): then the caller sends, preferring a possible
+   * duplicate to an alert nobody receives. Throws {@link ChannelConfigurationError} on 401/403 and
+   * {@link RetryableDeliveryError} when Notify is unavailable (429, 5xx, timeouts).
    */
   findByReference(reference: string, type: 'sms' | 'email'): Promise<{ id: string } | null>;
 }

@@ -194,6 +194,16 @@ describe('GOV.UK Notify sender against a fake Notify over HTTP', () => {
     await expect(sender.findByReference('dlv-never-sent', 'email')).resolves.toBeNull();
   });
 
+  it('findByReference: 403 is a configuration error, 500 is retryable, and a 400 (query refused) answers null so the caller sends', async () => {
+    const sender = notify();
+    fake.failNext(403);
+    await expect(sender.findByReference('dlv-l1', 'sms')).rejects.toBeInstanceOf(ChannelConfigurationError);
+    fake.failNext(500);
+    await expect(sender.findByReference('dlv-l2', 'sms')).rejects.toBeInstanceOf(RetryableDeliveryError);
+    fake.failNext(400);
+    await expect(sender.findByReference('dlv-l3', 'sms')).resolves.toBeNull();
+  });
+
   it('without NOTIFY_API_KEY the channel is disabled and nothing reaches Notify', async () => {
     const sender = notify({ apiKey: undefined });
     expect(sender.enabled).toBe(false);

@@ -203,6 +203,12 @@ export function createGovukNotify(opts: GovukNotifyOptions): NotifySender {
         return first ? { id: first.id } : null;
       } catch (err) {
         const f = classify(err, timeoutMs);
+        if (f.status === 400 || f.status === 404 || f.status === 405) {
+          // Notify cannot answer this query (a query it refuses, or an API without the list endpoint). Sending
+          // without knowing risks a duplicate; not sending risks nobody being told, which is worse for an alert.
+          log.warn({ channel: type, reference, status: f.status }, 'notify lookup unavailable: sending without it');
+          return null;
+        }
         log[f.kind === 'configuration' ? 'error' : 'warn'](
           { channel: type, reference, outcome: f.kind, status: f.status },
           'notify lookup failed',
@@ -212,7 +218,6 @@ export function createGovukNotify(opts: GovukNotifyOptions): NotifySender {
           throw new ChannelConfigurationError(f.message);
         }
         if (f.kind === 'unknown') throw err;
-        // A 400 here is our own bad query, not a verdict on a message: let the caller retry (and alert).
         throw new RetryableDeliveryError(`looking up reference in GOV.UK Notify failed: ${f.message}`);
       }
     },
@@ -236,8 +241,10 @@ export function createGovukNotify(opts: GovukNotifyOptions): NotifySender {
             problems = templateProblems(channel, res.data);
           } catch (err) {
             const f = classify(err, timeoutMs);
-            // 400 (not a UUID) and 404 (no such template in this service) both mean the template id is wrong
-            if (f.status !== 400 && f.status !== 404) throw err;
+            // 400 (not a UUID) and 404 NoResultFound (no such template in this service): the template id is wrong
+            const noSuchTemplate = f.status === 400 || (f.status === 404 && f.errorClasses?.includes('NoResultFound'));
+            if (f.status === 404 && !noSuchTemplate) continue; // this API cannot show templates: no verdict
+            if (!noSuchTemplate) throw err;
             const said = f.errorClasses?.length ? ` ${f.errorClasses.join(', ')}` : '';
             problems = [
               `${templateVariable(channel)} is not a template of this GOV.UK Notify service (Notify answered ${f.status}${said})`,
