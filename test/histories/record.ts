@@ -1,0 +1,196 @@
+/**
+ * Re-records the workflow histories that workflows/replay.int.test.ts replays: `npm run histories:record`
+ * (vitest with test/histories/record.config.ts: a real Temporal dev server, PostgreSQL and the whole service, as in
+ * the e2e tests). Each scenario is a representative stay driven to its end through the API; the history of its
+ * workflow run is written to test/histories/<name>.json in Temporal's JSON history format.
+ *
+ * When to re-record: after a change to workflow code that is *meant* to change what new workflows do, once the
+ * change is guarded with `patched()` so that running workflows keep their old path (STYLE.md rule 8). Keep the old
+ * histories too (rename them, e.g. `full-story.v1.json`) until no workflow that ran the old code can still be
+ * running: they are what proves the patch works. A change that breaks replay of a history without `patched()` is
+ * exactly what the replay test is there to catch.
+ */
+import { writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { eventually, fixture } from '../support/fixtures.js';
+import {
+  addContact,
+  admissionOf,
+  newSpell,
+  registerClient,
+  registerHospital,
+  registerProvider,
+  sendHl7,
+  setPolicy,
+  spellMessage,
+} from '../support/scenario.js';
+import { startTestService, type TestService } from '../support/service.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import { historyFromJson, historyToJson } from './history-json.js';
+
+type Spell = ReturnType<typeof newSpell>;
+
+let svc: TestService;
+let hooks: WebhookReceiver;
+let hospitalKey: string;
+let providerSeq = 0;
+
+beforeAll(async () => {
+  [svc, hooks] = await Promise.all([startTestService({ env: { ADMISSION_LINGER_SECONDS: '1' } }), startWebhookReceiver()]);
+  hospitalKey = (await registerHospital(svc, 'RX1', 'Leeds General Infirmary')).apiKey;
+});
+afterAll(async () => {
+  await svc?.stop();
+  await hooks?.close();
+});
+
+async function providerFor(spell: Spell, waitSeconds: number) {
+  const ods = `VH${String(++providerSeq).padStart(3, '0')}`;
+  const provider = await registerProvider(svc, ods);
+  const c1 = await addContact(svc, provider, { name: 'Day coordinator', webhookUrl: hooks.url(`/${ods}/c1`) });
+  const c2 = await addContact(svc, provider, { name: 'On-call manager', webhookUrl: hooks.url(`/${ods}/c2`) });
+  await setPolicy(svc, provider, [
+    { contactIds: [c1.id], channels: ['webhook'], waitSeconds },
+    { contactIds: [c2.id], channels: ['webhook'], waitSeconds },
+  ]);
+  await registerClient(svc, provider, spell.nhs, { dateOfBirth: '1941-03-12', reference: `REF-${ods}` });
+  return { ...provider, ods };
+}
+
+async function send(message: string) {
+  const res = await sendHl7(svc, hospitalKey, message);
+  expect(res.ack.code, res.text).toBe('AA');
+}
+
+const hookOf = (ods: string, type: string, contact = 'c1') =>
+  hooks.waitFor((r) => r.path === `/${ods}/${contact}` && (r.body as { type?: string }).type === type, 30_000);
+
+async function acknowledge(provider: { apiKey: string }, alertId: string) {
+  const res = await svc.api('POST', `/v1/alerts/${alertId}/acknowledge`, { key: provider.apiKey, body: { by: 'Recorder' } });
+  expect(res.status, res.text).toBe(200);
+}
+
+async function statusIs(spell: Spell, status: string) {
+  await eventually(async () => (await admissionOf(svc, spell.visit))?.status === status, 30_000, status);
+}
+
+const alertIdOf = (hook: { body: unknown }) => (hook.body as { alertId: string }).alertId;
+const workflowIdOf = (spell: Spell) => `admission-RX1-${spell.visit}`;
+
+/** Waits until a run of the spell's workflow other than `except` has completed; returns its run id. */
+async function completedRun(spell: Spell, except?: string): Promise<string> {
+  return eventually(async () => {
+    const d = await svc.temporal.client.workflow.getHandle(workflowIdOf(spell)).describe();
+    return d.status.name === 'COMPLETED' && d.runId !== except && d.runId;
+  }, 30_000, `workflow ${workflowIdOf(spell)} completed`);
+}
+
+/** A second A03 (new MSH-10, after the A13): its discharge alert, acknowledged. */
+async function dischargeAgain(spell: Spell, p: { apiKey: string }) {
+  await send(spellMessage('a03-discharge-home.hl7', spell, { [`${spell.ids}000003`]: `${spell.ids}000033`, '|20261126142500': '|20261126160000' }));
+  const second = await eventually(async () => {
+    const open = await svc.api('GET', '/v1/alerts?status=open', { key: p.apiKey });
+    return open.body.items.find((a: { kind: string }) => a.kind === 'discharge') as { id: string } | undefined;
+  }, 30_000, 'second discharge alert');
+  await acknowledge(p, second.id);
+}
+
+/** A01 → acknowledge → A02 → A08 → A03 → acknowledge → closed. */
+async function fullStory(): Promise<[string, string]> {
+  const spell = newSpell();
+  const p = await providerFor(spell, 60);
+  await send(spellMessage('a01-admit.hl7', spell));
+  await acknowledge(p, alertIdOf(await hookOf(p.ods, 'admission')));
+  await statusIs(spell, 'acknowledged');
+  await send(spellMessage('a02-transfer.hl7', spell));
+  await hookOf(p.ods, 'transfer');
+  await send(spellMessage('a08-update.hl7', spell));
+  await send(spellMessage('a03-discharge-home.hl7', spell));
+  await acknowledge(p, alertIdOf(await hookOf(p.ods, 'discharge')));
+  return [workflowIdOf(spell), await completedRun(spell)];
+}
+
+/** A01 → step 1 → step 2 → unacknowledged → a late acknowledgement → A03 → acknowledge → closed. */
+async function unacknowledged(): Promise<[string, string]> {
+  const spell = newSpell();
+  const p = await providerFor(spell, 1);
+  await send(spellMessage('a01-admit.hl7', spell));
+  const first = await hookOf(p.ods, 'admission');
+  await hookOf(p.ods, 'admission', 'c2');
+  await statusIs(spell, 'unacknowledged');
+  await acknowledge(p, alertIdOf(first));
+  await statusIs(spell, 'acknowledged');
+  await send(spellMessage('a03-discharge-home.hl7', spell));
+  await acknowledge(p, alertIdOf(await hookOf(p.ods, 'discharge')));
+  return [workflowIdOf(spell), await completedRun(spell)];
+}
+
+/** A01 → alert → A11 → cancellation → cancelled. */
+async function cancelled(): Promise<[string, string]> {
+  const spell = newSpell();
+  const p = await providerFor(spell, 60);
+  await send(spellMessage('a01-admit.hl7', spell));
+  await hookOf(p.ods, 'admission');
+  await send(spellMessage('a11-cancel-admit.hl7', spell));
+  await hookOf(p.ods, 'cancellation');
+  return [workflowIdOf(spell), await completedRun(spell)];
+}
+
+/** A01 → A03 (admission alert withdrawn) → A13 (admission alert reopened, cancellation) → acknowledge → A03 again → closed. */
+async function dischargeCancelled(): Promise<[string, string]> {
+  const spell = newSpell();
+  const p = await providerFor(spell, 60);
+  await send(spellMessage('a01-admit.hl7', spell));
+  const admission = await hookOf(p.ods, 'admission');
+  await send(spellMessage('a03-discharge-home.hl7', spell));
+  await hookOf(p.ods, 'discharge');
+  await send(spellMessage('a13-cancel-discharge.hl7', spell));
+  await hookOf(p.ods, 'cancellation');
+  await statusIs(spell, 'alerting');
+  await acknowledge(p, alertIdOf(admission));
+  await statusIs(spell, 'acknowledged');
+  await dischargeAgain(spell, p);
+  return [workflowIdOf(spell), await completedRun(spell)];
+}
+
+/** A closed stay whose workflow completed is reopened by a late A13; its second run ends closed again. */
+async function reopenedStay(): Promise<[string, string]> {
+  const spell = newSpell();
+  const p = await providerFor(spell, 60);
+  await send(spellMessage('a01-admit.hl7', spell));
+  await acknowledge(p, alertIdOf(await hookOf(p.ods, 'admission')));
+  await send(spellMessage('a03-discharge-home.hl7', spell));
+  await acknowledge(p, alertIdOf(await hookOf(p.ods, 'discharge')));
+  const firstRun = await completedRun(spell);
+  await send(spellMessage('a13-cancel-discharge.hl7', spell));
+  await hookOf(p.ods, 'cancellation');
+  await statusIs(spell, 'acknowledged');
+  await dischargeAgain(spell, p);
+  return [workflowIdOf(spell), await completedRun(spell, firstRun)];
+}
+
+/** A patient who is nobody's client. */
+async function noCarePackage(): Promise<[string, string]> {
+  const spell = newSpell();
+  await send(fixture('a01-unknown-patient.hl7', { SPL0009999: spell.visit, 'RX1-000008': `${spell.ids}8` }));
+  return [workflowIdOf(spell), await completedRun(spell)];
+}
+
+it('records the histories of representative stays', async () => {
+  const scenarios = {
+    'full-story': fullStory,
+    unacknowledged,
+    cancelled,
+    'discharge-cancelled': dischargeCancelled,
+    'reopened-stay': reopenedStay,
+    'no-care-package': noCarePackage,
+  };
+  const runs = await Promise.all(Object.entries(scenarios).map(async ([name, run]) => [name, await run()] as const));
+  for (const [name, [workflowId, runId]] of runs) {
+    const history = await svc.temporal.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const json = historyToJson(history);
+    expect(historyFromJson(json).events?.length).toBe(history.events?.length);
+    writeFileSync(new URL(`./${name}.json`, import.meta.url), json);
+    console.log(`recorded ${name}.json: ${history.events?.length} events`);
+  }
+}, 180_000);
