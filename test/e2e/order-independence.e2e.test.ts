@@ -67,7 +67,7 @@ async function settled(spell: Spell, events: number) {
     const state = await handle.query(admissionStateQuery);
     const idle =
       state.events === events &&
-      (d.status.name === 'COMPLETED' || (d.raw.pendingActivities.length === 0 && !d.raw.pendingWorkflowTask));
+      (d.status.name === 'COMPLETED' || ((d.raw.pendingActivities ?? []).length === 0 && !d.raw.pendingWorkflowTask));
     calm = idle ? calm + 1 : 0;
     return calm >= 3;
   }, 20_000, `workflow idle after ${events} events`);
