@@ -190,7 +190,7 @@ const MUTATOR_NAMES = Object.keys(MUTATORS);
 function fuzzCase(r: Rng, fixtures: Buffer[], tag: string): { bytes: Buffer; how: string[] } {
   let text = r.pick(fixtures).toString('latin1');
   text = text.replace(/RX1-[A-Z]?\d{5,6}/, `FZ-${tag}`).replace(/SPL\d{7}/g, `FZ${tag}`);
-  let bytes = Buffer.from(text, 'latin1');
+  let bytes: Buffer = Buffer.from(text, 'latin1');
   const how: string[] = [];
   if (r.next() < 0.12) return { bytes, how: ['intact'] };
   for (let k = 1 + r.int(3); k > 0; k--) {
@@ -349,7 +349,7 @@ describe('bad input never crashes and never lies', () => {
         ...encounter,
         identifier: [{ ...encounter.identifier[0], value: `FZ${SEED}F${i}` }],
       });
-      let bytes = Buffer.from(json);
+      let bytes: Buffer = Buffer.from(json);
       const how = [r.pick(['flip', 'truncate', 'duplicateSeparators', 'controlBytes', 'hugeField', 'intact'])];
       if (how[0] !== 'intact') bytes = MUTATORS[how[0]!]!(bytes, r);
       const via = `fhir #${i} [${how.join(',')}]`;
