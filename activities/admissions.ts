@@ -12,8 +12,9 @@ export function createAdmissionActivities(deps: { sql: Sql }): Pick<
   const { sql } = deps;
   return {
     /**
-     * What a (re)started workflow carries on from: the spell's events already handed to a workflow, and its alerts
-     * with whom they reached. A stay reopened by a late event after its workflow completed starts from here.
+     * What a (re)started workflow carries on from: the spell's events already handed to a workflow (so an earlier
+     * run saw them; the events on their way arrive as signals), and its alerts with whom they reached. A stay
+     * reopened by a late event after its workflow completed starts from here.
      */
     async openAdmission({ admissionId }) {
       const rows = await sql<{ id: bigint; parsed: AdmissionEvent; received_at: Date }[]>`
