@@ -5,7 +5,7 @@
  * and a resend is recognised.
  */
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { eventually } from '../support/fixtures.js';
 import {
   addContact,
@@ -383,5 +383,32 @@ describe('every failure class has its status and an OperationOutcome; rejected b
     expectOutcome(await post(body), 422, { code: 'invalid', diagnostics: /NUL character/ });
     const lone = encounter(newSpell(), 'in-progress', 1, { location: [{ location: { display: 'Ward \ud800' } }] });
     expectOutcome(await post(lone), 422, { code: 'invalid', diagnostics: /unpaired surrogate/ });
+  });
+});
+
+describe('when PostgreSQL is gone', () => {
+  it('an Encounter is answered 503 transient ("retry later"), never 200', async () => {
+    const lone = await startTestService({ roles: ['api'] });
+    try {
+      const hospital = await registerHospital(lone, 'RX1');
+      const admin = postgres(inject('postgresUrl'), { max: 1, onnotice: () => undefined });
+      await admin.unsafe(`drop database ${lone.db.name} with (force)`);
+      await admin.end();
+      const res = await fetch(`${lone.baseUrl}/v1/fhir/Encounter`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${hospital.apiKey}`, 'content-type': 'application/fhir+json' },
+        body: JSON.stringify(encounter(newSpell(), 'in-progress', 1)),
+      });
+      const body = (await res.json()) as Json;
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
+      expect(body).toMatchObject({
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'error', code: 'transient' }],
+      });
+      expect(body.issue[0].diagnostics).toMatch(/retry later/);
+    } finally {
+      await lone.stop();
+    }
   });
 });

@@ -38,7 +38,17 @@ export function createFhirRoutes(deps: AppDeps): Router {
   r.post(
     '/fhir/Encounter',
     async (req: Request, _res: Response, next: NextFunction) => {
-      const p = await resolvePrincipal(deps.sql, deps.config.adminToken, bearer(req));
+      let p: Awaited<ReturnType<typeof resolvePrincipal>>;
+      try {
+        p = await resolvePrincipal(deps.sql, deps.config.adminToken, bearer(req));
+      } catch (err) {
+        // PostgreSQL is down: the key cannot be checked and nothing could be stored (CONTRACT.md: 503)
+        deps.logger.error(
+          { errorClass: (err as Error).constructor.name, transport: 'fhir' },
+          'cannot check the API key',
+        );
+        throw new FhirProblem(503, 'transient', 'The service cannot store messages right now: retry later');
+      }
       if (!p) throw new FhirProblem(401, 'login', 'A valid hospital API key is required: Authorization: Bearer <key>');
       if (p.kind !== 'hospital') throw new FhirProblem(403, 'forbidden', 'Only a hospital key may send encounters');
       req.principal = p;
