@@ -270,6 +270,11 @@ describe('header', () => {
     expect(err.message.length).toBeLessThan(120);
   });
 
+  it('upper-cases MSH-4, as ODS codes are registered', () => {
+    expect(readHeader(parseHl7(build({ msh: { 4: 'rx1^Leeds^ODS' } }))).sendingFacility).toBe('RX1');
+    expect(readHeaderLenient('MSH|^^|PAS|rx1|AA|NHSE|20261122||ADT^A01|C9|P|2.3').sendingFacility).toBe('RX1');
+  });
+
   it('validateHeader passes a good header', () => {
     expect(() => validateHeader(readHeader(parseHl7(build())))).not.toThrow();
   });
@@ -359,6 +364,11 @@ describe('NHS number (PID-3, else PID-2)', () => {
     ['after a local id', 'RX1001234^^^RX1^MR~9995260182^^^NHS^NH'],
   ])('finds it in a PID-3 repetition marked %s', (_label, pid3) => {
     expect(nhsOf({ 3: pid3 })).toMatchObject({ nhsNumber: '9995260182', nhsNumberValid: true });
+  });
+
+  it('also takes CX-5 NHS (sent by some feeds) as the NHS number', () => {
+    const e = eventOf({ pid: { 3: 'RX1001234^^^RX1^MR~9995260182^^^^NHS' } });
+    expect(e.patient).toMatchObject({ nhsNumber: '9995260182', nhsNumberValid: true });
   });
 
   it('ignores spaces inside the number (999 526 0182)', () => {

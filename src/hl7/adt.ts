@@ -16,7 +16,7 @@ export interface Hl7Header {
   encodingCharacters: string;
   /** MSH-3.1 */
   sendingApplication: string;
-  /** MSH-4.1: the hospital's ODS code */
+  /** MSH-4.1: the hospital's ODS code, upper-cased (ODS codes are; the registry stores them so) */
   sendingFacility: string;
   /** MSH-5.1 */
   receivingApplication: string;
@@ -61,7 +61,7 @@ export function readHeader(msg: Hl7Message): Hl7Header {
     fieldSeparator: msh.field(1),
     encodingCharacters: msh.field(2),
     sendingApplication: msh.component(3, 1).trim(),
-    sendingFacility: msh.component(4, 1).trim(),
+    sendingFacility: msh.component(4, 1).trim().toUpperCase(),
     receivingApplication: msh.component(5, 1).trim(),
     receivingFacility: msh.component(6, 1).trim(),
     messageType: msh.component(9, 1).trim().toUpperCase(),
@@ -105,7 +105,7 @@ export function readHeaderLenient(input: Hl7Message | string): Partial<Hl7Header
     if (v !== '') (out as Record<string, string>)[k] = v;
   };
   set('sendingApplication', first(3));
-  set('sendingFacility', first(4));
+  set('sendingFacility', first(4).toUpperCase());
   set('receivingApplication', first(5));
   set('receivingFacility', first(6));
   set('messageType', first(9).toUpperCase());
@@ -236,6 +236,7 @@ function isNhsNumberCx(cx: Cx): boolean {
   return (
     type === 'NH' ||
     type === 'NHSNMBR' ||
+    type === 'NHS' ||
     authority === 'NHS' ||
     authority === NHS_NUMBER_OID ||
     cx.assigningAuthorityId.toUpperCase() === 'NHS' ||
@@ -250,8 +251,8 @@ function describeCx(cx: Cx): string {
 }
 
 /**
- * The patient's NHS number (CONTRACT.md): a PID-3 repetition with CX-5 `NH`/`NHSNMBR` or CX-4 `NHS`/the NHS
- * number OID; else PID-2 unless it says it is something else. Spaces ignored. Throws `no-patient-identifier`
+ * The patient's NHS number (CONTRACT.md): a PID-3 repetition with CX-5 `NH`/`NHSNMBR` (or `NHS`, which some feeds
+ * send) or CX-4 `NHS`/the NHS number OID; else PID-2 unless it says it is something else. Spaces ignored. Throws `no-patient-identifier`
  * when PID-3 and PID-2 hold no identifier at all.
  */
 function readPatientIds(

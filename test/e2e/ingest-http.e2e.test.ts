@@ -658,6 +658,16 @@ describe('real feeds, as a user sees them', () => {
     expect(adm.events.map((e: any) => e.type)).toEqual(['A01', 'A08']);
   });
 
+  it('a lower-case MSH-4 is the same hospital: accepted, filed under the registered ODS code', async () => {
+    const spell = newSpell();
+    const res = await post(a01(spell, [['|PAS|RX1|', '|PAS|rx1|']]));
+    expectAck(res, { status: 200, code: 'AA', controlId: controlIdOf(spell) });
+    expect(await rowsOf({ controlId: controlIdOf(spell) })).toEqual([
+      expect.objectContaining({ status: 'accepted', hospital_ods: 'RX1' }),
+    ]);
+    expect(await admissionOf(svc, spell.visit)).toBeDefined();
+  });
+
   it.each(['2.2', '2.3', '2.3.1', '2.4', '2.5', '2.5.1'])('version %s is accepted', async (version) => {
     const spell = newSpell();
     expectAck(await post(a01(spell, [['|P|2.4|', `|P|${version}|`]])), {
@@ -700,6 +710,7 @@ describe('real feeds, as a user sees them', () => {
   it.each([
     ['CX-5 NH', (n: string) => `|${n}^^^NHS^NH|`],
     ['CX-5 NHSNMBR', (n: string) => `|${n}^^^^NHSNMBR|`],
+    ['CX-5 NHS (some feeds)', (n: string) => `|${n}^^^^NHS|`],
     ['CX-4 NHS only', (n: string) => `|RX1001234^^^RX1^MR~${n}^^^NHS|`],
     ['CX-4.1 the NHS number OID', (n: string) => `|${n}^^^2.16.840.1.113883.2.1.4.1|`],
     ['CX-4.2 the NHS number OID', (n: string) => `|RX1001234^^^RX1^MR~${n}^^^&2.16.840.1.113883.2.1.4.1&ISO|`],
