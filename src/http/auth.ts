@@ -56,10 +56,18 @@ export async function resolvePrincipal(sql: Sql, adminToken: string | undefined,
 export const unauthorized = () =>
   new HttpProblem(401, 'Unauthorized', 'A valid API key is required: Authorization: Bearer <key>');
 
-/** Express middleware: 401 unless the key is known; the principal is put on the request. */
+/**
+ * Express middleware: 401 unless the key is known; the principal is put on the request. When PostgreSQL cannot be
+ * asked, 503 (retry later), never a 500 or a 401 that would make a client drop a good key.
+ */
 export function authenticate(sql: Sql, adminToken: string | undefined) {
   return async (req: Request, _res: Response, next: NextFunction) => {
-    const principal = await resolvePrincipal(sql, adminToken, bearer(req));
+    let principal: Principal | undefined;
+    try {
+      principal = await resolvePrincipal(sql, adminToken, bearer(req));
+    } catch {
+      throw new HttpProblem(503, 'Service unavailable', 'The service cannot check keys just now; retry later');
+    }
     if (!principal) throw unauthorized();
     req.principal = principal;
     next();

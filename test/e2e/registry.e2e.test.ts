@@ -141,6 +141,24 @@ describe('authentication', () => {
     }
   });
 
+  it('when PostgreSQL cannot be asked, a key is answered 503 (retry later), never 401', async () => {
+    const lonely = await startTestService({ roles: ['api'] });
+    try {
+      const res = await lonely.api('POST', '/v1/providers', {
+        key: lonely.adminToken,
+        body: { odsCode: 'PDB1', name: 'x' },
+      });
+      expect(res.status).toBe(201);
+      const key = res.body.apiKey as string;
+      expect((await lonely.api('GET', `/v1/providers/${res.body.id}`, { key })).status).toBe(200);
+      await lonely.db.drop();
+      const down = await lonely.api('GET', `/v1/providers/${res.body.id}`, { key });
+      expect(expectProblem(down, 503)).toMatch(/retry later/);
+    } finally {
+      await lonely.stop();
+    }
+  });
+
   it('a hospital key is 403 on the registry', async () => {
     const hospital = await register('hospitals');
     const provider = await register('providers');
