@@ -34,7 +34,7 @@ import { startTestService, type TestService } from '../support/service.js';
 /** Lifetime of the links of the second service, whose links are opened after they expire. */
 const SHORT_TTL_SECONDS = 5;
 /** How long the story's first step waits for an acknowledgement before step 2: time for the browser to act. */
-const STEP1_WAIT_SECONDS = 10;
+const STEP1_WAIT_SECONDS = 12;
 
 let fake: FakeNotify;
 let browser: Browser;
