@@ -119,8 +119,9 @@ export function createIngest(deps: IngestDeps) {
   }
 
   /**
-   * Stores a message that will not reach a workflow (rejected at the header, or by the sender check), best effort:
-   * it never takes the MSH-10 slot, so the same control id can still be sent correctly.
+   * Stores a message that will not reach a workflow (rejected at the header, or by the sender check): it never takes
+   * the MSH-10 slot, so the same control id can still be sent correctly. False when PostgreSQL could not take it:
+   * the caller then answers "retry later" rather than a rejection nobody could find afterwards.
    */
   async function storeRejected(
     transport: 'http' | 'mllp' | 'fhir',
@@ -129,17 +130,38 @@ export function createIngest(deps: IngestDeps) {
     d: Decision,
     err: InputError,
     hash = contentHash(text),
-  ): Promise<void> {
+  ): Promise<boolean> {
     try {
       await sql`insert into inbound_messages (transport, hospital_ods, message_control_id, content_hash, raw, status,
           is_primary, ack_code, http_status, error_code, error_reason, error_location)
         values (${transport}, ${storable(header.sendingFacility || null)}, ${storable(header.controlId || null)},
           ${hash}, ${storable(text)}, 'rejected', false, ${ackCodeFor(d.outcome, isEnhancedMode(header))},
           ${d.httpStatus}, ${err.code}, ${storable(err.message)}, ${storable(err.location ?? null)})`;
+      return true;
     } catch (e) {
-      logger.warn({ errorClass: (e as Error).constructor.name }, 'could not record a rejected message');
+      logger.error(
+        { errorClass: (e as Error).constructor.name },
+        'could not record a rejected message: answered retry later',
+      );
+      return false;
     }
   }
+
+  /** AR (or CR), HTTP 503, ERR 207: the message could not be stored now, the sender should send it again. */
+  function unavailable(header: Partial<Hl7Header>): IngestResult {
+    return answer(header, {
+      outcome: 'reject',
+      httpStatus: 503,
+      errors: [{ hl7Code: '207', message: 'The service cannot store messages right now: retry later' }],
+    });
+  }
+
+  const FHIR_UNAVAILABLE = {
+    httpStatus: 503,
+    outcome: operationOutcome([
+      { severity: 'error', code: 'transient', diagnostics: 'The service cannot store messages right now: retry later' },
+    ]),
+  };
 
   /**
    * Handles one HL7 v2 message. Never throws: every outcome, including the database being down, is an ACK.
@@ -191,11 +213,7 @@ export function createIngest(deps: IngestDeps) {
           { errorClass: (err as Error).constructor.name, transport: ctx.transport },
           'cannot store message: answered AR, retry later',
         );
-        return answer(header, {
-          outcome: 'reject',
-          httpStatus: 503,
-          errors: [{ hl7Code: '207', message: 'The service cannot store messages right now: retry later' }],
-        });
+        return unavailable(header);
       }
       const status = err.code === 'sender-mismatch' ? 403 : HEADER_ERRORS.has(err.code) ? 400 : 422;
       const d: Decision = {
@@ -203,7 +221,7 @@ export function createIngest(deps: IngestDeps) {
         httpStatus: status,
         errors: [ackErrorFrom(err)],
       };
-      await storeRejected(ctx.transport, text, header, d, err);
+      if (!(await storeRejected(ctx.transport, text, header, d, err))) return unavailable(header);
       return answer(header, d);
     }
   }
@@ -347,14 +365,8 @@ export function createIngest(deps: IngestDeps) {
       const raw =
         received ??
         (nestedDeeperThan(body, MAX_JSON_DEPTH) ? '(nested too deeply to store)' : JSON.stringify(body ?? null));
-      await storeRejected(
-        'fhir',
-        raw,
-        sender,
-        { outcome: 'reject', httpStatus: 400, errors: [] },
-        problem.err,
-        sha256(raw),
-      );
+      const d: Decision = { outcome: 'reject', httpStatus: 400, errors: [] };
+      if (!(await storeRejected('fhir', raw, sender, d, problem.err, sha256(raw)))) return FHIR_UNAVAILABLE;
       return { httpStatus: 400, outcome: problem.outcome };
     }
     const normalised = JSON.stringify(body);
@@ -378,14 +390,8 @@ export function createIngest(deps: IngestDeps) {
       }
       const header = HEADER_ERRORS.has(err.code);
       const status = err.code === 'sender-mismatch' ? 403 : header ? 400 : 422;
-      await storeRejected(
-        'fhir',
-        text,
-        sender,
-        { outcome: header ? 'reject' : 'error', httpStatus: status, errors: [] },
-        err,
-        hash,
-      );
+      const d: Decision = { outcome: header ? 'reject' : 'error', httpStatus: status, errors: [] };
+      if (!(await storeRejected('fhir', text, sender, d, err, hash))) return FHIR_UNAVAILABLE;
       return { httpStatus: status, outcome: outcomeForInputError(err) };
     }
     try {
@@ -424,16 +430,7 @@ export function createIngest(deps: IngestDeps) {
         { errorClass: (err as Error).constructor.name, transport: 'fhir' },
         'cannot store message: retry later',
       );
-      return {
-        httpStatus: 503,
-        outcome: operationOutcome([
-          {
-            severity: 'error',
-            code: 'transient',
-            diagnostics: 'The service cannot store messages right now: retry later',
-          },
-        ]),
-      };
+      return FHIR_UNAVAILABLE;
     }
   }
 
@@ -452,7 +449,8 @@ export function createIngest(deps: IngestDeps) {
       const diagnostics = 'The body is not valid JSON';
       const err = new InputError('invalid', diagnostics, 'Encounter');
       const d: Decision = { outcome: 'reject', httpStatus: 400, errors: [] };
-      await storeRejected('fhir', received, { sendingFacility: ctx.keyHospitalOds }, d, err, sha256(received));
+      const sender = { sendingFacility: ctx.keyHospitalOds };
+      if (!(await storeRejected('fhir', received, sender, d, err, sha256(received)))) return FHIR_UNAVAILABLE;
       return {
         httpStatus: 400,
         outcome: operationOutcome([{ severity: 'error', code: 'structure', diagnostics, expression: ['Encounter'] }]),

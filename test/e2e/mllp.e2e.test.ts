@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAck, type ParsedAck } from '../../src/hl7/ack.js';
 import {
   addContact,
@@ -419,6 +419,57 @@ describe('MLLP listener against the running service', () => {
       expect(c.frames).toHaveLength(1);
     } finally {
       c.destroy();
+    }
+  });
+});
+
+describe('MLLP when PostgreSQL is gone', () => {
+  it('every message, even one that would be rejected, is answered AR "retry later" (ERR 207), never AA', async () => {
+    const lone = await startTestService({ roles: ['api'] });
+    try {
+      await registerHospital(lone, 'RX1');
+      const admin = postgres(inject('postgresUrl'), { max: 1, onnotice: () => undefined });
+      await admin.unsafe(`drop database ${lone.db.name} with (force)`);
+      await admin.end();
+      const spell = newSpell();
+      const c = await new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect(lone.mllpPort!, '127.0.0.1', () => resolve(s));
+        s.once('error', reject);
+      });
+      const replies: Buffer[] = [];
+      let buf = Buffer.alloc(0);
+      c.on('data', (chunk: Buffer) => {
+        buf = Buffer.concat([buf, chunk]);
+        for (let end = buf.indexOf(FS); end !== -1 && end + 1 < buf.length; end = buf.indexOf(FS)) {
+          replies.push(buf.subarray(buf.indexOf(VT) + 1, end));
+          buf = buf.subarray(end + 2);
+        }
+      });
+      try {
+        c.write(
+          Buffer.concat([
+            frame(a01(spell)),
+            frame(a01(spell, [['|P|2.4|', '|P|2.9|']])),
+            frame('EVN|A01|20261122092500'),
+          ]),
+        );
+        const deadline = Date.now() + 15_000;
+        while (replies.length < 3 && Date.now() < deadline) await sleep(20);
+        const acks = replies.map((r) => parseAck(r.toString('utf8')));
+        expect(acks.map((a) => [a.code, a.controlId])).toEqual([
+          ['AR', cid(spell)],
+          ['AR', cid(spell)],
+          ['AR', ''],
+        ]);
+        for (const a of acks)
+          expect(a.errorDetails).toEqual([
+            expect.objectContaining({ hl7Code: '207', message: expect.stringMatching(/retry later/) }),
+          ]);
+      } finally {
+        c.destroy();
+      }
+    } finally {
+      await lone.stop();
     }
   });
 });
