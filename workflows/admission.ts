@@ -12,7 +12,7 @@ import { allHandlersFinished, condition, proxyActivities, setHandler, upsertSear
 import type { AdmissionActivities, MatchResult } from '../activities/types.js';
 import type { AdmissionStatus, EventSummary } from '../src/domain/admission-event.js';
 import { admissionStatus, isQuiet, planProviderAlerts, type AlertAction } from '../src/domain/alert-plan.js';
-import { escalates } from '../src/domain/escalation.js';
+import { escalates, type EscalationPolicy } from '../src/domain/escalation.js';
 import { foldSpell, needsProviders } from '../src/domain/spell.js';
 import { AdmissionStatusKey, EscalationStepKey, ProviderOdsKey } from '../src/temporal/search-attributes.js';
 import { runLadder, type AlertState, type LadderContext } from './alert-ladder.js';
@@ -92,9 +92,9 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
     },
   };
 
-  function startLadder(a: AlertState, raised: { policy: Parameters<typeof runLadder>[2] }, targets?: AlertState['reached']) {
+  function startLadder(a: AlertState, policy: EscalationPolicy, targets?: AlertState['reached']) {
     ladders++;
-    void runLadder(ctx, a, raised.policy, targets).finally(() => {
+    void runLadder(ctx, a, policy, targets).finally(() => {
       ladders--;
       dirty = true;
     });
@@ -124,7 +124,7 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
           run: 0,
         };
         alerts.set(a.alertId, a);
-        if (a.status === 'open') startLadder(a, raised, action.targets);
+        if (a.status === 'open') startLadder(a, raised.policy, action.targets);
         return;
       }
       case 'withdraw': {
@@ -142,7 +142,7 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
         a.status = reopened.status;
         a.withdrawnReason = undefined;
         a.run++;
-        if (a.status === 'open') startLadder(a, reopened);
+        if (a.status === 'open') startLadder(a, reopened.policy);
         return;
       }
     }
