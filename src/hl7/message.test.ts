@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../domain/errors.js';
-import { decodeHl7Bytes, escapeHl7, parseHl7 } from './message.js';
+import { canonicalSegments, decodeHl7Bytes, escapeHl7, parseHl7 } from './message.js';
 
 const FIXTURES = new URL('../../../shared/fixtures/hl7/', import.meta.url);
 const fixtureNames = readdirSync(FIXTURES).filter((f) => f.endsWith('.hl7'));
@@ -218,6 +218,21 @@ describe('escapeHl7', () => {
     expect(escaped).toBe('a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f\\.br\\g\\.br\\h');
     const m = parseHl7(`MSH|^~\\&|A|B|C|D|20260101||ADT^A08|1|P|2.4\rNTE|1||${escaped}`);
     expect(m.segment('NTE')?.field(3)).toBe('a|b^c&d~e\\f\ng\nh');
+  });
+});
+
+describe('canonicalSegments', () => {
+  it('gives one string for every way the same message travels (CR, LF, CRLF, MLLP bytes, trailing spaces)', () => {
+    const cr = 'MSH|^~\\&|A|RX1|C|D|20260101||ADT^A08|1|P|2.4\rPID|1||X';
+    for (const variant of [
+      cr.replaceAll('\r', '\n'),
+      `${cr.replaceAll('\r', '\r\n')}\r\n`,
+      `\u000b${cr}\u001c\r`,
+      `\ufeff  ${cr.replaceAll('\r', '  \r\n\n')}\n`,
+    ]) {
+      expect(canonicalSegments(variant)).toBe(cr);
+    }
+    expect(canonicalSegments(cr.replace('|X', '|Y'))).not.toBe(cr);
   });
 });
 

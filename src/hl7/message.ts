@@ -334,6 +334,19 @@ export function stripLeadingJunk(text: string): string {
   return i === 0 ? text : text.slice(i);
 }
 
+/**
+ * The message as {@link parseHl7} reads it, as one string: what senders put before MSH dropped, segments split on CR,
+ * LF or CRLF, each without its trailing whitespace or framing bytes, blank lines dropped, joined by CR. Two
+ * transmissions of the same message (over MLLP, over HTTP with LF, wrapped in MLLP bytes) give the same string.
+ */
+export function canonicalSegments(text: string): string {
+  return stripLeadingJunk(text)
+    .split(SEGMENT_BREAK)
+    .map(stripTrailingJunk)
+    .filter((s) => s !== '')
+    .join('\r');
+}
+
 function stripTrailingJunk(line: string): string {
   let end = line.length;
   while (end > 0 && isJunk(line.charCodeAt(end - 1))) end--;

@@ -20,7 +20,7 @@ import {
   type AckOutcome,
 } from '../hl7/ack.js';
 import { readHeader, readHeaderLenient, toAdmissionEvent, validateHeader, type Hl7Header } from '../hl7/adt.js';
-import { decodeHl7Bytes, parseHl7 } from '../hl7/message.js';
+import { canonicalSegments, decodeHl7Bytes, parseHl7 } from '../hl7/message.js';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { canonicalJson, encounterToEvent } from '../fhir/encounter.js';
 import { acceptedOutcome, operationOutcome, outcomeForInputError } from '../fhir/outcome.js';
@@ -50,14 +50,12 @@ export interface IngestResult {
 /** The notification channel the relay listens on. */
 export const INBOUND_CHANNEL = 'inbound_messages';
 
-/** SHA-256 of the message with its segment separators normalised, so a resend over another transport still matches. */
+/**
+ * SHA-256 of the message as the parser reads it (segment separators, trailing whitespace and MLLP framing bytes
+ * normalised), so a resend over another transport still matches.
+ */
 export function contentHash(text: string): string {
-  const normalised = text
-    .split(/\r\n|\r|\n/)
-    .map((s) => s.trimEnd())
-    .filter((s) => s !== '')
-    .join('\r');
-  return createHash('sha256').update(normalised).digest('hex');
+  return createHash('sha256').update(canonicalSegments(text)).digest('hex');
 }
 
 /**

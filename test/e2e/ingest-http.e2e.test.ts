@@ -127,10 +127,10 @@ async function rowsOf(where: { controlId: string; hospital?: string } | { raw: s
   const rows =
     'raw' in where
       ? await db<Row[]>`select id::text, transport, hospital_ods, message_control_id, status, is_primary, ack_code,
-          http_status, error_code, error_reason, error_location from inbound_messages where raw = ${where.raw} order by id`
+          http_status, error_code, error_reason, error_location from inbound_messages where raw = ${where.raw} order by inbound_messages.id`
       : await db<Row[]>`select id::text, transport, hospital_ods, message_control_id, status, is_primary, ack_code,
           http_status, error_code, error_reason, error_location from inbound_messages
-          where hospital_ods = ${where.hospital ?? 'RX1'} and message_control_id = ${where.controlId} order by id`;
+          where hospital_ods = ${where.hospital ?? 'RX1'} and message_control_id = ${where.controlId} order by inbound_messages.id`;
   return [...rows];
 }
 
@@ -210,6 +210,14 @@ describe('ACKs over HTTP, exactly as the CONTRACT.md table says', () => {
     });
     expect(await rowsOf({ controlId: controlIdOf(spell) })).toHaveLength(1);
     expect((await admissionOf(svc, spell.visit))!.events).toHaveLength(1);
+  });
+
+  it('a body wrapped in MLLP bytes is accepted, and the same message sent bare is its exact resend', async () => {
+    const spell = newSpell();
+    const text = a01(spell);
+    expectAck(await post(`\u000b${text}\u001c\r`), { status: 200, code: 'AA', controlId: controlIdOf(spell) });
+    expectAck(await post(text), { status: 200, code: 'AA', controlId: controlIdOf(spell) });
+    expect(await rowsOf({ controlId: controlIdOf(spell) })).toHaveLength(1);
   });
 
   it('the same MSH-4 and MSH-10 with different content is AE 409 (ERR 205 at MSH-10); the first message stands', async () => {
