@@ -159,7 +159,7 @@ describe('every ADT event does what CONTRACT.md says', () => {
     const returned = await admissionWhen(spell, 'location Ward 12', (a) => a.location?.ward === 'Ward 12 Elderly Care');
     expect(returned.events.map((e: any) => e.type)).toEqual(['A01', 'A02', 'A12']);
     expect((await alertsOf(provider)).map((a) => a.kind).sort()).toEqual(['admission', 'transfer', 'transfer']);
-    expect(hooksOf('VQ201', 'admission')).toHaveLength(1);
+    expect(hooks.received('/VQ201/c1').filter((h) => (h.body as any).type === 'admission')).toHaveLength(1);
   });
 
   it('a transfer that happened before the admission alert was raised is just the admission alert\'s location', async () => {
