@@ -11,6 +11,8 @@ WORKDIR /app
 
 # dependencies first: this layer is rebuilt only when the lockfile changes
 COPY package.json package-lock.json ./
+# postinstall patches postgres.js (scripts/patch-postgres.mjs says why)
+COPY scripts/patch-postgres.mjs ./scripts/
 RUN npm ci --omit=dev && npm cache clean --force
 
 COPY tsconfig.json ./

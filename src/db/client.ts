@@ -20,6 +20,10 @@ export function openDatabase(url: string, opts: { max?: number } = {}): Database
     max: opts.max ?? 10,
     onnotice: () => undefined,
     connection: { application_name: 'admission-alerts', synchronous_commit: 'on' },
+    // while PostgreSQL is down every message is answered AR at once; once it is back, reconnect within a second
+    // (postgres.js's default backoff grows to 20 s across failed attempts, delaying recovery by as much)
+    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
+    connect_timeout: 10,
   });
   return { sql, close: () => sql.end({ timeout: 5 }) };
 }

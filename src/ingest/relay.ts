@@ -2,6 +2,11 @@
  * The relay: hands every committed, accepted event to its spell's workflow with signalWithStart, then marks the
  * row dispatched. Rows are claimed with FOR UPDATE SKIP LOCKED, so any number of relays can run. Temporal being
  * down delays alerts (the rows wait, retried with backoff) and never blocks ingestion.
+ *
+ * Delivery is at least once: a batch's rows are marked in the same transaction that claimed them, after their
+ * signals were accepted, so a relay that dies (or loses its database connection) in the middle of a batch leaves
+ * every row of that batch undispatched and a later batch signals them again. The workflow ignores an event whose
+ * message id it already has, so the effect happens once.
  */
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
@@ -22,12 +27,21 @@ export interface RelayDeps {
   taskQueue: string;
   logger: Logger;
   lingerSeconds: number;
+  /** how often to look for undispatched rows when nothing wakes the relay */
   pollMs: number;
   batchSize?: number;
+  /** how long one signalWithStart may take before it counts as failed (default 10 s) */
+  signalTimeoutMs?: number;
+  /** the longest wait between retries while Temporal (or PostgreSQL) fails (default 5 s) */
+  maxBackoffMs?: number;
 }
 
 export interface Relay {
-  /** wake the relay now (e.g. after an insert in this process) */
+  /**
+   * Wakes the relay (e.g. after an insert in this process). Cheap and safe to call once per message: kicks that
+   * arrive while a batch is running are folded into one more pass, and kicks are ignored while the relay is
+   * backing off after a failure, so a burst of messages never becomes a burst of calls to a Temporal that is down.
+   */
   kick(): void;
   stop(): Promise<void>;
   /** resolves once nothing is waiting to be dispatched (for tests and graceful shutdown) */
@@ -44,26 +58,41 @@ interface Row {
   workflow_id: string;
 }
 
+interface BatchOutcome {
+  claimed: number;
+  done: number;
+  failed: { id: string; error: string }[];
+}
+
 export function startRelay(deps: RelayDeps): Relay {
   const { sql, logger } = deps;
   const batchSize = deps.batchSize ?? 100;
+  const signalTimeoutMs = deps.signalTimeoutMs ?? 10_000;
+  const maxBackoffMs = deps.maxBackoffMs ?? 5_000;
   let running = true;
-  let wake: (() => void) | undefined;
+  /** a kick arrived since the last batch started: look again before sleeping */
+  let pending = false;
   let failures = 0;
+  let wake: (() => void) | undefined;
   let unlisten: (() => Promise<void>) | undefined;
+  let stopping: Promise<void> | undefined;
 
-  const kick = () => wake?.();
+  const kick = () => {
+    pending = true;
+    if (failures === 0) wake?.();
+  };
 
   sql
     .listen(INBOUND_CHANNEL, kick)
     .then((l) => {
       unlisten = l.unlisten;
-      if (!running) void unlisten();
+      if (!running) void unlisten().catch(() => undefined);
     })
     .catch((err: Error) => logger.warn({ err: err.message }, 'relay cannot LISTEN; polling only'));
 
-  async function dispatchBatch(): Promise<number> {
-    const outcome = await sql.begin(async (tx) => {
+  /** Claims up to batchSize undispatched rows, signals them (one workflow's in order), marks those accepted. */
+  async function dispatchBatch(): Promise<BatchOutcome> {
+    return sql.begin(async (tx) => {
       const rows = await tx<Row[]>`
         select m.id, m.parsed, m.received_at, m.admission_id, a.hospital_ods, a.visit_number, a.workflow_id
         from inbound_messages m join admissions a on a.id = m.admission_id
@@ -73,7 +102,11 @@ export function startRelay(deps: RelayDeps): Relay {
         for update of m skip locked`;
       // one workflow's events in order; different workflows in parallel
       const byWorkflow = new Map<string, Row[]>();
-      for (const r of rows) byWorkflow.set(r.workflow_id, [...(byWorkflow.get(r.workflow_id) ?? []), r]);
+      for (const r of rows) {
+        const list = byWorkflow.get(r.workflow_id);
+        if (list) list.push(r);
+        else byWorkflow.set(r.workflow_id, [r]);
+      }
       const done: string[] = [];
       const failed: { id: string; error: string }[] = [];
       await Promise.all(
@@ -83,6 +116,7 @@ export function startRelay(deps: RelayDeps): Relay {
               await signal(r);
               done.push(String(r.id));
             } catch (err) {
+              // the rest of this workflow's events wait for the next pass, so they still arrive in order
               failed.push({ id: String(r.id), error: (err as Error).message });
               return;
             }
@@ -93,16 +127,15 @@ export function startRelay(deps: RelayDeps): Relay {
         await tx`update inbound_messages set dispatched_at = now(), dispatch_attempts = dispatch_attempts + 1
           where id = any(${tx.array(done)}::bigint[])`;
       }
-      for (const f of failed) {
-        await tx`update inbound_messages set dispatch_attempts = dispatch_attempts + 1,
-          last_dispatch_error = ${f.error.slice(0, 500)} where id = ${f.id}::bigint`;
+      if (failed.length > 0) {
+        await tx`update inbound_messages as m set dispatch_attempts = m.dispatch_attempts + 1,
+            last_dispatch_error = f.error
+          from unnest(${tx.array(failed.map((f) => f.id))}::bigint[], ${tx.array(failed.map((f) => f.error.slice(0, 500)))}::text[])
+            as f(id, error)
+          where m.id = f.id`;
       }
-      return { done: done.length, failed };
+      return { claimed: rows.length, done: done.length, failed };
     });
-    if (outcome.failed.length > 0 && outcome.done === 0) {
-      throw new Error(`${outcome.failed.length} event(s) not handed to Temporal: ${outcome.failed[0]!.error}`);
-    }
-    return outcome.done;
   }
 
   async function signal(r: Row): Promise<void> {
@@ -112,7 +145,7 @@ export function startRelay(deps: RelayDeps): Relay {
       visitNumber: r.visit_number,
       lingerSeconds: deps.lingerSeconds,
     };
-    await deps.temporal.connection.withDeadline(Date.now() + 10_000, () =>
+    await deps.temporal.connection.withDeadline(Date.now() + signalTimeoutMs, () =>
       deps.temporal.workflow.signalWithStart(ADMISSION_WORKFLOW, {
         workflowId: r.workflow_id,
         taskQueue: deps.taskQueue,
@@ -128,42 +161,70 @@ export function startRelay(deps: RelayDeps): Relay {
   }
 
   let idleResolvers: (() => void)[] = [];
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    }).finally(() => {
+      wake = undefined;
+    });
+
   const loop = (async () => {
     while (running) {
-      let n = 0;
+      pending = false;
+      let outcome: BatchOutcome | undefined;
       try {
-        n = await dispatchBatch();
-        failures = 0;
+        outcome = await dispatchBatch();
       } catch (err) {
+        // PostgreSQL failed (claim, mark or commit): every row of the batch stays undispatched
         failures++;
         if (failures === 1 || failures % 20 === 0) {
-          logger.warn({ err: (err as Error).message, failures }, 'relay could not hand events to Temporal; will retry');
+          logger.warn({ err: (err as Error).message, failures }, 'relay batch failed; its events will be signalled again');
         }
       }
-      if (n > 0) continue;
-      if (failures === 0) {
-        for (const r of idleResolvers) r();
-        idleResolvers = [];
+      if (outcome) {
+        if (outcome.failed.length > 0) {
+          failures++;
+          if (failures === 1 || failures % 20 === 0) {
+            logger.warn(
+              { err: outcome.failed[0]!.error, notHandedOver: outcome.failed.length, handedOver: outcome.done, failures },
+              'relay could not hand events to Temporal; will retry',
+            );
+          }
+        } else {
+          if (failures > 0) logger.info({ failures }, 'relay is handing events to Temporal again');
+          failures = 0;
+        }
       }
-      const delay = failures > 0 ? Math.min(30_000, 250 * 2 ** Math.min(failures, 7)) : deps.pollMs;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      wake = undefined;
+      if (!running) break;
+      if (failures > 0) {
+        await sleep(Math.min(maxBackoffMs, 250 * 2 ** Math.min(failures - 1, 7)));
+        continue;
+      }
+      // a full batch means there may be more; a kick means something was stored while this batch ran
+      if (outcome && outcome.claimed >= batchSize) continue;
+      if (pending) continue;
+      for (const r of idleResolvers) r();
+      idleResolvers = [];
+      await sleep(deps.pollMs);
     }
+    for (const r of idleResolvers) r();
+    idleResolvers = [];
   })();
 
   return {
     kick,
-    async stop() {
-      running = false;
-      kick();
-      await loop;
-      if (unlisten) await unlisten().catch(() => undefined);
+    stop() {
+      stopping ??= (async () => {
+        running = false;
+        wake?.();
+        await loop;
+        if (unlisten) await unlisten().catch(() => undefined);
+      })();
+      return stopping;
     },
     drained() {
       return new Promise<void>((resolve) => {

@@ -25,7 +25,27 @@ export function createHl7Routes(deps: AppDeps): Router {
     express.raw({ type: () => true, limit: '1mb' }),
     async (req, res) => {
       const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const principal = await resolvePrincipal(deps.sql, deps.config.adminToken, bearer(req));
+      let principal: Awaited<ReturnType<typeof resolvePrincipal>>;
+      try {
+        principal = await resolvePrincipal(deps.sql, deps.config.adminToken, bearer(req));
+      } catch (err) {
+        // PostgreSQL is down: the key cannot be checked, so the message cannot be stored (CONTRACT.md: AR, 503)
+        deps.logger.error({ err: (err as Error).message, transport: 'http' }, 'cannot check the API key: answered AR, retry later');
+        const header = safeHeader(body);
+        res
+          .status(503)
+          .type(HL7_CONTENT_TYPE)
+          .send(
+            buildAck({
+              inbound: header,
+              code: header.acceptAckType ? 'CR' : 'AR',
+              errors: [{ hl7Code: '207', message: 'The service cannot store messages right now: retry later' }],
+              controlId: randomUUID(),
+              now: new Date(),
+            }),
+          );
+        return;
+      }
       if (!principal || principal.kind !== 'hospital') {
         const status = principal ? 403 : 401;
         const message = principal
