@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import type { AdmissionEvent, AlertKind, Location } from '../src/domain/admission-event.js';
-import { eventWords } from '../src/domain/alert-text.js';
+import { cancelledEvent, eventWords } from '../src/domain/alert-text.js';
 import type { Sql } from '../src/db/client.js';
 import {
   ChannelConfigurationError,
@@ -31,6 +31,7 @@ export interface DeliveryDeps {
 interface AlertContext {
   id: string;
   kind: AlertKind;
+  alert_key: string;
   status: string;
   admission_id: string;
   occurred_at: Date;
@@ -125,7 +126,7 @@ export function createDeliveryActivities(
     if (d!.status !== 'pending') return d!.status as DeliveryResult;
 
     const [alert] = await sql<AlertContext[]>`
-      select a.id, a.kind, a.status, a.admission_id, a.occurred_at, ad.hospital_ods, h.name as hospital_name,
+      select a.id, a.kind, a.alert_key, a.status, a.admission_id, a.occurred_at, ad.hospital_ods, h.name as hospital_name,
              ad.location, ad.discharged_at, c.nhs_number, c.date_of_birth::text as date_of_birth, c.family_name,
              c.given_name, c.reference, m.parsed
       from alerts a
@@ -208,7 +209,7 @@ export function createDeliveryActivities(
 
 function notifyPersonalisation(a: AlertContext, acknowledgeUrl: string): NotifyPersonalisation {
   return {
-    event: eventWords(a.kind),
+    event: eventWords(a.kind, a.alert_key),
     kind: a.kind,
     hospital: a.hospital_name ?? a.hospital_ods,
     client_reference: a.reference ?? '',
@@ -244,5 +245,7 @@ function webhookBody(a: AlertContext, step: number, id: string, acknowledgeUrl: 
       destination: a.parsed?.discharge?.destination,
     };
   }
+  const cancels = a.kind === 'cancellation' ? cancelledEvent(a.alert_key) : undefined;
+  if (cancels) body.cancels = cancels;
   return body;
 }

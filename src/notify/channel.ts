@@ -38,6 +38,8 @@ export interface WebhookBody {
   location?: { ward?: string; bed?: string };
   discharge?: { at?: string; method?: string; destination?: string };
   acknowledgeUrl: string;
+  /** on a `cancellation` only: what the hospital cancelled (an A11 admission, or an A13 discharge) */
+  cancels?: 'admission' | 'discharge';
 }
 
 /** The result of one send attempt that did not throw. */

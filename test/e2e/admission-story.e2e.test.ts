@@ -174,6 +174,7 @@ describe('the first admission alert, end to end', () => {
     expect(a11.ack.code).toBe('AA');
     const cancel = await hooks.waitFor((r) => r.path === '/VQ104/c1' && (r.body as any).type === 'cancellation', 20_000);
     expect((cancel.body as any).admissionId).toBe((adm.body as any).admissionId);
+    expect((cancel.body as any).cancels).toBe('admission');
     await eventually(async () => (await admissionOf(svc, spell.visit))?.status === 'cancelled', 20_000, 'cancelled');
     const admissionAlert = await svc.api('GET', `/v1/alerts/${(adm.body as any).alertId}`, { key: provider.apiKey });
     expect(admissionAlert.body.status).toBe('withdrawn');

@@ -282,7 +282,7 @@ describe('every ADT event does what CONTRACT.md says', () => {
 
     await send(spellMessage('a13-cancel-discharge.hl7', spell));
     const cancel = await hookOf('VQ210', 'cancellation');
-    expect(cancel.body).toMatchObject({ type: 'cancellation', admissionId: (adm.body as any).admissionId, escalationStep: 1 });
+    expect(cancel.body).toMatchObject({ type: 'cancellation', cancels: 'discharge', admissionId: (adm.body as any).admissionId, escalationStep: 1 });
     expect((cancel.body as any).discharge).toBeUndefined();
     const open = await admissionWhen(spell, 'open again', (a) => a.status === 'acknowledged');
     expect(open.dischargedAt).toBeNull();

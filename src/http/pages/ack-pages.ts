@@ -40,6 +40,8 @@ export interface AckPageAlert {
   status: 'open' | 'acknowledged' | 'unacknowledged' | 'withdrawn';
   /** pre-selected on the form: `visits-paused` for an admission, `visits-resumed` for a discharge (CONTRACT.md) */
   defaultOutcome: AckOutcome;
+  /** for a cancellation: what it cancels (an A11 admission, or an A13 discharge) */
+  cancels?: 'admission' | 'discharge';
 }
 
 export interface AckPageDeps {
@@ -184,7 +186,7 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
     page(req, res, 410, 'used.njk', {
       title: 'Alert already acknowledged',
       sentence: used.alert
-        ? kindSentence(used.alert.kind, used.alert.providerName, used.alert.hospitalName)
+        ? kindSentence(used.alert.kind, used.alert.providerName, used.alert.hospitalName, used.alert.cancels)
         : undefined,
       recorded,
     });
@@ -208,12 +210,12 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
       ...(fieldErrors.by ? [{ text: fieldErrors.by, href: '#by' }] : []),
     ];
     page(req, res, status, 'alert.njk', {
-      title: kindHeading(alert.kind),
+      title: kindHeading(alert.kind, alert.cancels),
       hasError: errors.length > 0,
       errors,
       fieldErrors,
-      heading: kindHeading(alert.kind),
-      sentence: kindSentence(alert.kind, alert.providerName, alert.hospitalName),
+      heading: kindHeading(alert.kind, alert.cancels),
+      sentence: kindSentence(alert.kind, alert.providerName, alert.hospitalName, alert.cancels),
       details,
       alert,
       form,
@@ -297,7 +299,7 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
       recorded.push(row('Acknowledged', formatDateTime(result.acknowledgedAt ?? now().toISOString())));
       page(req, res, 200, 'confirmed.njk', {
         title: 'Alert acknowledged',
-        sentence: kindSentence(alert.kind, alert.providerName, alert.hospitalName),
+        sentence: kindSentence(alert.kind, alert.providerName, alert.hospitalName, alert.cancels),
         recorded,
       });
     },

@@ -46,7 +46,7 @@ export function outcomeLabel(outcome: AckOutcome): string {
 }
 
 /** What happened, for the `<h1>` and `<title>`. */
-export function kindHeading(kind: AlertKind): string {
+export function kindHeading(kind: AlertKind, cancels?: 'admission' | 'discharge'): string {
   switch (kind) {
     case 'admission':
       return 'Client admitted to hospital';
@@ -55,14 +55,19 @@ export function kindHeading(kind: AlertKind): string {
     case 'death':
       return 'Client died in hospital';
     case 'cancellation':
-      return 'Hospital admission cancelled';
+      return cancels === 'discharge' ? 'Hospital discharge cancelled' : 'Hospital admission cancelled';
     case 'transfer':
       return 'Client moved ward';
   }
 }
 
 /** What happened, in one plain-English sentence. No patient name or NHS number: the link may be forwarded. */
-export function kindSentence(kind: AlertKind, providerName: string, hospitalName: string): string {
+export function kindSentence(
+  kind: AlertKind,
+  providerName: string,
+  hospitalName: string,
+  cancels?: 'admission' | 'discharge',
+): string {
   switch (kind) {
     case 'admission':
       return `A client of ${providerName} was admitted to ${hospitalName}.`;
@@ -71,7 +76,9 @@ export function kindSentence(kind: AlertKind, providerName: string, hospitalName
     case 'death':
       return `A client of ${providerName} died at ${hospitalName}.`;
     case 'cancellation':
-      return `${hospitalName} cancelled the admission of a client of ${providerName}.`;
+      return cancels === 'discharge'
+        ? `${hospitalName} cancelled the discharge of a client of ${providerName}: they are still in hospital, so visits should not resume yet.`
+        : `${hospitalName} cancelled the admission of a client of ${providerName}.`;
     case 'transfer':
       return `A client of ${providerName} moved to a different ward at ${hospitalName}.`;
   }

@@ -3,7 +3,7 @@ import type { Router } from 'express';
 import { acknowledge } from '../../alerts/acknowledge.js';
 import { hashToken } from '../../../activities/deliveries.js';
 import type { AckOutcome, AlertKind, AlertStatus } from '../../domain/admission-event.js';
-import { defaultOutcome } from '../../domain/alert-text.js';
+import { cancelledEvent, defaultOutcome } from '../../domain/alert-text.js';
 import type { AppDeps } from '../app.js';
 import { createAckPagesRouter, type AckPageAlert, type TokenLookup } from '../pages/ack-pages.js';
 
@@ -12,6 +12,7 @@ interface TokenRow {
   expires_at: Date;
   used_at: Date | null;
   kind: AlertKind;
+  alert_key: string;
   status: AlertStatus;
   occurred_at: Date;
   acknowledged_at: Date | null;
@@ -28,7 +29,7 @@ export function createAckLinkPages(deps: AppDeps): Router {
 
   async function find(token: string): Promise<TokenRow | undefined> {
     const [row] = await sql<TokenRow[]>`
-      select t.alert_id, t.expires_at, t.used_at, a.kind, a.status, a.occurred_at, a.acknowledged_at, a.acknowledged_by,
+      select t.alert_id, t.expires_at, t.used_at, a.kind, a.alert_key, a.status, a.occurred_at, a.acknowledged_at, a.acknowledged_by,
         a.outcome, h.name as hospital_name, ad.hospital_ods, p.name as provider_name, c.reference
       from ack_tokens t
       join alerts a on a.id = t.alert_id
@@ -49,6 +50,7 @@ export function createAckLinkPages(deps: AppDeps): Router {
       providerName: r.provider_name,
       status: r.status,
       defaultOutcome: defaultOutcome(r.kind),
+      ...(r.kind === 'cancellation' && cancelledEvent(r.alert_key) ? { cancels: cancelledEvent(r.alert_key) } : {}),
     };
   }
 
