@@ -30,7 +30,7 @@ export interface RelayDeps {
   /** how often to look for undispatched rows when nothing wakes the relay */
   pollMs: number;
   batchSize?: number;
-  /** how long one signalWithStart may take before it counts as failed (default 10 s) */
+  /** how long one signalWithStart may take before it counts as failed (default 5 s) */
   signalTimeoutMs?: number;
   /** the longest wait between retries while Temporal (or PostgreSQL) fails (default 5 s) */
   maxBackoffMs?: number;
@@ -67,7 +67,7 @@ interface BatchOutcome {
 export function startRelay(deps: RelayDeps): Relay {
   const { sql, logger } = deps;
   const batchSize = deps.batchSize ?? 100;
-  const signalTimeoutMs = deps.signalTimeoutMs ?? 10_000;
+  const signalTimeoutMs = deps.signalTimeoutMs ?? 5_000;
   const maxBackoffMs = deps.maxBackoffMs ?? 5_000;
   let running = true;
   /** a kick arrived since the last batch started: look again before sleeping */
@@ -160,6 +160,17 @@ export function startRelay(deps: RelayDeps): Relay {
     );
   }
 
+  /** After a failure: does Temporal answer its health check? Cheap, and claims no rows while it does not. */
+  async function temporalAnswers(): Promise<boolean> {
+    const { connection } = deps.temporal;
+    try {
+      await connection.withDeadline(Date.now() + 2_000, () => connection.healthService.check({}));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   let idleResolvers: (() => void)[] = [];
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -174,6 +185,12 @@ export function startRelay(deps: RelayDeps): Relay {
 
   const loop = (async () => {
     while (running) {
+      if (failures > 0 && !(await temporalAnswers())) {
+        // still down: wait, without holding rows or a connection
+        failures++;
+        if (running) await sleep(Math.min(maxBackoffMs, 250 * 2 ** Math.min(failures - 1, 7)));
+        continue;
+      }
       pending = false;
       let outcome: BatchOutcome | undefined;
       try {

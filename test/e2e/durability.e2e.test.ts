@@ -200,13 +200,16 @@ describe('while Temporal is down', () => {
     } finally {
       mllp.close();
     }
-    // the relay tried and failed, and kept the events
+    // the relay tried, failed, and kept the events
     await eventually(async () => {
       const rows = await svc.database.sql<{ n: number }[]>`
         select count(*)::int as n from inbound_messages
-        where status = 'accepted' and dispatched_at is null and dispatch_attempts > 0 and last_dispatch_error is not null`;
-      return rows[0]!.n === during.length;
-    }, 30_000, 'the relay to fail to hand over every event');
+        where status = 'accepted' and dispatched_at is null and last_dispatch_error is not null`;
+      return rows[0]!.n > 0;
+    }, 30_000, 'the relay to record a failed hand-over');
+    const [waiting] = await svc.database.sql<{ n: number }[]>`
+      select count(*)::int as n from inbound_messages where status = 'accepted' and dispatched_at is null`;
+    expect(waiting!.n).toBe(during.length);
     expect([...admissionHooksBySpell(hooks, '/VT201', during).values()]).toEqual(during.map(() => 0));
 
     dev = await startDevServer(devOpts);
@@ -326,7 +329,8 @@ describe('while PostgreSQL is down', () => {
       const [row] = await pool.sql<{ one: number }[]>`select 1 as one`;
       expect(row?.one).toBe(1);
     } finally {
-      await pool.close();
+      // (a graceful end waits out its timeout for connections that died mid-query)
+      await pool.sql.end({ timeout: 1 });
     }
   });
 
