@@ -252,32 +252,33 @@ export function createIngest(deps: IngestDeps) {
     };
     let result: { id?: bigint; existing?: Existing };
     try {
+      // The common case in one statement, so one round trip and its implicit COMMIT (synchronous_commit=on)
+      // before the ACK: the spell's admission row (upserted) and the message with its event. No NOTIFY: the relay
+      // in this process is kicked by the caller, and NOTIFY's commit-time lock would serialise every commit.
+      const visit = event?.visitNumber || null;
+      const [row] = await sql<{ id: bigint }[]>`
+        with adm as (
+          insert into admissions (hospital_ods, visit_number, workflow_id)
+          select ${event?.hospitalOds ?? null}::text, ${visit}::text,
+            ${event && visit ? admissionWorkflowId(event.hospitalOds, visit) : null}::text
+          where ${visit}::text is not null
+          on conflict (hospital_ods, visit_number) do update set updated_at = now()
+          returning id
+        )
+        insert into inbound_messages (transport, hospital_ods, message_control_id, content_hash, raw, parsed, status,
+          ack_code, http_status, error_code, error_reason, error_location, admission_id, event_at, dispatched_at)
+        values (${transport}, ${header.hospitalOds}, ${header.controlId}, ${hash}, ${storable(text)},
+          ${event ? sql.json(event as never) : null}, ${accepted ? 'accepted' : 'rejected'}, ${storedCode},
+          ${decision.httpStatus}, ${contentError?.code ?? null}, ${contentError?.message ?? null},
+          ${contentError?.location ?? null}, (select id from adm), ${event?.eventAt ?? null},
+          case when ${accepted}::boolean and exists (select 1 from adm) then null else now() end)
+        on conflict (hospital_ods, message_control_id)
+          where is_primary and hospital_ods is not null and message_control_id is not null
+        do nothing
+        returning id`;
+      if (row) return { decision, messageId: String(row.id) };
+      // MSH-4 + MSH-10 seen before: an exact resend, or a reused control id
       result = await sql.begin(async (tx) => {
-        let admissionId: string | null = null;
-        if (event && event.visitNumber) {
-          const [adm] = await tx<{ id: string }[]>`
-            insert into admissions (hospital_ods, visit_number, workflow_id)
-            values (${event.hospitalOds}, ${event.visitNumber}, ${admissionWorkflowId(event.hospitalOds, event.visitNumber)})
-            on conflict (hospital_ods, visit_number) do update set updated_at = now()
-            returning id`;
-          admissionId = adm!.id;
-        }
-        const [row] = await tx<{ id: bigint }[]>`
-          insert into inbound_messages (transport, hospital_ods, message_control_id, content_hash, raw, parsed, status,
-            ack_code, http_status, error_code, error_reason, error_location, admission_id, event_at, dispatched_at)
-          values (${transport}, ${header.hospitalOds}, ${header.controlId}, ${hash}, ${storable(text)},
-            ${event ? tx.json(event as never) : null}, ${accepted ? 'accepted' : 'rejected'}, ${storedCode},
-            ${decision.httpStatus}, ${contentError?.code ?? null}, ${contentError?.message ?? null},
-            ${contentError?.location ?? null}, ${admissionId}, ${event?.eventAt ?? null},
-            ${accepted && admissionId ? null : sql`now()`})
-          on conflict (hospital_ods, message_control_id)
-            where is_primary and hospital_ods is not null and message_control_id is not null
-          do nothing
-          returning id`;
-        if (row) {
-          if (admissionId) await tx`select pg_notify(${INBOUND_CHANNEL}, '')`;
-          return { id: row.id };
-        }
         const [existing] = await tx<Existing[]>`
           select id, content_hash, status, http_status, error_code, error_reason, error_location from inbound_messages
           where hospital_ods = ${header.hospitalOds} and message_control_id = ${header.controlId} and is_primary`;
