@@ -6,44 +6,32 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhookSignature } from '../../src/notify/webhook.js';
 import { eventually, fixture } from '../support/fixtures.js';
 import {
-  addContact,
   admissionOf,
   newSpell,
   registerClient,
-  registerHospital,
   registerProvider,
   sendHl7,
-  setPolicy,
   spellMessage,
+  startStory,
+  stopStory,
+  webhookLadderProvider,
+  type Story,
 } from '../support/scenario.js';
-import { startTestService, type TestService } from '../support/service.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import type { TestService } from '../support/service.js';
+import type { WebhookReceiver } from '../support/webhook-receiver.js';
 
 let svc: TestService;
 let hooks: WebhookReceiver;
-let hospital: Awaited<ReturnType<typeof registerHospital>>;
+let hospital: Story['hospital'];
 
 beforeAll(async () => {
-  [svc, hooks] = await Promise.all([startTestService(), startWebhookReceiver()]);
-  hospital = await registerHospital(svc, 'RX1', 'Leeds General Infirmary');
+  ({ svc, hooks, hospital } = await startStory());
 });
-afterAll(async () => {
-  await svc?.stop();
-  await hooks?.close();
-});
+afterAll(() => stopStory({ svc, hooks }));
 
 /** A provider with two webhook contacts and a two-step ladder. */
 async function providerWithLadder(ods: string, waitSeconds: number) {
-  const provider = await registerProvider(svc, ods);
-  const c1 = await addContact(svc, provider, { name: 'Day coordinator', webhookUrl: hooks.url(`/${ods}/c1`) });
-  const c2 = await addContact(svc, provider, { name: 'On-call manager', webhookUrl: hooks.url(`/${ods}/c2`) });
-  hooks.setSecret(`/${ods}/c1`, c1.webhookSecret!);
-  hooks.setSecret(`/${ods}/c2`, c2.webhookSecret!);
-  await setPolicy(svc, provider, [
-    { contactIds: [c1.id], channels: ['webhook'], waitSeconds },
-    { contactIds: [c2.id], channels: ['webhook'], waitSeconds },
-  ]);
-  return { provider, c1, c2 };
+  return webhookLadderProvider({ svc, hooks }, ods, { waitSeconds });
 }
 
 describe('the first admission alert, end to end', () => {

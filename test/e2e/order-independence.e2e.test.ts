@@ -7,45 +7,32 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/fixtures.js';
 import {
-  addContact,
   admissionOf,
   newSpell,
-  registerClient,
-  registerHospital,
-  registerProvider,
   sendHl7,
-  setPolicy,
   spellMessage,
+  startStory,
+  stopStory,
+  webhookLadderProvider,
+  type Story,
 } from '../support/scenario.js';
-import { startTestService, type TestService } from '../support/service.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import type { TestService } from '../support/service.js';
+import type { WebhookReceiver } from '../support/webhook-receiver.js';
 import { admissionStateQuery } from '../../workflows/definitions.js';
 
 let svc: TestService;
 let hooks: WebhookReceiver;
-let hospital: Awaited<ReturnType<typeof registerHospital>>;
+let hospital: Story['hospital'];
 
 beforeAll(async () => {
-  [svc, hooks] = await Promise.all([startTestService({ env: { ADMISSION_LINGER_SECONDS: '1' } }), startWebhookReceiver()]);
-  hospital = await registerHospital(svc, 'RX1', 'Leeds General Infirmary');
+  ({ svc, hooks, hospital } = await startStory({ env: { ADMISSION_LINGER_SECONDS: '1' } }));
 });
-afterAll(async () => {
-  await svc?.stop();
-  await hooks?.close();
-});
+afterAll(() => stopStory({ svc, hooks }));
 
 type Spell = ReturnType<typeof newSpell>;
 
 async function providerFor(spell: Spell, ods: string) {
-  const provider = await registerProvider(svc, ods);
-  const c1 = await addContact(svc, provider, { name: 'Day coordinator', webhookUrl: hooks.url(`/${ods}/c1`) });
-  const c2 = await addContact(svc, provider, { name: 'On-call manager', webhookUrl: hooks.url(`/${ods}/c2`) });
-  await setPolicy(svc, provider, [
-    { contactIds: [c1.id], channels: ['webhook'], waitSeconds: 60 },
-    { contactIds: [c2.id], channels: ['webhook'], waitSeconds: 60 },
-  ]);
-  await registerClient(svc, provider, spell.nhs, { dateOfBirth: '1941-03-12' });
-  return provider;
+  return (await webhookLadderProvider({ svc, hooks }, ods, { waitSeconds: 60, client: { nhs: spell.nhs } })).provider;
 }
 
 async function send(message: string) {

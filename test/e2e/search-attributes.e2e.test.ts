@@ -11,14 +11,16 @@ import {
   addContact,
   newSpell,
   registerClient,
-  registerHospital,
   registerProvider,
   sendHl7,
   setPolicy,
   spellMessage,
+  startStory,
+  stopStory,
+  type Story,
 } from '../support/scenario.js';
-import { startTestService, type TestService } from '../support/service.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import type { TestService } from '../support/service.js';
+import type { WebhookReceiver } from '../support/webhook-receiver.js';
 import {
   AdmissionStatusKey,
   EscalationStepKey,
@@ -30,16 +32,12 @@ import {
 const ODS = 'RXS';
 let svc: TestService;
 let hooks: WebhookReceiver;
-let hospital: Awaited<ReturnType<typeof registerHospital>>;
+let hospital: Story['hospital'];
 
 beforeAll(async () => {
-  [svc, hooks] = await Promise.all([startTestService({ env: { ADMISSION_LINGER_SECONDS: '2' } }), startWebhookReceiver()]);
-  hospital = await registerHospital(svc, ODS, 'Search Attribute General');
+  ({ svc, hooks, hospital } = await startStory({ env: { ADMISSION_LINGER_SECONDS: '2' }, odsCode: ODS, hospitalName: 'Search Attribute General' }));
 });
-afterAll(async () => {
-  await svc?.stop();
-  await hooks?.close();
-});
+afterAll(() => stopStory({ svc, hooks }));
 
 const atHospital = (message: string) => message.split('|PAS|RX1|').join(`|PAS|${ODS}|`);
 

@@ -3,7 +3,8 @@ import { randomInt } from 'node:crypto';
 import { expect } from 'vitest';
 import { parseAck } from '../../src/hl7/ack.js';
 import { fixture } from './fixtures.js';
-import type { TestService } from './service.js';
+import { startTestService, type TestService } from './service.js';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
 /** A random NHS number in the 999 test range that passes the modulus 11 check. */
 export function testNhsNumber(): string {
@@ -97,4 +98,51 @@ export async function admissionOf(svc: TestService, visit: string, hospital = 'R
   if (!id) return undefined;
   const res = await svc.api('GET', `/v1/admissions/${id}`, { key: svc.adminToken });
   return res.body as { id: string; status: string; alerts: any[]; events: any[]; statusReason?: string; location: any; dischargedAt: string | null };
+}
+
+/** What most e2e files share: a service, a webhook receiver standing in for providers' systems, one hospital. */
+export interface Story {
+  svc: TestService;
+  hooks: WebhookReceiver;
+  hospital: Awaited<ReturnType<typeof registerHospital>>;
+}
+
+/** Starts a {@link Story}: `beforeAll(async () => ({ svc, hooks, hospital } = await startStory()))`. */
+export async function startStory(
+  opts: { env?: Record<string, string>; odsCode?: string; hospitalName?: string } = {},
+): Promise<Story> {
+  const [svc, hooks] = await Promise.all([startTestService({ env: opts.env }), startWebhookReceiver()]);
+  const hospital = await registerHospital(svc, opts.odsCode ?? 'RX1', opts.hospitalName ?? 'Leeds General Infirmary');
+  return { svc, hooks, hospital };
+}
+
+export async function stopStory(story: Partial<Story>): Promise<void> {
+  await story.svc?.stop();
+  await story.hooks?.close();
+}
+
+/**
+ * A provider with two webhook contacts (`/<ods>/c1`, `/<ods>/c2` on the receiver, secrets registered there) on a
+ * two-step webhook ladder, and optionally a client.
+ */
+export async function webhookLadderProvider(
+  story: Pick<Story, 'svc' | 'hooks'>,
+  ods: string,
+  opts: { waitSeconds: number; client?: { nhs: string; dateOfBirth?: string; reference?: string } },
+) {
+  const { svc, hooks } = story;
+  const provider = await registerProvider(svc, ods);
+  const c1 = await addContact(svc, provider, { name: 'Day coordinator', webhookUrl: hooks.url(`/${ods}/c1`) });
+  const c2 = await addContact(svc, provider, { name: 'On-call manager', webhookUrl: hooks.url(`/${ods}/c2`) });
+  hooks.setSecret(`/${ods}/c1`, c1.webhookSecret!);
+  hooks.setSecret(`/${ods}/c2`, c2.webhookSecret!);
+  await setPolicy(svc, provider, [
+    { contactIds: [c1.id], channels: ['webhook'], waitSeconds: opts.waitSeconds },
+    { contactIds: [c2.id], channels: ['webhook'], waitSeconds: opts.waitSeconds },
+  ]);
+  if (opts.client) {
+    const { nhs, dateOfBirth = '1941-03-12', reference } = opts.client;
+    await registerClient(svc, provider, nhs, { dateOfBirth, ...(reference ? { reference } : {}) });
+  }
+  return { provider, c1, c2 };
 }
