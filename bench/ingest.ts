@@ -15,7 +15,8 @@
  *   wait; each paced at 200 msg/s and then as fast as they go. Every message is a new A01 (its own MSH-10, visit
  *   and NHS number). Latency is from the request's planned send time (paced) or its send (max) to the whole ACK.
  *
- * Knobs: BENCH_SECONDS (length of each load level, default 6), BENCH_PACED_RATE (default 200).
+ * Knobs: BENCH_SECONDS (length of each load level, default 5), BENCH_PACED_RATE (default 200), BENCH_RELAY_SECONDS
+ * (how long the relay is watched draining, default 8), BENCH_PROFILE_DIR (write a V8 CPU profile of the service).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -41,6 +42,14 @@ const HTTP_SENDERS = 8;
 const VT = 0x0b;
 const FS = 0x1c;
 const CR = 0x0d;
+
+interface ServiceStats {
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  gcCount: number;
+  gcTotalMs: number;
+  gcMaxMs: number;
+}
 
 interface LevelResult {
   transport: string;
@@ -286,7 +295,8 @@ async function main() {
     const [httpPortWanted, mllpPortWanted] = [await freePort(), await freePort()];
     const adminToken = randomBytes(16).toString('hex');
     let logLines = 0;
-    child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/service.ts')], {
+    const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+    child = spawn(process.execPath, [...profile, '--import', 'tsx', join(root, 'bench/service.ts')], {
       cwd: root,
       env: {
         ...process.env,
@@ -310,7 +320,17 @@ async function main() {
       service.on('message', (m: { ready?: boolean; httpPort: number; mllpPort: number }) => m.ready && resolve(m));
       service.once('exit', (code) => reject(new Error(`the service exited with code ${code}\n${errOut}`)));
     });
-    const control = (what: 'relay:pause' | 'relay:resume') =>
+    const serviceStats = () =>
+      new Promise<ServiceStats>((resolve) => {
+        const onMessage = (m: { stats?: ServiceStats }) => {
+          if (!m.stats) return;
+          service.off('message', onMessage);
+          resolve(m.stats);
+        };
+        service.on('message', onMessage);
+        service.send('stats:get');
+      });
+    const control = (what: 'relay:pause' | 'relay:resume' | 'stats:reset') =>
       new Promise<void>((resolve) => {
         const onMessage = (m: { done?: string }) => {
           if (m.done !== what) return;
@@ -340,6 +360,7 @@ async function main() {
 
     const results: LevelResult[] = [];
     const level = async (phase: string, transport: 'HTTP' | 'MLLP', rate?: number) => {
+      await control('stats:reset');
       const r = transport === 'HTTP' ? await httpLoad(port, apiKey, seconds * 1000, rate) : await mllpLoad(mllpPort, seconds * 1000, rate);
       const offered = `${rate ? `${rate} msg/s` : 'max'}${transport === 'HTTP' ? `, ${HTTP_SENDERS} senders` : ', 1 connection'}`;
       const res = summarise(`${phase} ${transport}`, offered, r.latencies, r.elapsed, r.notAa, rss(pid).now);
@@ -348,6 +369,12 @@ async function main() {
         `  ${transport.padEnd(4)}  ${res.offered.padEnd(24)} ${String(res.sent).padStart(6)} msgs  ` +
           `${res.throughput.toFixed(0).padStart(5)} msg/s  ACK p50 ${res.p50.toFixed(2)} ms  p99 ${res.p99.toFixed(2)} ms  ` +
           `max ${res.max.toFixed(1)} ms  not AA ${res.notAa}  RSS ${res.rssMiB.toFixed(0)} MiB`,
+      );
+      const st = await serviceStats();
+      console.log(
+        `        service: event-loop delay p99 ${st.loopDelayP99Ms.toFixed(1)} ms, max ${st.loopDelayMaxMs.toFixed(1)} ms; ` +
+          `GC ${st.gcCount} pauses, ${st.gcTotalMs.toFixed(0)} ms in all, longest ${st.gcMaxMs.toFixed(1)} ms; ` +
+          `load average ${os.loadavg()[0]!.toFixed(2)}`,
       );
     };
 

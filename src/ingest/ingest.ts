@@ -161,6 +161,18 @@ export function createIngest(deps: IngestDeps) {
     ]),
   };
 
+  /** Registered hospitals, remembered for 10 s once seen (hospitals are never deleted): one query less per MLLP message. */
+  const knownHospitals = new Map<string, number>();
+  async function registeredHospital(ods: string): Promise<boolean> {
+    if ((knownHospitals.get(ods) ?? 0) > Date.now()) return true;
+    const [row] = await sql`select 1 from hospitals where ods_code = ${ods}`;
+    if (row) {
+      if (knownHospitals.size >= 1000) knownHospitals.clear();
+      knownHospitals.set(ods, Date.now() + 10_000);
+    }
+    return row !== undefined;
+  }
+
   /**
    * Handles one HL7 v2 message. Never throws: every outcome, including the database being down, is an ACK.
    */
@@ -181,7 +193,7 @@ export function createIngest(deps: IngestDeps) {
         );
       }
       if (ctx.transport === 'mllp') {
-        const [known] = await sql`select 1 from hospitals where ods_code = ${full.sendingFacility}`;
+        const known = await registeredHospital(full.sendingFacility);
         if (!known)
           throw new InputError('unknown-sender', `MSH-4 ${full.sendingFacility} is not a registered hospital`, 'MSH-4');
       }

@@ -34,6 +34,11 @@ export interface RelayDeps {
   signalTimeoutMs?: number;
   /** the longest wait between retries while Temporal (or PostgreSQL) fails (default 5 s) */
   maxBackoffMs?: number;
+  /**
+   * how many workflows are signalled at once (default 8): enough to keep up with Temporal, few enough that a
+   * backlog does not take the CPU from ingestion (an ACK waits for nothing the relay does)
+   */
+  concurrency?: number;
 }
 
 export interface Relay {
@@ -69,6 +74,7 @@ export function startRelay(deps: RelayDeps): Relay {
   const batchSize = deps.batchSize ?? 100;
   const signalTimeoutMs = deps.signalTimeoutMs ?? 5_000;
   const maxBackoffMs = deps.maxBackoffMs ?? 5_000;
+  const concurrency = deps.concurrency ?? 8;
   let running = true;
   /** a kick arrived since the last batch started: look again before sleeping */
   let pending = false;
@@ -109,8 +115,9 @@ export function startRelay(deps: RelayDeps): Relay {
       }
       const done: string[] = [];
       const failed: { id: string; error: string }[] = [];
-      await Promise.all(
-        [...byWorkflow.values()].map(async (list) => {
+      const lists = [...byWorkflow.values()];
+      const lane = async () => {
+        for (let list = lists.shift(); list; list = lists.shift()) {
           for (const r of list) {
             try {
               await signal(r);
@@ -118,11 +125,12 @@ export function startRelay(deps: RelayDeps): Relay {
             } catch (err) {
               // the rest of this workflow's events wait for the next pass, so they still arrive in order
               failed.push({ id: String(r.id), error: (err as Error).message });
-              return;
+              break;
             }
           }
-        }),
-      );
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, lists.length) }, lane));
       if (done.length > 0) {
         await tx`update inbound_messages set dispatched_at = now(), dispatch_attempts = dispatch_attempts + 1
           where id = any(${tx.array(done)}::bigint[])`;
