@@ -6,25 +6,31 @@
  * - a fresh database on the PostgreSQL at BENCH_DATABASE_URL (else TEST_DATABASE_URL, else
  *   postgres://postgres@127.0.0.1:5432/postgres), dropped at the end;
  * - the ceiling: pgbench, 8 clients, a custom script of one single-row INSERT per transaction (a row the size of
- *   a message), `synchronous_commit=on`: durable commits per second on this machine, now;
+ *   a message), `synchronous_commit=on`: durable commits per second on this machine, now; and the latency of one
+ *   such commit when paced at the paced rate below (the floor under any ACK latency at that rate);
  * - a Temporal dev server (the `temporal` CLI, or TEMPORAL_CLI_PATH), which the relay signals for every message;
- * - the production API process (`src/main-api.ts`: HTTP, MLLP and the relay) as a child process with its default
- *   LOG_LEVEL (info), NODE_ENV=production; no worker (workflows wait in the task queue, as they would for a
- *   separate worker fleet);
+ * - the production API role (HTTP, MLLP and the relay, started by `startService` as `src/main-api.ts` starts it)
+ *   in a child process (bench/service.ts) with the default LOG_LEVEL (info) and NODE_ENV=production; no worker
+ *   (workflows wait in the task queue, as they would for a separate worker fleet);
  * - offered load: HTTP with 8 concurrent senders on keep-alive connections, and one MLLP connection, stop and
- *   wait; each paced at 200 msg/s and then as fast as they go. Every message is a new A01 (its own MSH-10, visit
- *   and NHS number). Latency is from the request's planned send time (paced) or its send (max) to the whole ACK.
+ *   wait; each paced at 200 msg/s and then as fast as they go; first with the relay paused (the ingest path
+ *   alone; the relay is then watched draining what those levels stored), then with the relay live (every message
+ *   also signalled to the Temporal dev server, which shares the machine's two cores). Every message is a new A01
+ *   (its own MSH-10, visit and NHS number). Latency runs from a message's planned send time (paced) or its send
+ *   (max) to its whole ACK.
  *
- * Knobs: BENCH_SECONDS (length of each load level, default 5), BENCH_PACED_RATE (default 200), BENCH_RELAY_SECONDS
- * (how long the relay is watched draining, default 8), BENCH_PROFILE_DIR (write a V8 CPU profile of the service).
+ * Knobs: BENCH_SECONDS (each max level; paced levels run twice as long; default 5), BENCH_PACED_RATE (default
+ * 200), BENCH_RELAY_SECONDS (how long the relay is watched draining, default 8), BENCH_PROFILE_DIR (write a V8
+ * CPU profile of the service there).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
@@ -60,6 +66,7 @@ interface LevelResult {
   p50: number;
   p99: number;
   max: number;
+  over10: number;
   notAa: number;
   rssMiB: number;
 }
@@ -119,6 +126,7 @@ function summarise(transport: string, offered: string, latencies: number[], elap
     p50: percentile(sorted, 0.5),
     p99: percentile(sorted, 0.99),
     max: sorted[sorted.length - 1] ?? NaN,
+    over10: sorted.filter((l) => l > 10).length,
     notAa,
     rssMiB,
   };
@@ -224,25 +232,49 @@ async function mllpLoad(port: number, durationMs: number, rate?: number) {
 // ---------------------------------------------------------------------------------------------------------------
 // the machine's ceiling
 
-async function pgbenchCeiling(dbUrl: string): Promise<{ tps: number; clients: number; seconds: number }> {
+/** Runs pgbench on the bench database with a one-INSERT script (`synchronous_commit=on`); returns its output. */
+async function pgbench(dbUrl: string, args: string[], cwd: string): Promise<string> {
   const u = new URL(dbUrl);
+  const script = join(cwd, 'insert.sql');
+  writeFileSync(script, "insert into bench_ceiling (payload) values (repeat('x', 700));\n");
+  const { stdout } = await run(
+    'pgbench',
+    [...args, '-n', '-f', script, '-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres'), u.pathname.slice(1)],
+    { cwd, env: { ...process.env, PGOPTIONS: '-c synchronous_commit=on', PGPASSWORD: decodeURIComponent(u.password) } },
+  );
+  return stdout;
+}
+
+/**
+ * The machine's ceiling, measured now: durable single-row INSERT commits per second with 8 clients as fast as they
+ * go, and the latency of one such commit at the paced rate (the floor under any ACK latency at that rate).
+ */
+async function machineCeiling(dbUrl: string) {
   const sql = postgres(dbUrl, { max: 1, onnotice: () => undefined });
   await sql`create table bench_ceiling (id bigserial primary key, payload text not null, at timestamptz not null default now())`;
   await sql.end();
   const dir = mkdtempSync(join(os.tmpdir(), 'aa-pgbench-'));
-  const script = join(dir, 'insert.sql');
-  writeFileSync(script, "insert into bench_ceiling (payload) values (repeat('x', 700));\n");
   const clients = 8;
   const secs = Math.max(4, Math.min(10, seconds));
   try {
-    const { stdout } = await run(
-      'pgbench',
-      ['-n', '-c', String(clients), '-j', '2', '-T', String(secs), '-f', script, '-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres'), u.pathname.slice(1)],
-      { env: { ...process.env, PGOPTIONS: '-c synchronous_commit=on', PGPASSWORD: decodeURIComponent(u.password) } },
-    );
-    const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
-    if (!m?.[1]) throw new Error(`could not read pgbench's output:\n${stdout}`);
-    return { tps: Number(m[1]), clients, seconds: secs };
+    const out = await pgbench(dbUrl, ['-c', String(clients), '-j', '2', '-T', String(secs)], dir);
+    const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
+    if (!m?.[1]) throw new Error(`could not read pgbench's output:\n${out}`);
+    // paced, with a log of every transaction's latency (µs, third column; from its scheduled start)
+    await pgbench(dbUrl, ['-c', String(clients), '-j', '2', '-T', String(secs), '-R', String(pacedRate), '--log', '--log-prefix=lat'], dir);
+    const latencies = readdirSync(dir)
+      .filter((f) => f.startsWith('lat'))
+      .flatMap((f) => readFileSync(join(dir, f), 'utf8').trim().split('\n'))
+      .map((line) => Number(line.split(' ')[2]) / 1000)
+      .sort((a, b) => a - b);
+    return {
+      tps: Number(m[1]),
+      clients,
+      seconds: secs,
+      pacedP50: percentile(latencies, 0.5),
+      pacedP99: percentile(latencies, 0.99),
+      pacedMax: latencies[latencies.length - 1] ?? NaN,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -288,8 +320,12 @@ async function main() {
     );
 
     process.stdout.write('ceiling: pgbench, durable single-row INSERT commits … ');
-    const ceiling = await pgbenchCeiling(dbUrl);
+    const ceiling = await machineCeiling(dbUrl);
     console.log(`${Math.round(ceiling.tps)}/s (${ceiling.clients} clients, ${ceiling.seconds} s, synchronous_commit=on)`);
+    console.log(
+      `         one such commit at ${pacedRate}/s: p50 ${ceiling.pacedP50.toFixed(2)} ms, p99 ${ceiling.pacedP99.toFixed(2)} ms, ` +
+        `max ${ceiling.pacedMax.toFixed(1)} ms (the floor under any ACK latency at that rate)`,
+    );
 
     dev = await startDevServer({ cliPath: temporalCli() });
     const [httpPortWanted, mllpPortWanted] = [await freePort(), await freePort()];
@@ -354,34 +390,43 @@ async function main() {
         select count(*)::int as n from inbound_messages where status = 'accepted' and dispatched_at is null`)[0]!.n;
 
     // warm-up (JIT, pool connections, prepared statements, the relay's first workflows), not measured
-    await httpLoad(port, apiKey, 1500);
-    await mllpLoad(mllpPort, 500);
+    await httpLoad(port, apiKey, 3000);
+    await mllpLoad(mllpPort, 1000);
     for (let i = 0; i < 50 && (await backlog()) > 0; i++) await new Promise((r) => setTimeout(r, 200));
 
     const results: LevelResult[] = [];
+    const clientLoop = monitorEventLoopDelay({ resolution: 1 });
+    clientLoop.enable();
     const level = async (phase: string, transport: 'HTTP' | 'MLLP', rate?: number) => {
       await control('stats:reset');
-      const r = transport === 'HTTP' ? await httpLoad(port, apiKey, seconds * 1000, rate) : await mllpLoad(mllpPort, seconds * 1000, rate);
+      clientLoop.reset();
+      // paced levels run twice as long: their p99 is the point, and more samples make it steadier
+      const ms = (rate ? 2 : 1) * seconds * 1000;
+      const r = transport === 'HTTP' ? await httpLoad(port, apiKey, ms, rate) : await mllpLoad(mllpPort, ms, rate);
       const offered = `${rate ? `${rate} msg/s` : 'max'}${transport === 'HTTP' ? `, ${HTTP_SENDERS} senders` : ', 1 connection'}`;
       const res = summarise(`${phase} ${transport}`, offered, r.latencies, r.elapsed, r.notAa, rss(pid).now);
       results.push(res);
       console.log(
         `  ${transport.padEnd(4)}  ${res.offered.padEnd(24)} ${String(res.sent).padStart(6)} msgs  ` +
           `${res.throughput.toFixed(0).padStart(5)} msg/s  ACK p50 ${res.p50.toFixed(2)} ms  p99 ${res.p99.toFixed(2)} ms  ` +
-          `max ${res.max.toFixed(1)} ms  not AA ${res.notAa}  RSS ${res.rssMiB.toFixed(0)} MiB`,
+          `max ${res.max.toFixed(1)} ms  over 10 ms ${res.over10}  not AA ${res.notAa}  RSS ${res.rssMiB.toFixed(0)} MiB`,
       );
       const st = await serviceStats();
       console.log(
         `        service: event-loop delay p99 ${st.loopDelayP99Ms.toFixed(1)} ms, max ${st.loopDelayMaxMs.toFixed(1)} ms; ` +
           `GC ${st.gcCount} pauses, ${st.gcTotalMs.toFixed(0)} ms in all, longest ${st.gcMaxMs.toFixed(1)} ms; ` +
-          `load average ${os.loadavg()[0]!.toFixed(2)}`,
+          `load average ${os.loadavg()[0]!.toFixed(2)}; this client's event-loop delay p99 ` +
+          `${(clientLoop.percentile(99) / 1e6).toFixed(1)} ms`,
       );
     };
 
     const logLinesBefore = logLines;
     const messagesBefore = seq;
-    console.log(`ingest alone, relay paused (${seconds} s per level; latency = planned send → whole ACK):`);
+    console.log(
+      `ingest alone, relay paused (${2 * seconds} s per paced level, ${seconds} s at max; latency = planned send → whole ACK):`,
+    );
     await control('relay:pause');
+    await new Promise((r) => setTimeout(r, 1000));
     await level('alone', 'HTTP', pacedRate);
     await level('alone', 'HTTP');
     await level('alone', 'MLLP', pacedRate);
@@ -401,7 +446,7 @@ async function main() {
     const relayElapsed = (performance.now() - relayStart) / 1000;
     console.log(
       `relay: ${waiting - left} of ${waiting} waiting events signalled to Temporal in ${relayElapsed.toFixed(1)} s ` +
-        `(${((waiting - left) / relayElapsed).toFixed(0)} events/s, signalWithStart to the dev server on this machine)`,
+        `(${((waiting - left) / relayElapsed).toFixed(0)} events/s: signalWithStart to the dev server on this machine)`,
     );
     // the rest would only load the next phase with old work: marked handed over (this database is dropped after)
     await db`update inbound_messages set dispatched_at = now() where status = 'accepted' and dispatched_at is null`;

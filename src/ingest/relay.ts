@@ -39,6 +39,11 @@ export interface RelayDeps {
    * backlog does not take the CPU from ingestion (an ACK waits for nothing the relay does)
    */
   concurrency?: number;
+  /**
+   * after waking from idle, wait this long before claiming rows (default 20 ms), so that a steady stream of messages
+   * is handed over in batches (one claim and one commit for several) rather than one transaction per message
+   */
+  coalesceMs?: number;
 }
 
 export interface Relay {
@@ -75,6 +80,7 @@ export function startRelay(deps: RelayDeps): Relay {
   const signalTimeoutMs = deps.signalTimeoutMs ?? 5_000;
   const maxBackoffMs = deps.maxBackoffMs ?? 5_000;
   const concurrency = deps.concurrency ?? 8;
+  const coalesceMs = deps.coalesceMs ?? 20;
   let running = true;
   /** a kick arrived since the last batch started: look again before sleeping */
   let pending = false;
@@ -236,6 +242,7 @@ export function startRelay(deps: RelayDeps): Relay {
       for (const r of idleResolvers) r();
       idleResolvers = [];
       await sleep(deps.pollMs);
+      if (running && coalesceMs > 0) await new Promise((r) => setTimeout(r, coalesceMs));
     }
     for (const r of idleResolvers) r();
     idleResolvers = [];
