@@ -308,6 +308,28 @@ async function main() {
   let dev: DevServer | undefined;
   let child: ChildProcess | undefined;
   let db: postgres.Sql | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      if (child && child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child!.once('exit', r));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child!.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await dev?.stop();
+      await db?.end();
+      await admin.unsafe(`drop database if exists ${dbName} with (force)`);
+      await admin.end();
+    })());
+  // Ctrl-C: the service, the dev server and the database go too
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`\n${signal}: cleaning up`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
   try {
     db = postgres(dbUrl, { max: 2, onnotice: () => undefined });
     await migrate(db);
@@ -486,17 +508,7 @@ async function main() {
     if (failed > 0) console.log(`WARNING: ${failed} message(s) were not answered AA`);
     console.log(`(whole run ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   } finally {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child!.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    await dev?.stop();
-    await db?.end();
-    await admin.unsafe(`drop database if exists ${dbName} with (force)`);
-    await admin.end();
+    await cleanUp();
   }
 }
 
