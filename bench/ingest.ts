@@ -412,8 +412,8 @@ async function main() {
         select count(*)::int as n from inbound_messages where status = 'accepted' and dispatched_at is null`)[0]!.n;
 
     // warm-up (JIT, pool connections, prepared statements, the relay's first workflows), not measured
-    await httpLoad(port, apiKey, 3000);
-    await mllpLoad(mllpPort, 1000);
+    await httpLoad(port, apiKey, 5000);
+    await mllpLoad(mllpPort, 1500);
     for (let i = 0; i < 50 && (await backlog()) > 0; i++) await new Promise((r) => setTimeout(r, 200));
 
     const results: LevelResult[] = [];
@@ -438,7 +438,7 @@ async function main() {
         `        service: event-loop delay p99 ${st.loopDelayP99Ms.toFixed(1)} ms, max ${st.loopDelayMaxMs.toFixed(1)} ms; ` +
           `GC ${st.gcCount} pauses, ${st.gcTotalMs.toFixed(0)} ms in all, longest ${st.gcMaxMs.toFixed(1)} ms; ` +
           `load average ${os.loadavg()[0]!.toFixed(2)}; this client's event-loop delay p99 ` +
-          `${(clientLoop.percentile(99) / 1e6).toFixed(1)} ms`,
+          `${(clientLoop.percentile(99) / 1e6).toFixed(1)} ms, max ${(clientLoop.max / 1e6).toFixed(1)} ms`,
       );
     };
 
