@@ -3,6 +3,11 @@
  * never stops the service accepting messages, and every alert arrives once Temporal is back; PostgreSQL being down
  * answers AR / 503 ("retry later") and never AA, and the same message is accepted once it is back; the relay
  * neither loses nor duplicates events when it fails in the middle of a batch.
+ *
+ * Found while writing these: the worker's NativeConnection rides out a Temporal outage by itself (its polls are
+ * retried; a worker kept RUNNING through 10 s and 80 s outages and picked up work after the restart), so the
+ * service does not restart it; the client's gRPC channel needed its reconnect backoff capped (src/temporal/client.ts)
+ * and postgres.js needed a patch (scripts/patch-postgres.mjs) for a dropped connection not to hang or crash.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
