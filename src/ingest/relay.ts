@@ -85,6 +85,7 @@ export function startRelay(deps: RelayDeps): Relay {
   /** a kick arrived since the last batch started: look again before sleeping */
   let pending = false;
   let failures = 0;
+  let lastPartialLog = 0;
   let wake: (() => void) | undefined;
   let unlisten: (() => Promise<void>) | undefined;
   let stopping: Promise<void> | undefined;
@@ -218,17 +219,21 @@ export function startRelay(deps: RelayDeps): Relay {
         }
       }
       if (outcome) {
-        if (outcome.failed.length > 0) {
+        const notHandedOver = outcome.failed.length;
+        if (notHandedOver > 0 && outcome.done === 0) {
+          // nothing got through: Temporal is down (or slow); back off and probe its health before the next try
           failures++;
           if (failures === 1 || failures % 20 === 0) {
-            logger.warn(
-              { err: outcome.failed[0]!.error, notHandedOver: outcome.failed.length, handedOver: outcome.done, failures },
-              'relay could not hand events to Temporal; will retry',
-            );
+            logger.warn({ err: outcome.failed[0]!.error, notHandedOver, failures }, 'relay could not hand events to Temporal; will retry');
           }
         } else {
           if (failures > 0) logger.info({ failures }, 'relay is handing events to Temporal again');
           failures = 0;
+          // some got through and some did not: those wait for the next poll (logged at most once a minute)
+          if (notHandedOver > 0 && Date.now() - lastPartialLog > 60_000) {
+            lastPartialLog = Date.now();
+            logger.warn({ err: outcome.failed[0]!.error, notHandedOver, handedOver: outcome.done }, 'relay could not hand some events to Temporal; will retry');
+          }
         }
       }
       if (!running) break;
