@@ -1,4 +1,4 @@
-/* global console, process */
+/* global console, process, URL */
 /**
  * Adds lockfile entries for the platform-specific optional packages (swc, rollup, esbuild, ... for macOS, Windows,
  * musl, arm) that the npm registry mirror on our build machines does not serve, so `npm install` there leaves them
