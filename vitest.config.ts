@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    // in CI also a JSON report, from which .ci/run prints the plain "N passed, N failed" closing line
+    ...(process.env.CI ? { reporters: ['default', 'json'], outputFile: { json: '.vitest-results.json' } } : {}),
     projects: [
       {
         test: {
