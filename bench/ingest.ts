@@ -35,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
 import { migrate } from '../src/db/client.js';
-import { freePort, startDevServer, type DevServer } from '../src/temporal/dev-server.js';
+import { findTemporalCli, freePort, startDevServer, type DevServer } from '../src/temporal/dev-server.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -283,10 +283,6 @@ async function machineCeiling(dbUrl: string) {
 // ---------------------------------------------------------------------------------------------------------------
 // the service process
 
-function temporalCli(): string {
-  return process.env.TEMPORAL_CLI_PATH ?? 'temporal';
-}
-
 /** Current and peak resident set size of a process, MiB (Linux /proc). */
 function rss(pid: number): { now: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -349,7 +345,7 @@ async function main() {
         `max ${ceiling.pacedMax.toFixed(1)} ms (the floor under any ACK latency at that rate)`,
     );
 
-    dev = await startDevServer({ cliPath: temporalCli() });
+    dev = await startDevServer({ cliPath: findTemporalCli(process.env.TEMPORAL_CLI_PATH) });
     const [httpPortWanted, mllpPortWanted] = [await freePort(), await freePort()];
     const adminToken = randomBytes(16).toString('hex');
     let logLines = 0;

