@@ -3,7 +3,8 @@
  * (alert + step + contact + channel), enforced by the primary key, carried as Notify's `reference` and in the
  * webhook event id, so a retried activity never tells a person twice.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../src/hash.js';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import type { AdmissionEvent, AlertKind, Location } from '../src/domain/admission-event.js';
@@ -61,9 +62,8 @@ export const deliveryId = (alertId: string, step: number, contactId: string, cha
 
 /** Webhook event id: stable for every retry of one delivery, so receivers can de-duplicate. */
 export const webhookEventId = (id: string): string =>
-  `evt_${createHash('sha256').update(id).digest('hex').slice(0, 32)}`;
+  `evt_${sha256Hex(id).slice(0, 32)}`;
 
-export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 /** How often a running delivery tells Temporal it is alive (the workflow's heartbeat timeout is a few times this). */
 export const DELIVERY_HEARTBEAT_MS = 1_000;
@@ -97,7 +97,7 @@ export function createDeliveryActivities(
   async function newAckUrl(alertId: string, id: string): Promise<string> {
     const token = randomBytes(24).toString('base64url'); // 192 bits
     await sql`insert into ack_tokens (token_hash, alert_id, delivery_id, expires_at)
-      values (${hashToken(token)}, ${alertId}, ${id}, now() + make_interval(secs => ${deps.ackTokenTtlSeconds}))`;
+      values (${sha256Hex(token)}, ${alertId}, ${id}, now() + make_interval(secs => ${deps.ackTokenTtlSeconds}))`;
     return `${deps.publicBaseUrl}/a/${token}`;
   }
 

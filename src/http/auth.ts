@@ -3,6 +3,7 @@
  * Keys are random, shown once, and stored as SHA-256 hashes.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { sha256Hex } from '../hash.js';
 import type { NextFunction, Request, Response } from 'express';
 import type { Sql } from '../db/client.js';
 import { HttpProblem } from './problem.js';
@@ -18,7 +19,8 @@ declare module 'express-serve-static-core' {
   }
 }
 
-export const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex');
+/** How an API key is stored. */
+export const hashKey = sha256Hex;
 
 /** A new API key: a recognisable prefix and 256 random bits. */
 export function newApiKey(kind: 'hospital' | 'provider'): string {

@@ -3,7 +3,8 @@
  * The ACK is built only after COMMIT: an AA (or CA) is a promise that the message is never lost. Transport
  * (HTTP, MLLP) is the caller's; this module decides the outcome.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { sha256Hex } from '../hash.js';
 import type { Logger } from 'pino';
 import type { AdmissionEvent } from '../domain/admission-event.js';
 import { HEADER_ERRORS, InputError } from '../domain/errors.js';
@@ -55,7 +56,7 @@ export const INBOUND_CHANNEL = 'inbound_messages';
  * normalised), so a resend over another transport still matches.
  */
 export function contentHash(text: string): string {
-  return createHash('sha256').update(canonicalSegments(text)).digest('hex');
+  return sha256Hex(canonicalSegments(text));
 }
 
 /**
@@ -91,7 +92,6 @@ function nestedDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 interface Decision {
   outcome: AckOutcome;
@@ -377,12 +377,12 @@ export function createIngest(deps: IngestDeps) {
         received ??
         (nestedDeeperThan(body, MAX_JSON_DEPTH) ? '(nested too deeply to store)' : JSON.stringify(body ?? null));
       const d: Decision = { outcome: 'reject', httpStatus: 400, errors: [] };
-      if (!(await storeRejected('fhir', raw, sender, d, problem.err, sha256(raw)))) return FHIR_UNAVAILABLE;
+      if (!(await storeRejected('fhir', raw, sender, d, problem.err, sha256Hex(raw)))) return FHIR_UNAVAILABLE;
       return { httpStatus: 400, outcome: problem.outcome };
     }
     const normalised = JSON.stringify(body);
     const text = received ?? normalised;
-    const hash = sha256(canonicalJson(body));
+    const hash = sha256Hex(canonicalJson(body));
     let event: AdmissionEvent;
     try {
       event = encounterToEvent(body, { receivedAt: now(), senderOds: ctx.keyHospitalOds });
@@ -461,7 +461,7 @@ export function createIngest(deps: IngestDeps) {
       const err = new InputError('invalid', diagnostics, 'Encounter');
       const d: Decision = { outcome: 'reject', httpStatus: 400, errors: [] };
       const sender = { sendingFacility: ctx.keyHospitalOds };
-      if (!(await storeRejected('fhir', received, sender, d, err, sha256(received)))) return FHIR_UNAVAILABLE;
+      if (!(await storeRejected('fhir', received, sender, d, err, sha256Hex(received)))) return FHIR_UNAVAILABLE;
       return {
         httpStatus: 400,
         outcome: operationOutcome([{ severity: 'error', code: 'structure', diagnostics, expression: ['Encounter'] }]),

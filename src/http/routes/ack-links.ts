@@ -1,7 +1,7 @@
 /** The one-time acknowledgement links `/a/{token}`: the pages, backed by ack_tokens and the acknowledgement path. */
 import type { Router } from 'express';
 import { acknowledge } from '../../alerts/acknowledge.js';
-import { hashToken } from '../../../activities/deliveries.js';
+import { sha256Hex as hashToken } from '../../hash.js';
 import type { AckOutcome, AlertKind, AlertStatus } from '../../domain/admission-event.js';
 import { cancelledEvent, defaultOutcome } from '../../domain/alert-text.js';
 import type { AppDeps } from '../app.js';
