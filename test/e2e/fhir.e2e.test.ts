@@ -8,16 +8,16 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { eventually } from '../support/fixtures.js';
 import {
-  addContact,
   admissionOf,
   newSpell,
   registerClient,
   registerHospital,
-  registerProvider,
-  setPolicy,
+  startIngestStory,
+  stopStory,
+  type IngestStory,
 } from '../support/scenario.js';
 import { startTestService, type TestService } from '../support/service.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import type { WebhookReceiver } from '../support/webhook-receiver.js';
 
 type Spell = ReturnType<typeof newSpell>;
 
@@ -30,23 +30,15 @@ const HOOK = '/VQ401/c1';
 let svc: TestService;
 let hooks: WebhookReceiver;
 let db: postgres.Sql;
-let rx1: Awaited<ReturnType<typeof registerHospital>>;
-let provider: Awaited<ReturnType<typeof registerProvider>>;
+let rx1: IngestStory['rx1'];
+let provider: IngestStory['provider'];
 
 beforeAll(async () => {
-  [svc, hooks] = await Promise.all([startTestService(), startWebhookReceiver()]);
-  db = postgres(svc.db.url, { max: 2, onnotice: () => undefined });
-  rx1 = await registerHospital(svc, 'RX1', 'Leeds General Infirmary');
-  await registerHospital(svc, 'RR8', 'St James University Hospital');
-  provider = await registerProvider(svc, 'VQ401');
-  const contact = await addContact(svc, provider, { name: 'Coordinator', webhookUrl: hooks.url(HOOK) });
-  hooks.setSecret(HOOK, contact.webhookSecret!);
-  await setPolicy(svc, provider, [{ contactIds: [contact.id], channels: ['webhook'], waitSeconds: 600 }]);
+  ({ svc, hooks, db, rx1, provider } = await startIngestStory('VQ401'));
 });
 afterAll(async () => {
   await db?.end();
-  await svc?.stop();
-  await hooks?.close();
+  await stopStory({ svc, hooks });
 });
 
 // ---- helpers ---------------------------------------------------------------------------------------------

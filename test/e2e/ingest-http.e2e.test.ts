@@ -6,49 +6,40 @@
  * admission view.
  */
 import { readFileSync } from 'node:fs';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HL7_ERROR_CODES, parseAck, type ParsedAck } from '../../src/hl7/ack.js';
 import { parseHl7 } from '../../src/hl7/message.js';
 import { eventually } from '../support/fixtures.js';
 import {
-  addContact,
   admissionOf,
   newSpell,
   registerClient,
-  registerHospital,
-  registerProvider,
-  setPolicy,
   spellMessage,
+  startIngestStory,
+  stopStory,
+  type IngestStory,
 } from '../support/scenario.js';
-import { startTestService, type TestService } from '../support/service.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import type { TestService } from '../support/service.js';
+import type { WebhookReceiver } from '../support/webhook-receiver.js';
 
 type Spell = ReturnType<typeof newSpell>;
 
 let svc: TestService;
 let hooks: WebhookReceiver;
 let db: postgres.Sql;
-let rx1: Awaited<ReturnType<typeof registerHospital>>;
-let rr8: Awaited<ReturnType<typeof registerHospital>>;
-let provider: Awaited<ReturnType<typeof registerProvider>>;
+let rx1: IngestStory['rx1'];
+let rr8: IngestStory['rr8'];
+let provider: IngestStory['provider'];
 
 const HOOK = '/VQ201/c1';
 
 beforeAll(async () => {
-  [svc, hooks] = await Promise.all([startTestService(), startWebhookReceiver()]);
-  db = postgres(svc.db.url, { max: 2, onnotice: () => undefined });
-  rx1 = await registerHospital(svc, 'RX1', 'Leeds General Infirmary');
-  rr8 = await registerHospital(svc, 'RR8', 'St James University Hospital');
-  provider = await registerProvider(svc, 'VQ201');
-  const contact = await addContact(svc, provider, { name: 'Coordinator', webhookUrl: hooks.url(HOOK) });
-  hooks.setSecret(HOOK, contact.webhookSecret!);
-  await setPolicy(svc, provider, [{ contactIds: [contact.id], channels: ['webhook'], waitSeconds: 600 }]);
+  ({ svc, hooks, db, rx1, rr8, provider } = await startIngestStory('VQ201'));
 });
 afterAll(async () => {
   await db?.end();
-  await svc?.stop();
-  await hooks?.close();
+  await stopStory({ svc, hooks });
 });
 
 // ---- helpers ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 /** Acting as operator, hospital and provider against a running service. */
 import { randomInt } from 'node:crypto';
+import postgres from 'postgres';
 import { expect } from 'vitest';
 import { parseAck } from '../../src/hl7/ack.js';
 import { fixture } from './fixtures.js';
@@ -146,3 +147,23 @@ export async function webhookLadderProvider(
   }
   return { provider, c1, c2 };
 }
+
+/**
+ * The ingestion tests' world: a {@link Story} with a second hospital (RR8, for sender mismatches), one provider with
+ * one webhook contact at `/<providerOds>/c1` on a ladder that never escalates within a test, and a direct database
+ * handle for checking what was stored. Close `db` before {@link stopStory}.
+ */
+export async function startIngestStory(providerOds: string) {
+  const story = await startStory();
+  const { svc, hooks } = story;
+  const db = postgres(svc.db.url, { max: 2, onnotice: () => undefined });
+  const rr8 = await registerHospital(svc, 'RR8', 'St James University Hospital');
+  const provider = await registerProvider(svc, providerOds);
+  const hook = `/${providerOds}/c1`;
+  const contact = await addContact(svc, provider, { name: 'Coordinator', webhookUrl: hooks.url(hook) });
+  hooks.setSecret(hook, contact.webhookSecret!);
+  await setPolicy(svc, provider, [{ contactIds: [contact.id], channels: ['webhook'], waitSeconds: 600 }]);
+  return { ...story, db, rx1: story.hospital, rr8, provider };
+}
+
+export type IngestStory = Awaited<ReturnType<typeof startIngestStory>>;
