@@ -3,6 +3,7 @@
  */
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   date,
@@ -10,12 +11,14 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
 import type { AdmissionEvent, Location } from '../domain/admission-event.js';
+import type { CodeMap } from '../domain/clinical.js';
 import type { EscalationStep } from '../domain/escalation.js';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
@@ -24,6 +27,9 @@ export const hospitals = pgTable('hospitals', {
   id: uuid('id').primaryKey().defaultRandom(),
   odsCode: text('ods_code').notNull().unique(),
   name: text('name').notNull(),
+  /** the hospital's own discharge method / destination codes (CONTRACT.md `PUT /v1/hospitals/{id}/code-map`) */
+  codeMap: jsonb('code_map').$type<CodeMap>(),
+  codeMapUpdatedAt: timestamp('code_map_updated_at', { withTimezone: true }),
   createdAt: createdAt(),
 });
 
@@ -116,6 +122,17 @@ export const admissions = pgTable(
     workflowId: text('workflow_id').notNull(),
     status: text('status').notNull().default('received'),
     statusReason: text('status_reason'),
+    /** the stable code of statusReason (src/domain/clinical.ts StatusReasonCode) */
+    statusReasonCode: text('status_reason_code'),
+    /** the NHS number the stay is matched on now (latest valid one in event order); for readmission and review */
+    nhsNumber: text('nhs_number'),
+    /** when the stay became `unmatched` (null when it is not): the review queue's "since" */
+    unmatchedSince: timestamp('unmatched_since', { withTimezone: true }),
+    /** review queue: resolved (matched by an operator, or dismissed), by whom, with what note */
+    reviewResolution: text('review_resolution', { enum: ['matched', 'dismissed'] }),
+    reviewResolvedAt: timestamp('review_resolved_at', { withTimezone: true }),
+    reviewResolvedBy: text('review_resolved_by'),
+    reviewNote: text('review_note'),
     admittedAt: timestamp('admitted_at', { withTimezone: true }),
     dischargedAt: timestamp('discharged_at', { withTimezone: true }),
     location: jsonb('location').$type<Location>(),
@@ -124,8 +141,68 @@ export const admissions = pgTable(
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [uniqueIndex('admissions_spell_uq').on(t.hospitalOds, t.visitNumber)],
+  (t) => [
+    uniqueIndex('admissions_spell_uq').on(t.hospitalOds, t.visitNumber),
+    index('admissions_nhs_idx').on(t.nhsNumber),
+    index('admissions_review_idx')
+      .on(t.unmatchedSince)
+      .where(sql`${t.status} = 'unmatched' and ${t.reviewResolvedAt} is null`),
+  ],
 );
+
+/** An operator's resolution of a review item: this stay is this provider's client (CONTRACT.md resolve `match`). */
+export const reviewMatches = pgTable(
+  'review_matches',
+  {
+    admissionId: uuid('admission_id')
+      .notNull()
+      .references(() => admissions.id),
+    providerId: uuid('provider_id')
+      .notNull()
+      .references(() => providers.id, { onDelete: 'cascade' }),
+    clientId: uuid('client_id')
+      .notNull()
+      .references(() => clients.id, { onDelete: 'cascade' }),
+    by: text('by').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.admissionId, t.providerId] })],
+);
+
+/**
+ * A message that concerns stays other than its own PV1-19 spell: a person-level identity correction or merge
+ * (A31 without a visit, A34, A40, A47) reaches every open stay at its hospital of the patient it names. The relay
+ * records each link before it signals that stay's workflow, so a reopened stay finds the message again.
+ */
+export const stayLinks = pgTable(
+  'stay_links',
+  {
+    messageId: bigint('message_id', { mode: 'bigint' })
+      .notNull()
+      .references(() => inboundMessages.id),
+    admissionId: uuid('admission_id')
+      .notNull()
+      .references(() => admissions.id),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.admissionId] }), index('stay_links_admission_idx').on(t.admissionId)],
+);
+
+/**
+ * Messages to the operator contacts (OPERATOR_WEBHOOK_URL, OPERATOR_EMAIL): one per id, e.g.
+ * `review-waiting:<admission id>:webhook`, so a retried activity never sends twice.
+ */
+export const operatorMessages = pgTable('operator_messages', {
+  id: text('id').primaryKey(),
+  kind: text('kind').notNull(),
+  channel: text('channel', { enum: ['webhook', 'email'] }).notNull(),
+  admissionId: uuid('admission_id').references(() => admissions.id),
+  status: text('status', { enum: ['pending', 'sent', 'rejected', 'skipped', 'failed'] }).notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  detail: text('detail'),
+  createdAt: createdAt(),
+  sentAt: timestamp('sent_at', { withTimezone: true }),
+});
 
 /**
  * Every message a hospital sent, raw, with its parsed event and the ACK it was given. The outbox of the relay:
@@ -143,6 +220,8 @@ export const inboundMessages = pgTable(
     raw: text('raw').notNull(),
     parsed: jsonb('parsed').$type<AdmissionEvent>(),
     status: text('status', { enum: ['accepted', 'rejected'] }).notNull(),
+    /** MSH-11.1: `P` live; `T` training and `D` debugging are stored and answered but never reach a stay */
+    processingId: text('processing_id').notNull().default('P'),
     /** true for the first message under its MSH-4 + MSH-10; a conflicting resend is stored with false */
     isPrimary: boolean('is_primary').notNull().default(true),
     ackCode: text('ack_code').notNull(),
@@ -192,7 +271,12 @@ export const alerts = pgTable(
     acknowledgedAt: timestamp('acknowledged_at', { withTimezone: true }),
     acknowledgedBy: text('acknowledged_by'),
     outcome: text('outcome'),
+    /** a code (src/domain/clinical.ts WithdrawnReason); the words are made from it */
     withdrawnReason: text('withdrawn_reason'),
+    /** cancellation alerts: what they cancel (CancelsCode) */
+    cancels: text('cancels'),
+    /** discharge alerts: where the patient went (DestinationCategory), as classified when the alert was raised */
+    destinationCategory: text('destination_category'),
   },
   (t) => [
     uniqueIndex('alerts_key_uq').on(t.admissionId, t.providerId, t.alertKey),
@@ -259,6 +343,9 @@ export const schema = {
   escalationPolicies,
   clients,
   admissions,
+  reviewMatches,
+  stayLinks,
+  operatorMessages,
   inboundMessages,
   alerts,
   deliveries,

@@ -3,6 +3,8 @@
  * `src/hl7` and `src/fhir` speaks this, never raw HL7 or FHIR.
  */
 
+import type { DeathSignal, DestinationCategory } from './clinical.js';
+
 /** What an event does to a hospital spell (CONTRACT.md "Event meanings"). */
 export type EventKind =
   | 'admit' // A01, A04 with PV1-2 = I, A06, FHIR in-progress
@@ -15,7 +17,8 @@ export type EventKind =
   | 'update' // A08 (and A04 for a non-inpatient, A31-like demographics updates)
   | 'leave' // A21
   | 'return' // A22
-  | 'merge' // A40 (effects come later)
+  | 'merge' // A40 merge patient (MRG names the merged patient); no spell effect, the stays follow the survivor
+  | 'identity' // A31 without a visit, A34, A47: person identity update or correction; no spell effect
   | 'other'; // any other ADT trigger: stored, no effect
 
 export interface Location {
@@ -48,8 +51,13 @@ export interface PatientIdentity {
   dateOfBirth?: string;
   /** ISO 8601 instant (PID-29) */
   deceasedAt?: string;
-  /** PID-30 = Y, or discharge method 4 */
+  /**
+   * The message says the patient died (CONTRACT.md "Death"): PV1-36 4/5, PV1-37 79 (or the hospital's code map
+   * says `died`), PID-30 `Y`, or PID-29 present. False when PID-30 is `N` and nothing else says so.
+   */
   deceased?: boolean;
+  /** which of those signals the message carries */
+  deathSignals?: DeathSignal[];
 }
 
 export interface AdmissionEvent {
@@ -77,12 +85,23 @@ export interface AdmissionEvent {
   admittedAt?: string;
   /** PV1-45 discharge date/time, ISO 8601 UTC */
   dischargedAt?: string;
-  /** PV1-36 discharge method (NHS Data Dictionary: 1 clinical advice, 4 died, ...), PV1-37 destination */
-  discharge?: { method?: string; destination?: string };
+  /**
+   * PV1-36 discharge method (NHS Data Dictionary: 1 clinical advice, 4 died, ...), PV1-37 destination, and the
+   * destination's category as classified at ingestion (national codes, or the hospital's code map then in force)
+   */
+  discharge?: DischargeDetails;
   /** PV2-9 expected discharge date (YYYY-MM-DD) */
   expectedDischargeDate?: string;
-  /** A40: prior patient identifiers (MRG) */
+  /** A34/A40/A47: the merged (prior) patient's identifiers from MRG-1 (and MRG-2), as `value^authority` or value */
   mergedFrom?: string[];
+  /** MSH-11.1 processing ID (`P` live, `T` training, `D` debugging); FHIR: `P` */
+  processingId?: string;
+}
+
+export interface DischargeDetails {
+  method?: string;
+  destination?: string;
+  destinationCategory?: DestinationCategory;
 }
 
 /**
@@ -103,8 +122,11 @@ export interface EventSummary {
   location?: Location;
   admittedAt?: string;
   dischargedAt?: string;
-  discharge?: { method?: string; destination?: string };
+  discharge?: DischargeDetails;
+  /** the message says the patient died (any of the four signals) */
   deceased?: boolean;
+  /** PID-29 date/time of death, ISO 8601 */
+  deceasedAt?: string;
   expectedDischargeDate?: string;
 }
 
@@ -122,5 +144,5 @@ export type AdmissionStatus =
 
 export type AlertKind = 'admission' | 'discharge' | 'death' | 'cancellation' | 'transfer';
 export type AlertStatus = 'open' | 'acknowledged' | 'unacknowledged' | 'withdrawn';
-export type AckOutcome = 'visits-paused' | 'visits-resumed' | 'not-our-client' | 'noted';
+export type AckOutcome = 'visits-paused' | 'visits-resumed' | 'not-our-client' | 'noted' | 'care-ended';
 export type Channel = 'sms' | 'email' | 'webhook';

@@ -21,6 +21,7 @@ export function toEventSummary(
   if (ev.dischargedAt) s.dischargedAt = ev.dischargedAt;
   if (ev.discharge) s.discharge = ev.discharge;
   if (ev.patient.deceased) s.deceased = true;
+  if (ev.patient.deceasedAt) s.deceasedAt = ev.patient.deceasedAt;
   if (ev.expectedDischargeDate) s.expectedDischargeDate = ev.expectedDischargeDate;
   return s;
 }
