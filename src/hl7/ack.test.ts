@@ -6,7 +6,7 @@ import { ackCodeFor, ackErrorFrom, buildAck, errorCodeFor, isEnhancedMode, parse
 import { parseAdt, readHeaderLenient } from './adt.js';
 import { parseHl7 } from './message.js';
 
-const FIXTURES = new URL('../../../shared/fixtures/hl7/', import.meta.url);
+const FIXTURES = new URL('../../test/fixtures/hl7/', import.meta.url);
 const fixtureText = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
 
 const NOW = new Date('2026-11-22T09:30:05.123Z');

@@ -5,7 +5,7 @@ import { InputError } from '../domain/errors.js';
 import { parseAdt, readHeader, readHeaderLenient, toAdmissionEvent, validateHeader } from './adt.js';
 import { parseHl7 } from './message.js';
 
-const FIXTURES = new URL('../../../shared/fixtures/hl7/', import.meta.url);
+const FIXTURES = new URL('../../test/fixtures/hl7/', import.meta.url);
 const fixtureNames = readdirSync(FIXTURES).filter((f) => f.endsWith('.hl7'));
 const fixtureBytes = (name: string): Buffer => readFileSync(new URL(name, FIXTURES));
 const fixture = (name: string): AdmissionEvent => parseAdt(fixtureBytes(name)).event;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../domain/errors.js';
 import { canonicalSegments, decodeHl7Bytes, escapeHl7, parseHl7 } from './message.js';
 
-const FIXTURES = new URL('../../../shared/fixtures/hl7/', import.meta.url);
+const FIXTURES = new URL('../../test/fixtures/hl7/', import.meta.url);
 const fixtureNames = readdirSync(FIXTURES).filter((f) => f.endsWith('.hl7'));
 const fixture = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
 

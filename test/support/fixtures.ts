@@ -1,7 +1,7 @@
-/** The shared synthetic HL7 fixtures (../shared/fixtures/hl7), as a hospital would send them (CR separators). */
+/** The synthetic HL7 fixtures (test/fixtures/hl7, copied from ../shared/fixtures/hl7), as a hospital would send them (CR separators). */
 import { readFileSync } from 'node:fs';
 
-const dir = new URL('../../../shared/fixtures/hl7/', import.meta.url);
+const dir = new URL('../fixtures/hl7/', import.meta.url);
 
 /** A fixture with CR segment separators; `replace` edits fields (e.g. a new MSH-10) before sending. */
 export function fixture(name: string, replace: Record<string, string> = {}): string {
