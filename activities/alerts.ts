@@ -1,6 +1,7 @@
 /** Activities on alerts: raise (idempotent by alert key), withdraw, reopen, give up, acknowledge. */
 import { ApplicationFailure } from '@temporalio/activity';
 import { acknowledgeAlert } from '../src/db/alerts.js';
+import { cancelledEvent } from '../src/domain/alert-text.js';
 import type { Sql } from '../src/db/client.js';
 import type { EscalationPolicy, EscalationStep } from '../src/domain/escalation.js';
 import type { AdmissionActivities } from './types.js';
@@ -20,9 +21,12 @@ export function createAlertActivities(deps: { sql: Sql }): Pick<
   return {
     async raiseAlert(input) {
       await sql`
-        insert into alerts (admission_id, provider_id, client_id, alert_key, kind, status, message_id, occurred_at)
+        insert into alerts (admission_id, provider_id, client_id, alert_key, kind, status, message_id, occurred_at,
+                            cancels, destination_category)
         values (${input.admissionId}, ${input.providerId}, ${input.clientId || null}, ${input.alertKey}, ${input.kind},
-                'open', ${input.messageId ?? null}, ${input.occurredAt || new Date().toISOString()})
+                'open', ${input.messageId ?? null}, ${input.occurredAt || new Date().toISOString()},
+                ${input.cancels ?? (input.kind === 'cancellation' ? (cancelledEvent(input.alertKey) ?? null) : null)},
+                ${input.destinationCategory ?? null})
         on conflict (admission_id, provider_id, alert_key) do nothing`;
       const [alert] = await sql<{ id: string; status: 'open' | 'acknowledged' | 'unacknowledged' | 'withdrawn' }[]>`
         select id, status from alerts

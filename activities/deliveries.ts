@@ -8,7 +8,8 @@ import { sha256Hex } from '../src/hash.js';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import type { AdmissionEvent, AlertKind, Location } from '../src/domain/admission-event.js';
-import { cancelledEvent, eventWords } from '../src/domain/alert-text.js';
+import { eventWords, meaningOfAlert, type AlertMeaning } from '../src/domain/alert-text.js';
+import type { CancelsCode, DestinationCategory } from '../src/domain/clinical.js';
 import type { Sql } from '../src/db/client.js';
 import {
   ChannelConfigurationError,
@@ -34,6 +35,8 @@ interface AlertContext {
   kind: AlertKind;
   alert_key: string;
   status: string;
+  cancels: CancelsCode | null;
+  destination_category: DestinationCategory | null;
   admission_id: string;
   occurred_at: Date;
   hospital_ods: string;
@@ -126,7 +129,7 @@ export function createDeliveryActivities(
     if (d!.status !== 'pending') return d!.status as DeliveryResult;
 
     const [alert] = await sql<AlertContext[]>`
-      select a.id, a.kind, a.alert_key, a.status, a.admission_id, a.occurred_at, ad.hospital_ods, h.name as hospital_name,
+      select a.id, a.kind, a.alert_key, a.status, a.cancels, a.destination_category, a.admission_id, a.occurred_at, ad.hospital_ods, h.name as hospital_name,
              ad.location, ad.discharged_at, c.nhs_number, c.date_of_birth::text as date_of_birth, c.family_name,
              c.given_name, c.reference, m.parsed
       from alerts a
@@ -209,7 +212,7 @@ export function createDeliveryActivities(
 
 function notifyPersonalisation(a: AlertContext, acknowledgeUrl: string): NotifyPersonalisation {
   return {
-    event: eventWords(a.kind, a.alert_key),
+    event: eventWords(a.kind, meaningOf(a)),
     kind: a.kind,
     hospital: a.hospital_name ?? a.hospital_ods,
     client_reference: a.reference ?? '',
@@ -243,9 +246,15 @@ function webhookBody(a: AlertContext, step: number, id: string, acknowledgeUrl: 
       at: a.parsed?.dischargedAt ?? a.discharged_at?.toISOString(),
       method: a.parsed?.discharge?.method,
       destination: a.parsed?.discharge?.destination,
+      destinationCategory: meaningOf(a).destinationCategory ?? 'unknown',
     };
   }
-  const cancels = a.kind === 'cancellation' ? cancelledEvent(a.alert_key) : undefined;
-  if (cancels) body.cancels = cancels;
+  const cancels = meaningOf(a).cancels;
+  if (a.kind === 'cancellation' && cancels) body.cancels = cancels;
   return body;
+}
+
+/** What the alert means beyond its kind, from its codes (alerts stored before codes: from the alert key). */
+function meaningOf(a: AlertContext): AlertMeaning {
+  return meaningOfAlert(a);
 }

@@ -2,9 +2,10 @@ import type { Sql } from '../src/db/client.js';
 import { createAdmissionActivities } from './admissions.js';
 import { createAlertActivities } from './alerts.js';
 import { createDeliveryActivities, type DeliveryDeps } from './deliveries.js';
+import { createOperatorActivities, type OperatorContacts } from './operator.js';
 import type { AdmissionActivities } from './types.js';
 
-export type ActivityDeps = DeliveryDeps & { sql: Sql };
+export type ActivityDeps = DeliveryDeps & { sql: Sql; operator?: OperatorContacts };
 
 /** All activities, built from their dependencies (STYLE.md: factories, no singletons). */
 export function createActivities(deps: ActivityDeps): AdmissionActivities {
@@ -12,5 +13,6 @@ export function createActivities(deps: ActivityDeps): AdmissionActivities {
     ...createAdmissionActivities(deps),
     ...createAlertActivities(deps),
     ...createDeliveryActivities(deps),
+    ...createOperatorActivities(deps),
   };
 }

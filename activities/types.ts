@@ -8,6 +8,7 @@ import type {
   EventSummary,
   Location,
 } from '../src/domain/admission-event.js';
+import type { CancelsCode, DestinationCategory, StatusReasonCode } from '../src/domain/clinical.js';
 import type { EscalationPolicy } from '../src/domain/escalation.js';
 
 export interface ProviderMatch {
@@ -19,7 +20,8 @@ export interface ProviderMatch {
 export type MatchResult =
   | { status: 'matched'; providers: ProviderMatch[] }
   | { status: 'no-care-package' }
-  | { status: 'unmatched'; reason: string };
+  /** `reasonCode` is missing only in results recorded before codes */
+  | { status: 'unmatched'; reason: string; reasonCode?: StatusReasonCode };
 
 /** An alert already in PostgreSQL, as a reopened stay's workflow picks it up again. */
 export interface ExistingAlert {
@@ -42,6 +44,10 @@ export interface RaiseAlertInput {
   kind: AlertKind;
   messageId: string | undefined;
   occurredAt: string;
+  /** cancellation alerts: what they cancel */
+  cancels?: CancelsCode;
+  /** discharge and death alerts: where the patient went */
+  destinationCategory?: DestinationCategory;
 }
 
 export interface RaisedAlert {
@@ -63,6 +69,7 @@ export interface AdmissionRecord {
   admissionId: string;
   status: AdmissionStatus;
   statusReason?: string;
+  statusReasonCode?: StatusReasonCode;
   admittedAt?: string;
   dischargedAt?: string;
   location?: Location;
@@ -97,4 +104,14 @@ export interface AdmissionActivities {
   /** a withdrawn alert is open again (A13 undid the discharge that superseded it); returns its policy */
   reopenAlert(input: { alertId: string; providerId: string }): Promise<RaisedAlert>;
   acknowledgeAlert(input: AcknowledgeInput): Promise<AlertAck>;
+  /**
+   * True when the stay's patient (the NHS number it is matched on) has a newer stay, at any hospital, that is open
+   * (admitted later than this one, not discharged): CONTRACT.md "Readmission".
+   */
+  findNewerStay(input: { admissionId: string }): Promise<boolean>;
+  /**
+   * Tells the operator contacts once that this stay waits in the review queue (`review-waiting`), unless it was
+   * resolved meanwhile or is no longer unmatched. Idempotent.
+   */
+  notifyReviewWaiting(input: { admissionId: string }): Promise<void>;
 }

@@ -70,6 +70,19 @@ const schema = z.object({
   RELAY_POLL_MS: positiveInt('milliseconds').default('1000'),
   /** an MLLP connection with no traffic for this long is ended */
   MLLP_IDLE_TIMEOUT_SECONDS: positiveSeconds.default('300'),
+  /** an unmatched stay waiting this long in the review queue is sent to the operator contacts (once) */
+  REVIEW_ALERT_MINUTES: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'must be a positive number of minutes')
+    .transform(Number)
+    .refine((n) => n > 0, 'must be a positive number of minutes')
+    .default('30'),
+  /** the operator contacts: a webhook (signed like providers' webhooks) and/or an email address through Notify */
+  OPERATOR_WEBHOOK_URL: httpUrl.optional(),
+  OPERATOR_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  OPERATOR_EMAIL: z.string().email('must be an email address').optional(),
+  /** Notify email template for operator messages (personalisation `subject`, `message`, `link`) */
+  NOTIFY_OPERATOR_TEMPLATE_ID: uuid('Notify template id').optional(),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -94,7 +107,15 @@ export interface Config {
     baseUrl: string | undefined;
     smsTemplateId: string | undefined;
     emailTemplateId: string | undefined;
+    operatorTemplateId: string | undefined;
   };
+  /** who is told when something needs an operator (CONTRACT.md "Unmatched, never silent") */
+  operator: {
+    webhookUrl: string | undefined;
+    webhookSecret: string | undefined;
+    email: string | undefined;
+  };
+  reviewAlertSeconds: number;
   logLevel: Env['LOG_LEVEL'];
   dataDir: string;
   admissionLingerSeconds: number;
@@ -149,7 +170,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       baseUrl: e.NOTIFY_BASE_URL,
       smsTemplateId: e.NOTIFY_SMS_TEMPLATE_ID,
       emailTemplateId: e.NOTIFY_EMAIL_TEMPLATE_ID,
+      operatorTemplateId: e.NOTIFY_OPERATOR_TEMPLATE_ID,
     },
+    operator: {
+      webhookUrl: e.OPERATOR_WEBHOOK_URL,
+      webhookSecret: e.OPERATOR_WEBHOOK_SECRET,
+      email: e.OPERATOR_EMAIL,
+    },
+    reviewAlertSeconds: e.REVIEW_ALERT_MINUTES * 60,
     logLevel: e.LOG_LEVEL,
     dataDir: e.DATA_DIR,
     admissionLingerSeconds: e.ADMISSION_LINGER_SECONDS,

@@ -88,6 +88,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         baseUrl: config.notify.baseUrl,
         smsTemplateId: config.notify.smsTemplateId,
         emailTemplateId: config.notify.emailTemplateId,
+        operatorTemplateId: config.notify.operatorTemplateId,
         logger,
       });
     await checkNotifyAtStart(notify, logger);
@@ -103,6 +104,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         webhook,
         publicBaseUrl: config.publicBaseUrl,
         ackTokenTtlSeconds: config.ackTokenTtlSeconds,
+        operator: config.operator,
         logger,
       });
       const { worker, connection } = await createWorker({
@@ -127,6 +129,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         taskQueue: config.temporal.taskQueue,
         logger,
         lingerSeconds: config.admissionLingerSeconds,
+        reviewAlertSeconds: config.reviewAlertSeconds,
         pollMs: config.relayPollMs,
       });
       stops.push(() => relay.stop());

@@ -2,6 +2,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AcknowledgeInput, AlertAck } from '../activities/types.js';
 import type { AdmissionStatus, EventSummary } from '../src/domain/admission-event.js';
+import type { StatusReasonCode } from '../src/domain/clinical.js';
 
 export interface AdmissionWorkflowInput {
   admissionId: string;
@@ -9,10 +10,14 @@ export interface AdmissionWorkflowInput {
   visitNumber: string;
   /** how long a finished stay waits for late events before the workflow completes */
   lingerSeconds: number;
+  /** how long an unmatched stay waits in the review queue before the operators are told (default 30 min) */
+  reviewAlertSeconds?: number;
 }
 
 export interface AdmissionView {
   status: AdmissionStatus;
+  /** why the stay is as it is (unmatched, newer stay open), as a code */
+  statusReasonCode?: StatusReasonCode;
   events: number;
   alerts: { alertId: string; providerId: string; kind: string; status: string; step: number }[];
 }
@@ -20,4 +25,6 @@ export interface AdmissionView {
 export const ADMISSION_WORKFLOW = 'admissionWorkflow';
 export const admissionEventSignal = defineSignal<[EventSummary]>('admissionEvent');
 export const acknowledgeUpdate = defineUpdate<AlertAck, [AcknowledgeInput]>('acknowledge');
+/** An operator resolved the stay's review item (matched it to a client): match it again. */
+export const rematchSignal = defineSignal('rematch');
 export const admissionStateQuery = defineQuery<AdmissionView>('state');

@@ -1,6 +1,7 @@
 /** Alerts: the acknowledgement path shared by the workflow's activity and the API (when the workflow is closed). */
 import type { AckOutcome, AlertKind, AlertStatus } from '../domain/admission-event.js';
-import { defaultOutcome } from '../domain/alert-text.js';
+import { defaultOutcome, meaningOfAlert } from '../domain/alert-text.js';
+import type { CancelsCode, DestinationCategory } from '../domain/clinical.js';
 import type { Sql } from './client.js';
 
 export interface AlertAckView {
@@ -14,6 +15,9 @@ export interface AlertAckView {
 interface AckRow {
   id: string;
   kind: AlertKind;
+  alert_key: string;
+  cancels: CancelsCode | null;
+  destination_category: DestinationCategory | null;
   status: AlertStatus;
   acknowledged_at: Date | null;
   acknowledged_by: string | null;
@@ -38,15 +42,16 @@ export async function acknowledgeAlert(
 ): Promise<AlertAckView | undefined> {
   return sql.begin(async (tx) => {
     const [current] = await tx<AckRow[]>`
-      select id, kind, status, acknowledged_at, acknowledged_by, outcome from alerts where id = ${input.alertId} for update`;
+      select id, kind, alert_key, cancels, destination_category, status, acknowledged_at, acknowledged_by, outcome
+      from alerts where id = ${input.alertId} for update`;
     if (!current) return undefined;
     if (current.status === 'acknowledged') return view(current);
-    const outcome = input.outcome ?? defaultOutcome(current.kind);
+    const outcome = input.outcome ?? defaultOutcome(current.kind, meaningOfAlert(current));
     const [row] = await tx<AckRow[]>`
       update alerts set status = 'acknowledged', acknowledged_at = now(), acknowledged_by = ${input.by},
         outcome = ${outcome}
       where id = ${input.alertId}
-      returning id, kind, status, acknowledged_at, acknowledged_by, outcome`;
+      returning id, kind, alert_key, cancels, destination_category, status, acknowledged_at, acknowledged_by, outcome`;
     await tx`insert into audit_events (actor, action, entity_type, entity_id, details)
       values (${input.actor ?? 'coordinator'}, 'alert.acknowledged', 'alert', ${input.alertId},
               ${tx.json({ by: input.by, outcome, notOurClient: outcome === 'not-our-client' })})`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertKind, EventKind, EventSummary, Location } from './admission-event.js';
-import { admissionStatus, isQuiet, planProviderAlerts, WITHDRAWN, type KnownAlert } from './alert-plan.js';
+import { admissionStatus, isQuiet, planProviderAlerts, type KnownAlert } from './alert-plan.js';
 import { compareEvents, foldSpell } from './spell.js';
 
 let nextId = 500;
@@ -121,7 +121,7 @@ describe('planProviderAlerts: what providers are told', () => {
   it('a discharge withdraws the admission alert still awaiting acknowledgement and raises a discharge alert', () => {
     const r = simulate([[ev('admit', T(9))], [ev('discharge', T(12))]]);
     expect(r.alerts.map((a) => [a.kind, a.status, a.withdrawnReason])).toEqual([
-      ['admission', 'withdrawn', WITHDRAWN.discharged],
+      ['admission', 'withdrawn', 'superseded-by-discharge'],
       ['discharge', 'open', undefined],
     ]);
     expect(r.status).toBe('discharged');
@@ -163,7 +163,7 @@ describe('planProviderAlerts: what providers are told', () => {
   it('a discharge alert that reached nobody yet gets its cancellation once a delivery is known', () => {
     const a03 = ev('discharge', T(12));
     const spell = foldSpell([ev('admit', T(9)), a03, ev('cancel-discharge', T(13))]);
-    const discharge: KnownAlert = { alertId: 'd', providerId: 'P1', alertKey: 'discharge#0', kind: 'discharge', status: 'withdrawn', withdrawnReason: WITHDRAWN.dischargeCancelled, reached: [], coveredMoves: [] };
+    const discharge: KnownAlert = { alertId: 'd', providerId: 'P1', alertKey: 'discharge#0', kind: 'discharge', status: 'withdrawn', withdrawnReason: 'discharge-cancelled', reached: [], coveredMoves: [] };
     const admission: KnownAlert = { alertId: 'a', providerId: 'P1', alertKey: 'admission#0', kind: 'admission', status: 'acknowledged', reached: [], coveredMoves: [] };
     expect(planProviderAlerts(spell, [admission, discharge], T(13))).toEqual([]);
     const reached = { ...discharge, reached: [{ contactId: 'c', channel: 'sms' as const }] };

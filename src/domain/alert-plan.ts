@@ -18,7 +18,8 @@
  *   they reached (the policy's first step when they reached nobody); nothing at all when no alert was raised.
  */
 import type { AdmissionStatus, AlertKind, AlertStatus, Channel } from './admission-event.js';
-import type { SpellState } from './spell.js';
+import { withdrawnReasonCode, type CancelsCode, type DestinationCategory, type WithdrawnReason } from './clinical.js';
+import { spellKeys, type SpellState } from './spell.js';
 
 export interface ContactChannel {
   contactId: string;
@@ -32,6 +33,7 @@ export interface KnownAlert {
   alertKey: string;
   kind: AlertKind;
   status: AlertStatus;
+  /** a {@link WithdrawnReason} code (sentences stored by earlier versions are read as codes) */
   withdrawnReason?: string;
   /** contact and channel pairs a delivery of this alert reached */
   reached: ContactChannel[];
@@ -50,30 +52,46 @@ export type AlertAction =
       /** informational alerts: who to tell instead of the policy's first step */
       targets?: ContactChannel[];
       coveredMoves: string[];
+      /** cancellation alerts: what they cancel */
+      cancels?: CancelsCode;
+      /** discharge and death alerts: where the patient went */
+      destinationCategory?: DestinationCategory;
     }
-  | { type: 'withdraw'; alertId: string; reason: string }
+  | { type: 'withdraw'; alertId: string; reason: WithdrawnReason }
   | { type: 'reopen'; alertId: string };
 
-/** `withdrawn_reason` texts; the plan reads them back (also from PostgreSQL after a stay is reopened). */
-export const WITHDRAWN = {
-  discharged: 'superseded by the discharge (A03)',
-  cancelled: 'admission cancelled by the hospital (A11)',
-  dischargeCancelled: 'discharge cancelled by the hospital (A13)',
-} as const;
+/** What the workflow knows besides the spell that changes the plan. */
+export interface PlanContext {
+  /**
+   * The same person has a newer stay that is open (CONTRACT.md "Readmission"): a discharge of this one raises no
+   * discharge alert (a death alert still goes).
+   */
+  newerStayOpen?: boolean;
+}
 
 const awaitingAck = (a: KnownAlert): boolean => a.status === 'open' || a.status === 'unacknowledged';
+const reasonOf = (a: KnownAlert): WithdrawnReason | undefined => withdrawnReasonCode(a.withdrawnReason);
+
+/** `discharge#<n>[.<r>]` / `death#<n>[.<r>]`: the discharge-cancellation count and readmission of the key. */
+const DISCHARGE_KEY = /^(discharge|death)#(\d+)(?:\.(\d+))?$/;
 
 /** The actions that bring one provider's alerts in line with the spell (empty when they already are). */
-export function planProviderAlerts(spell: SpellState, mine: readonly KnownAlert[], latestEventAt: string): AlertAction[] {
+export function planProviderAlerts(
+  spell: SpellState,
+  mine: readonly KnownAlert[],
+  latestEventAt: string,
+  ctx: PlanContext = {},
+): AlertAction[] {
   const byKey = new Map(mine.map((a) => [a.alertKey, a]));
   const actions: AlertAction[] = [];
+  const keys = spellKeys(spell);
 
   if (spell.cancelled) {
     const key = `cancellation#${spell.cancellations}`;
     if (byKey.has(key)) return actions;
-    const told = mine.filter((a) => a.kind !== 'cancellation' && a.withdrawnReason !== WITHDRAWN.cancelled);
+    const told = mine.filter((a) => a.kind !== 'cancellation' && reasonOf(a) !== 'admission-cancelled');
     if (told.length === 0) return actions;
-    for (const a of told) if (awaitingAck(a)) actions.push({ type: 'withdraw', alertId: a.alertId, reason: WITHDRAWN.cancelled });
+    for (const a of told) if (awaitingAck(a)) actions.push({ type: 'withdraw', alertId: a.alertId, reason: 'admission-cancelled' });
     const reached = dedupe(told.flatMap((a) => a.reached));
     actions.push({
       type: 'raise',
@@ -83,17 +101,19 @@ export function planProviderAlerts(spell: SpellState, mine: readonly KnownAlert[
       occurredAt: spell.cancelledAt ?? latestEventAt,
       ...(reached.length > 0 ? { targets: reached } : {}),
       coveredMoves: [],
+      cancels: 'admission',
     });
     return actions;
   }
 
-  // discharges undone by an A13
+  // discharges (and deaths reported with them) undone by an A13
+  const readmission = String(spell.readmissions);
   for (const a of mine) {
-    const m = /^discharge#(\d+)$/.exec(a.alertKey);
-    if (!m || Number(m[1]) >= spell.dischargeCancellations) continue;
-    const key = `discharge-cancelled#${m[1]}`;
+    const m = DISCHARGE_KEY.exec(a.alertKey);
+    if (!m || Number(m[2]) >= spell.dischargeCancellations || (m[3] ?? '0') !== readmission) continue;
+    const key = `discharge-cancelled#${m[2]}${m[3] ? `.${m[3]}` : ''}`;
     if (byKey.has(key)) continue;
-    if (a.status !== 'withdrawn') actions.push({ type: 'withdraw', alertId: a.alertId, reason: WITHDRAWN.dischargeCancelled });
+    if (a.status !== 'withdrawn') actions.push({ type: 'withdraw', alertId: a.alertId, reason: 'discharge-cancelled' });
     // tell whoever heard of the discharge; with no delivery yet, wait: a delivery still in flight re-plans
     if (a.reached.length > 0 || a.status === 'acknowledged') {
       actions.push({
@@ -104,23 +124,27 @@ export function planProviderAlerts(spell: SpellState, mine: readonly KnownAlert[
         occurredAt: spell.dischargeCancelledAt ?? latestEventAt,
         ...(a.reached.length > 0 ? { targets: dedupe(a.reached) } : {}),
         coveredMoves: [],
+        cancels: 'discharge',
       });
     }
   }
 
   if (spell.admitted && !spell.discharged) {
-    const admission = byKey.get(`admission#${spell.cancellations}`);
+    const admission = byKey.get(keys.admission);
     if (!admission) {
       actions.push({
         type: 'raise',
-        alertKey: `admission#${spell.cancellations}`,
+        alertKey: keys.admission,
         kind: 'admission',
         messageId: spell.locationMessageId ?? spell.admitMessageId,
         occurredAt: spell.admitEventAt ?? latestEventAt,
         coveredMoves: [...spell.moves],
       });
     } else if (admission.status === 'withdrawn') {
-      if (admission.withdrawnReason === WITHDRAWN.discharged) actions.push({ type: 'reopen', alertId: admission.alertId });
+      const why = reasonOf(admission);
+      if (why === 'superseded-by-discharge' || why === 'newer-stay-open') {
+        actions.push({ type: 'reopen', alertId: admission.alertId });
+      }
     } else {
       const latest = spell.moves[spell.moves.length - 1];
       if (latest !== undefined && !admission.coveredMoves.includes(latest) && !byKey.has(`transfer:${latest}`)) {
@@ -138,22 +162,83 @@ export function planProviderAlerts(spell: SpellState, mine: readonly KnownAlert[
   }
 
   if (spell.discharged) {
+    const suppressed = ctx.newerStayOpen === true && !spell.died && !byKey.has(keys.discharge);
     for (const a of mine) {
       if (a.kind === 'admission' && awaitingAck(a)) {
-        actions.push({ type: 'withdraw', alertId: a.alertId, reason: WITHDRAWN.discharged });
+        actions.push({
+          type: 'withdraw',
+          alertId: a.alertId,
+          reason: suppressed ? 'newer-stay-open' : 'superseded-by-discharge',
+        });
       }
     }
-    const key = `discharge#${spell.dischargeCancellations}`;
-    if (!byKey.has(key)) {
+    const occurredAt = spell.dischargeEventAt ?? latestEventAt;
+    const raised = byKey.get(keys.discharge);
+    if (spell.died && raised?.kind === 'discharge') {
+      // the discharge alert said something false: replace it with a death alert and tell whoever it reached
+      if (raised.status !== 'withdrawn' || reasonOf(raised) !== 'superseded-by-death') {
+        if (raised.status !== 'withdrawn') actions.push({ type: 'withdraw', alertId: raised.alertId, reason: 'superseded-by-death' });
+      }
+      if (!byKey.has(keys.death)) {
+        actions.push({
+          type: 'raise',
+          alertKey: keys.death,
+          kind: 'death',
+          messageId: spell.dischargeMessageId,
+          occurredAt,
+          coveredMoves: [],
+          destinationCategory: 'died',
+        });
+      }
+      if (!byKey.has(keys.replaced) && (raised.reached.length > 0 || raised.status === 'acknowledged')) {
+        actions.push({
+          type: 'raise',
+          alertKey: keys.replaced,
+          kind: 'cancellation',
+          messageId: spell.dischargeMessageId,
+          occurredAt,
+          ...(raised.reached.length > 0 ? { targets: dedupe(raised.reached) } : {}),
+          coveredMoves: [],
+          cancels: 'replaced-by-death',
+        });
+      }
+    } else if (!raised && !suppressed) {
       actions.push({
         type: 'raise',
-        alertKey: key,
+        alertKey: keys.discharge,
         kind: spell.died ? 'death' : 'discharge',
         messageId: spell.dischargeMessageId,
-        occurredAt: spell.dischargeEventAt ?? latestEventAt,
+        occurredAt,
         coveredMoves: [],
+        destinationCategory: spell.died ? 'died' : (spell.destinationCategory ?? 'unknown'),
       });
     }
+  }
+  return actions;
+}
+
+/**
+ * A provider no longer matched to the stay (an identity correction, CONTRACT.md "Identity corrections"): its
+ * alerts are withdrawn and whoever they reached is told once, with a `cancellation` that says `wrong-patient`.
+ * `round` numbers the corrections that dropped this provider, so each is told once.
+ */
+export function planWrongPatient(mine: readonly KnownAlert[], round: number, at: string): AlertAction[] {
+  const key = `wrong-patient#${round}`;
+  if (mine.some((a) => a.alertKey === key)) return [];
+  const told = mine.filter((a) => a.kind !== 'cancellation' && a.status !== 'withdrawn');
+  const actions: AlertAction[] = told.map((a) => ({ type: 'withdraw', alertId: a.alertId, reason: 'wrong-patient' }));
+  const reached = dedupe(told.flatMap((a) => a.reached));
+  if (reached.length > 0 || told.some((a) => a.status === 'acknowledged')) {
+    actions.push({
+      type: 'raise',
+      alertKey: key,
+      kind: 'cancellation',
+      messageId: undefined,
+      occurredAt: at,
+      ...(reached.length > 0 ? { targets: reached } : {}),
+      coveredMoves: [],
+      cancels: 'wrong-patient',
+    });
   }
   return actions;
 }
@@ -175,13 +260,17 @@ export function admissionStatus(
   if (match !== 'matched') return match;
   if (spell.cancelled) return 'cancelled';
   const current = (key: string) => alerts.filter((a) => a.alertKey === key);
+  const keys = spellKeys(spell);
   if (spell.discharged) {
-    const ds = current(`discharge#${spell.dischargeCancellations}`);
+    // the discharge or death alerts in force (a discharge alert replaced by a death alert is withdrawn)
+    const ds = alerts.filter(
+      (a) => (a.alertKey === keys.discharge || a.alertKey === keys.death) && a.status !== 'withdrawn',
+    );
     if (ds.some((a) => a.status === 'unacknowledged')) return 'unacknowledged';
     return ds.length > 0 && ds.every((a) => a.status === 'acknowledged') ? 'closed' : 'discharged';
   }
   if (spell.admitted) {
-    const as = current(`admission#${spell.cancellations}`);
+    const as = current(keys.admission);
     if (as.length === 0) return 'received';
     if (as.some((a) => a.status === 'unacknowledged')) return 'unacknowledged';
     return as.every((a) => a.status === 'acknowledged') ? 'acknowledged' : 'alerting';

@@ -10,15 +10,22 @@
  * - `pre-admit` (A05): location and expected discharge date only; no admission, no alert.
  * - `transfer` (A02) and `cancel-transfer` (A12): the location moves; each is a "move" that providers already told
  *   of the stay hear about. An A12 without PV1-3 returns the patient to where they were before the latest A02.
- * - `discharge` (A03): discharged; a death when PV1-36 = 4 or PID-30 = Y. A discharge seen without its admission
- *   implies the admission (the stay existed), but no admission alert is due for a stay that is already over.
+ * - `discharge` (A03): discharged, with its destination category (src/domain/clinical.ts). A discharge seen without
+ *   its admission implies the admission (the stay existed), but no admission alert is due for a stay that is over.
+ * - death (CONTRACT.md "Death"): any event of the stay, in any order, that carries a death signal (PV1-36 4/5,
+ *   PV1-37 79, PID-30 Y, PID-29, or the hospital's code map) means the patient died. A death seen on a
+ *   non-discharge event (an A08 with PID-30 Y) also ends the stay, discharge or not, and no A13 undoes it.
+ * - readmission: an `admit` whose event time is later than the discharge in effect reopens the stay as a new
+ *   admission (a new alert); an admission at or before the discharge (a resend) changes nothing.
  * - `cancel-discharge` (A13): the discharge is undone and the stay is open again, as before the discharge.
  * - `cancel-admit` (A11): the admission is cancelled (and with it any discharge).
  * - `update` (A08, A04 for a non-inpatient, A28/A31 with a visit): location and PV2-9 expected discharge date.
  * - `leave` (A21) / `return` (A22): leave of absence, while admitted.
- * - `merge` (A40) and `other` (any other ADT trigger): stored, no effect at all.
+ * - `merge` (A40), `identity` (A31 without a visit, A34, A47) and `other`: no effect on the spell (their death
+ *   signals excepted); identity changes are the workflow's (it matches the stay again).
  */
-import type { EventSummary, Location } from './admission-event.js';
+import type { DischargeDetails, EventSummary, Location } from './admission-event.js';
+import { destinationCategory, methodSaysDied, type DestinationCategory } from './clinical.js';
 
 export interface SpellState {
   /** an admission (A01/A04 inpatient/A06) or a discharge has been seen and not cancelled */
@@ -31,8 +38,12 @@ export interface SpellState {
   discharged: boolean;
   /** how many discharges have been cancelled (A13): keys each new discharge alert */
   dischargeCancellations: number;
-  /** the discharge was a death (PV1-36 = 4, PID-30 = Y) */
+  /** the patient died: a death signal on any event in effect (CONTRACT.md "Death") */
   died: boolean;
+  /** a death signal was seen on an event other than the discharge in effect (an A13 cannot undo it) */
+  diedOutsideDischarge: boolean;
+  /** readmissions after a discharge (an `admit` later than the discharge): keys each readmission's alerts */
+  readmissions: number;
   /** on leave of absence (A21, until A22 or discharge) */
   onLeave: boolean;
   /** where the patient is now (PV1-3 of the latest event that says) */
@@ -41,7 +52,9 @@ export interface SpellState {
   locationMessageId?: string;
   admittedAt?: string;
   dischargedAt?: string;
-  discharge?: { method?: string; destination?: string };
+  discharge?: DischargeDetails;
+  /** where the discharged patient went (`unknown` when the destination is missing or not a known code) */
+  destinationCategory?: DestinationCategory;
   /** PV2-9, YYYY-MM-DD */
   expectedDischargeDate?: string;
   /** message ids of the location moves (A02, A12) while admitted and not discharged, oldest first */
@@ -57,6 +70,22 @@ export interface SpellState {
   /** event time of the cancellation in effect (A11) and of the latest undone discharge (A13) */
   cancelledAt?: string;
   dischargeCancelledAt?: string;
+}
+
+/**
+ * True when the event says the patient died. Events classified at ingestion carry `deceased` (all four signals,
+ * with the hospital's code map); events stored before that are read from their discharge method and destination.
+ */
+export function eventSaysDied(ev: EventSummary): boolean {
+  if (ev.deceased === true) return true;
+  if (ev.discharge?.destinationCategory !== undefined) return ev.discharge.destinationCategory === 'died';
+  return methodSaysDied(ev.discharge?.method) || destinationCategory(ev.discharge?.destination) === 'died';
+}
+
+/** The destination category of a discharge event, as classified at ingestion (else from the national codes). */
+export function eventDestinationCategory(ev: EventSummary): DestinationCategory {
+  if (eventSaysDied(ev)) return 'died';
+  return ev.discharge?.destinationCategory ?? destinationCategory(ev.discharge?.destination);
 }
 
 /** Orders events by EVN-2 (event time), then MSH-7 (message time), then arrival, then message id. */
@@ -97,6 +126,8 @@ export function foldSpell(events: readonly EventSummary[]): SpellState {
     discharged: false,
     dischargeCancellations: 0,
     died: false,
+    diedOutsideDischarge: false,
+    readmissions: 0,
     onLeave: false,
     moves: [],
     moveAt: {},
@@ -110,12 +141,47 @@ export function foldSpell(events: readonly EventSummary[]): SpellState {
   };
   const following = (): boolean => s.admitted && !s.discharged;
 
+  /** a death on an event other than a discharge ends the stay (the discharge is implied) */
+  const deathOutsideDischarge = (ev: EventSummary): void => {
+    s.diedOutsideDischarge = true;
+    s.died = true;
+    if (s.cancelled) return;
+    if (!s.admitted) {
+      s.admitted = true;
+      s.admitEventAt = ev.admittedAt ?? ev.eventAt;
+    }
+    if (!s.discharged) {
+      s.discharged = true;
+      s.dischargeMessageId = ev.messageId;
+      s.dischargeEventAt = ev.eventAt;
+      s.dischargedAt = ev.deceasedAt ?? ev.dischargedAt ?? ev.eventAt;
+      s.onLeave = false;
+    }
+    s.destinationCategory = 'died';
+  };
+
   for (const ev of [...events].sort(compareEvents)) {
-    if (ev.kind === 'merge' || ev.kind === 'other') continue;
+    if (ev.kind !== 'discharge' && ev.kind !== 'cancel-admit' && eventSaysDied(ev)) deathOutsideDischarge(ev);
+    if (ev.kind === 'merge' || ev.kind === 'identity' || ev.kind === 'other') continue;
     if (ev.expectedDischargeDate && ev.kind !== 'cancel-admit') s.expectedDischargeDate = ev.expectedDischargeDate;
     switch (ev.kind) {
       case 'admit':
         s.cancelled = false;
+        if (s.discharged && !s.died && s.dischargeEventAt !== undefined && ev.eventAt > s.dischargeEventAt) {
+          // readmitted on the same visit number after the discharge: a new admission
+          s.readmissions += 1;
+          s.admitted = false;
+          s.discharged = false;
+          s.dischargeMessageId = undefined;
+          s.dischargeEventAt = undefined;
+          s.dischargedAt = undefined;
+          s.discharge = undefined;
+          s.destinationCategory = undefined;
+          s.moves = [];
+          s.moveAt = {};
+          before.length = 0;
+          s.admittedAt = undefined;
+        }
         if (!s.admitted) {
           s.admitted = true;
           s.admitMessageId = ev.messageId;
@@ -162,12 +228,14 @@ export function foldSpell(events: readonly EventSummary[]): SpellState {
         s.dischargeEventAt = ev.eventAt;
         s.dischargedAt = ev.dischargedAt ?? ev.eventAt;
         s.discharge = ev.discharge;
-        s.died = ev.deceased === true || ev.discharge?.method === '4';
+        s.died = s.diedOutsideDischarge || eventSaysDied(ev);
+        s.destinationCategory = s.died ? 'died' : eventDestinationCategory(ev);
         s.onLeave = false;
         setLocation(ev);
         break;
       case 'cancel-discharge':
         if (!s.discharged) break;
+        if (s.diedOutsideDischarge) break; // a death reported by another message stands
         s.discharged = false;
         s.died = false;
         s.dischargeCancellations += 1;
@@ -176,6 +244,7 @@ export function foldSpell(events: readonly EventSummary[]): SpellState {
         s.dischargeEventAt = undefined;
         s.dischargedAt = undefined;
         s.discharge = undefined;
+        s.destinationCategory = undefined;
         setLocation(ev);
         break;
       case 'cancel-admit':
@@ -186,7 +255,9 @@ export function foldSpell(events: readonly EventSummary[]): SpellState {
         s.admitted = false;
         s.discharged = false;
         s.died = false;
+        s.diedOutsideDischarge = false;
         s.onLeave = false;
+        s.destinationCategory = undefined;
         s.moves = [];
         s.moveAt = {};
         before.length = 0;
@@ -213,4 +284,15 @@ export function foldSpell(events: readonly EventSummary[]): SpellState {
 /** True when the spell concerns providers: something was admitted, discharged or cancelled. */
 export function needsProviders(s: SpellState): boolean {
   return s.admitted || s.discharged || s.cancelled;
+}
+
+/** The alert keys of the spell's current admission, discharge and death (readmissions are suffixed `.n`). */
+export function spellKeys(s: SpellState): { admission: string; discharge: string; death: string; replaced: string } {
+  const r = s.readmissions === 0 ? '' : `.${s.readmissions}`;
+  return {
+    admission: `admission#${s.cancellations}${r}`,
+    discharge: `discharge#${s.dischargeCancellations}${r}`,
+    death: `death#${s.dischargeCancellations}${r}`,
+    replaced: `discharge-replaced#${s.dischargeCancellations}${r}`,
+  };
 }

@@ -15,12 +15,14 @@ import { createHl7Routes } from './routes/hl7.js';
 import { createFhirRoutes } from './routes/fhir.js';
 import { createMessageRoutes } from './routes/messages.js';
 import { createRegistryRoutes } from './routes/registry.js';
+import { createReviewRoutes } from './routes/review.js';
 import { createAckLinkPages } from './routes/ack-links.js';
 
 export interface AppDeps {
   sql: Sql;
   temporal: Client;
-  config: Pick<Config, 'adminToken' | 'production' | 'publicBaseUrl' | 'ackTokenTtlSeconds'>;
+  config: Pick<Config, 'adminToken' | 'production' | 'publicBaseUrl' | 'ackTokenTtlSeconds'> &
+    Partial<Pick<Config, 'temporal' | 'admissionLingerSeconds' | 'reviewAlertSeconds'>>;
   logger: Logger;
   ingest: Ingest;
   health: HealthCheck;
@@ -44,6 +46,17 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/v1', createMessageRoutes(deps));
   app.use('/v1', createRegistryRoutes(deps));
   app.use('/v1', createAlertRoutes(deps));
+  app.use(
+    '/v1',
+    createReviewRoutes({
+      ...deps,
+      stays: {
+        taskQueue: deps.config.temporal?.taskQueue ?? 'admission-alerts',
+        lingerSeconds: deps.config.admissionLingerSeconds ?? 7 * 24 * 3600,
+        ...(deps.config.reviewAlertSeconds !== undefined ? { reviewAlertSeconds: deps.config.reviewAlertSeconds } : {}),
+      },
+    }),
+  );
 
   app.use((_req: Request, _res: Response, next: NextFunction) => {
     next(new HttpProblem(404, 'Not found', 'No such endpoint'));

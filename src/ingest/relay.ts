@@ -27,6 +27,8 @@ export interface RelayDeps {
   taskQueue: string;
   logger: Logger;
   lingerSeconds: number;
+  /** how long an unmatched stay waits in the review queue before the operators are told */
+  reviewAlertSeconds?: number;
   /** how often to look for undispatched rows when nothing wakes the relay */
   pollMs: number;
   batchSize?: number;
@@ -159,6 +161,7 @@ export function startRelay(deps: RelayDeps): Relay {
       hospitalOds: r.hospital_ods,
       visitNumber: r.visit_number,
       lingerSeconds: deps.lingerSeconds,
+      ...(deps.reviewAlertSeconds !== undefined ? { reviewAlertSeconds: deps.reviewAlertSeconds } : {}),
     };
     await deps.temporal.connection.withDeadline(Date.now() + signalTimeoutMs, () =>
       deps.temporal.workflow.signalWithStart(ADMISSION_WORKFLOW, {

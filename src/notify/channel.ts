@@ -1,4 +1,5 @@
 import type { AlertKind } from '../domain/admission-event.js';
+import type { CancelsCode, DestinationCategory, StatusReasonCode } from '../domain/clinical.js';
 
 /**
  * What a delivery channel needs to tell a person about an alert. SMS and email carry only the fields of
@@ -36,10 +37,38 @@ export interface WebhookBody {
   };
   hospital: { odsCode: string; name: string };
   location?: { ward?: string; bed?: string };
-  discharge?: { at?: string; method?: string; destination?: string };
+  discharge?: { at?: string; method?: string; destination?: string; destinationCategory?: DestinationCategory };
   acknowledgeUrl: string;
-  /** on a `cancellation` only: what the hospital cancelled (an A11 admission, or an A13 discharge) */
-  cancels?: 'admission' | 'discharge';
+  /**
+   * on a `cancellation` only: what it cancels (an A11 admission, an A13 discharge, an alert about the wrong patient
+   * after an identity correction, or a discharge alert replaced by a death alert)
+   */
+  cancels?: CancelsCode;
+}
+
+/**
+ * The JSON body POSTed to OPERATOR_WEBHOOK_URL (signed like providers' webhooks). No patient data: the stay is
+ * named by hospital and visit number, which operators use to find it.
+ */
+export interface OperatorMessageBody {
+  id: string;
+  type: 'review-waiting';
+  admissionId: string;
+  hospital: { odsCode: string; name: string };
+  visitNumber: string;
+  statusReasonCode: StatusReasonCode | null;
+  statusReason: string | null;
+  /** when the stay entered the review queue */
+  since: string | null;
+  /** where an operator acts on it: `GET /v1/review` */
+  reviewUrl: string;
+}
+
+/** Personalisation of the operator email template (NOTIFY_OPERATOR_TEMPLATE_ID). */
+export interface OperatorEmailPersonalisation {
+  subject: string;
+  message: string;
+  link: string;
 }
 
 /** The result of one send attempt that did not throw. */
@@ -95,6 +124,8 @@ export interface NotifySender {
   check(): Promise<NotifyHealth>;
   sendSms(phoneNumber: string, personalisation: NotifyPersonalisation, reference: string): Promise<SendOutcome>;
   sendEmail(email: string, personalisation: NotifyPersonalisation, reference: string): Promise<SendOutcome>;
+  /** an email to the operators with the operator template (`disabled` when NOTIFY_OPERATOR_TEMPLATE_ID is unset) */
+  sendOperatorEmail(email: string, personalisation: OperatorEmailPersonalisation, reference: string): Promise<SendOutcome>;
   /**
    * Asks Notify whether a notification with this `reference` was already accepted (used before retrying a
    * send whose outcome is unknown, so a crash between Notify's 201 and our commit never sends twice).
@@ -107,5 +138,5 @@ export interface NotifySender {
 
 /** Signed webhooks to providers' systems. */
 export interface WebhookSender {
-  send(url: string, secret: string, body: WebhookBody): Promise<SendOutcome>;
+  send(url: string, secret: string, body: WebhookBody | OperatorMessageBody): Promise<SendOutcome>;
 }

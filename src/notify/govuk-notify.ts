@@ -11,6 +11,7 @@ export const DEFAULT_NOTIFY_TIMEOUT_MS = 10_000;
 export const NOTIFY_DISABLED_REASON = 'NOTIFY_API_KEY is not set: SMS and email are switched off';
 const SMS_TEMPLATE_MISSING = 'NOTIFY_SMS_TEMPLATE_ID is not set: SMS is switched off';
 const EMAIL_TEMPLATE_MISSING = 'NOTIFY_EMAIL_TEMPLATE_ID is not set: email is switched off';
+const OPERATOR_TEMPLATE_MISSING = 'NOTIFY_OPERATOR_TEMPLATE_ID is not set: operator emails are switched off';
 /** The personalisation keys this service fills (README "GOV.UK Notify templates"); a template may use any of them. */
 export const NOTIFY_PERSONALISATION_KEYS = [
   'event',
@@ -26,6 +27,8 @@ export interface GovukNotifyOptions {
   baseUrl?: string;
   smsTemplateId?: string;
   emailTemplateId?: string;
+  /** email template for operator messages (personalisation `subject`, `message`, `link`) */
+  operatorTemplateId?: string;
   /** a whole request must finish within this; default 10 s */
   timeoutMs?: number;
   logger: Logger;
@@ -96,6 +99,7 @@ export function createGovukNotify(opts: GovukNotifyOptions): NotifySender {
       enabled: false,
       sendSms: disabled,
       sendEmail: disabled,
+      sendOperatorEmail: disabled,
       findByReference: async () => null,
       health: () => off,
       check: async () => off,
@@ -113,6 +117,7 @@ export function createGovukNotify(opts: GovukNotifyOptions): NotifySender {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_NOTIFY_TIMEOUT_MS;
   const smsTemplateId = opts.smsTemplateId?.trim() || undefined;
   const emailTemplateId = opts.emailTemplateId?.trim() || undefined;
+  const operatorTemplateId = opts.operatorTemplateId?.trim() || undefined;
 
   const client = new NotifyClient(baseUrl, apiKey);
   client.setClient(httpClientWithDeadline(timeoutMs));
@@ -162,6 +167,23 @@ export function createGovukNotify(opts: GovukNotifyOptions): NotifySender {
     }
   };
 
+  async function email_(
+    templateId: string,
+    email: string,
+    personalisation: Record<string, string>,
+    reference: string,
+  ): Promise<SendOutcome> {
+    try {
+      const res = await client.sendEmail(templateId, email.trim(), { personalisation, reference });
+      observeKey('ok');
+      if (templateId === emailTemplateId) observeTemplate('email', null);
+      log.info({ channel: 'email', reference, outcome: 'sent', notificationId: res.data.id }, 'notify accepted');
+      return { status: 'sent', providerId: res.data.id };
+    } catch (err) {
+      return failure(err, 'email', reference);
+    }
+  }
+
   return {
     enabled: true,
 
@@ -182,18 +204,12 @@ export function createGovukNotify(opts: GovukNotifyOptions): NotifySender {
 
     async sendEmail(email, personalisation, reference) {
       if (!emailTemplateId) return { status: 'disabled', reason: EMAIL_TEMPLATE_MISSING };
-      try {
-        const res = await client.sendEmail(emailTemplateId, email.trim(), {
-          personalisation: asRecord(personalisation),
-          reference,
-        });
-        observeKey('ok');
-        observeTemplate('email', null);
-        log.info({ channel: 'email', reference, outcome: 'sent', notificationId: res.data.id }, 'notify accepted');
-        return { status: 'sent', providerId: res.data.id };
-      } catch (err) {
-        return failure(err, 'email', reference);
-      }
+      return email_(emailTemplateId, email, asRecord(personalisation), reference);
+    },
+
+    async sendOperatorEmail(email, personalisation, reference) {
+      if (!operatorTemplateId) return { status: 'disabled', reason: OPERATOR_TEMPLATE_MISSING };
+      return email_(operatorTemplateId, email, { ...personalisation }, reference);
     },
 
     async findByReference(reference, type) {

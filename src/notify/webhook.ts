@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
 import { RetryableDeliveryError } from './channel.js';
-import type { SendOutcome, WebhookBody, WebhookSender } from './channel.js';
+import type { OperatorMessageBody, SendOutcome, WebhookBody, WebhookSender } from './channel.js';
 import { BlockedAddressError, assertPublicAddress, checkWebhookUrl, pinnedLookup } from './url-guard.js';
 import type { PinnedLookup, Resolver } from './url-guard.js';
 
@@ -90,7 +90,7 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
   const log = opts.logger;
 
   return {
-    async send(url: string, secret: string, body: WebhookBody): Promise<SendOutcome> {
+    async send(url: string, secret: string, body: WebhookBody | OperatorMessageBody): Promise<SendOutcome> {
       const eventId = body.id;
       const check = checkWebhookUrl(url, { production });
       if (!check.ok) {

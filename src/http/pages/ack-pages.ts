@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import type { AckOutcome, AlertKind } from '../../domain/admission-event.js';
+import type { CancelsCode, DestinationCategory } from '../../domain/clinical.js';
 import { ASSET_FILES, createAssetsRouter } from './assets.js';
 import { CSRF_FIELD, issueCsrfToken, verifyCsrfToken } from './csrf.js';
 import { createSlidingWindowLimiter } from './rate-limit.js';
@@ -38,10 +39,18 @@ export interface AckPageAlert {
   occurredAt: string;
   providerName: string;
   status: 'open' | 'acknowledged' | 'unacknowledged' | 'withdrawn';
-  /** pre-selected on the form: `visits-paused` for an admission, `visits-resumed` for a discharge (CONTRACT.md) */
+  /** pre-selected on the form (src/domain/alert-text.ts `defaultOutcome`: never "visits resumed" on doubt) */
   defaultOutcome: AckOutcome;
-  /** for a cancellation: what it cancels (an A11 admission, or an A13 discharge) */
-  cancels?: 'admission' | 'discharge';
+  /** the outcomes the form offers (a death: `care-ended` and `noted` only); default: all */
+  allowedOutcomes?: readonly AckOutcome[];
+  /** for a cancellation: what it cancels */
+  cancels?: CancelsCode;
+  /** for a discharge: where the patient went */
+  destinationCategory?: DestinationCategory;
+  /** the client's initials, from the provider's own registration (e.g. `M S`), if it gave a name */
+  clientInitials?: string;
+  /** what the person should do next, in plain words */
+  advice?: string;
 }
 
 export interface AckPageDeps {
@@ -178,6 +187,7 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
 
   function usedPage(req: express.Request, res: express.Response, used: Extract<TokenLookup, { state: 'used' }>): void {
     const recorded: SummaryRow[] = [];
+    if (used.alert?.clientInitials) recorded.push(row('Client initials', used.alert.clientInitials));
     if (used.alert?.clientReference) recorded.push(row('Client reference', used.alert.clientReference));
     if (used.outcome) recorded.push(row('Recorded', outcomeLabel(used.outcome)));
     if (used.acknowledgedBy && used.acknowledgedBy !== 'link')
@@ -186,7 +196,7 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
     page(req, res, 410, 'used.njk', {
       title: 'Alert already acknowledged',
       sentence: used.alert
-        ? kindSentence(used.alert.kind, used.alert.providerName, used.alert.hospitalName, used.alert.cancels)
+        ? kindSentence(used.alert.kind, used.alert.providerName, used.alert.hospitalName, used.alert)
         : undefined,
       recorded,
     });
@@ -202,6 +212,7 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
   ): void {
     const token = req.params.token;
     const details: SummaryRow[] = [];
+    if (alert.clientInitials) details.push(row('Client initials', alert.clientInitials));
     if (alert.clientReference) details.push(row('Client reference', alert.clientReference));
     details.push(row('When', formatDateTime(alert.occurredAt)));
     details.push(row('Hospital', alert.hospitalName));
@@ -210,16 +221,21 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
       ...(fieldErrors.by ? [{ text: fieldErrors.by, href: '#by' }] : []),
     ];
     page(req, res, status, 'alert.njk', {
-      title: kindHeading(alert.kind, alert.cancels),
+      title: kindHeading(alert.kind, alert),
       hasError: errors.length > 0,
       errors,
       fieldErrors,
-      heading: kindHeading(alert.kind, alert.cancels),
-      sentence: kindSentence(alert.kind, alert.providerName, alert.hospitalName, alert.cancels),
+      heading: kindHeading(alert.kind, alert),
+      sentence: kindSentence(alert.kind, alert.providerName, alert.hospitalName, alert),
+      advice: alert.advice,
       details,
       alert,
       form,
-      outcomeItems: OUTCOMES.map((o) => ({ value: o.value, text: o.label, hint: { text: o.hint } })),
+      outcomeItems: OUTCOMES.filter((o) => offered(alert, o.value)).map((o) => ({
+        value: o.value,
+        text: o.label,
+        hint: { text: o.hint },
+      })),
       formAction: `${req.baseUrl}/${encodeURIComponent(token)}`,
       csrf: issueCsrfToken(deps.csrfSecret, token, now()),
     });
@@ -278,10 +294,11 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
         .replace(/\s+/g, ' ')
         .trim();
       const fieldErrors: { outcome?: string; by?: string } = {};
-      if (!isAckOutcome(outcome)) fieldErrors.outcome = 'Select what you have done about this alert';
+      const valid = isAckOutcome(outcome) && offered(current.alert, outcome);
+      if (!valid) fieldErrors.outcome = 'Select what you have done about this alert';
       if (by.length > MAX_NAME_LENGTH) fieldErrors.by = `Your name must be ${MAX_NAME_LENGTH} characters or fewer`;
-      if (!isAckOutcome(outcome) || fieldErrors.by) {
-        const keep = isAckOutcome(outcome) ? outcome : undefined;
+      if (!valid || fieldErrors.by) {
+        const keep = valid ? outcome : undefined;
         return alertPage(req, res, 400, current.alert, { outcome: keep, by: rawBy }, fieldErrors);
       }
 
@@ -299,7 +316,7 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
       recorded.push(row('Acknowledged', formatDateTime(result.acknowledgedAt ?? now().toISOString())));
       page(req, res, 200, 'confirmed.njk', {
         title: 'Alert acknowledged',
-        sentence: kindSentence(alert.kind, alert.providerName, alert.hospitalName, alert.cancels),
+        sentence: kindSentence(alert.kind, alert.providerName, alert.hospitalName, alert),
         recorded,
       });
     },
@@ -335,6 +352,11 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
   });
 
   return router;
+}
+
+/** Whether the form offers (and accepts) this outcome for this alert. */
+function offered(alert: AckPageAlert, outcome: AckOutcome): boolean {
+  return alert.allowedOutcomes === undefined || alert.allowedOutcomes.includes(outcome);
 }
 
 function row(key: string, value: string): SummaryRow {

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import nunjucks from 'nunjucks';
 import type { AckOutcome, AlertKind } from '../../domain/admission-event.js';
+import { eventWords, type AlertMeaning } from '../../domain/alert-text.js';
 import { NHSUK_FRONTEND_DIST } from './assets.js';
 
 /** Folder of this module's templates (`layout.njk` extends nhsuk-frontend's `nhsuk/template.njk`). */
@@ -33,6 +34,11 @@ export const OUTCOMES: readonly { value: AckOutcome; label: string; hint: string
     hint: 'We have paused home care visits while they are in hospital.',
   },
   { value: 'visits-resumed', label: 'Visits resumed', hint: 'Home care visits are starting again.' },
+  {
+    value: 'care-ended',
+    label: 'Care ended',
+    hint: 'We have stopped home care for this person.',
+  },
   { value: 'not-our-client', label: 'Not our client', hint: 'This person does not receive care from us.' },
   { value: 'noted', label: 'Noted', hint: 'We have seen this alert. No change to visits.' },
 ];
@@ -46,41 +52,62 @@ export function outcomeLabel(outcome: AckOutcome): string {
 }
 
 /** What happened, for the `<h1>` and `<title>`. */
-export function kindHeading(kind: AlertKind, cancels?: 'admission' | 'discharge'): string {
+export function kindHeading(kind: AlertKind, meaning: AlertMeaning = {}): string {
   switch (kind) {
     case 'admission':
       return 'Client admitted to hospital';
     case 'discharge':
-      return 'Client discharged from hospital';
+      switch (meaning.destinationCategory ?? 'unknown') {
+        case 'home':
+          return 'Client discharged home';
+        case 'care-home':
+          return 'Client discharged to a care home or hospice';
+        case 'hospital':
+          return 'Client moved to another hospital';
+        case 'died':
+          return 'Client reported to have died in hospital';
+        case 'unknown':
+          return 'Client discharged: destination not known';
+      }
+      break;
     case 'death':
-      return 'Client died in hospital';
+      return 'Client reported to have died in hospital';
     case 'cancellation':
-      return cancels === 'discharge' ? 'Hospital discharge cancelled' : 'Hospital admission cancelled';
+      switch (meaning.cancels) {
+        case 'discharge':
+          return 'Hospital discharge cancelled';
+        case 'wrong-patient':
+          return 'Earlier alert sent in error';
+        case 'replaced-by-death':
+          return 'Earlier discharge alert replaced';
+        default:
+          return 'Hospital admission cancelled';
+      }
     case 'transfer':
       return 'Client moved ward';
   }
 }
 
-/** What happened, in one plain-English sentence. No patient name or NHS number: the link may be forwarded. */
-export function kindSentence(
-  kind: AlertKind,
-  providerName: string,
-  hospitalName: string,
-  cancels?: 'admission' | 'discharge',
-): string {
+/**
+ * What happened, in one plain-English sentence, from the alert's codes (src/domain/alert-text.ts). No patient name
+ * or NHS number: the link may be forwarded.
+ */
+export function kindSentence(kind: AlertKind, providerName: string, hospitalName: string, meaning: AlertMeaning = {}): string {
   switch (kind) {
     case 'admission':
       return `A client of ${providerName} was admitted to ${hospitalName}.`;
-    case 'discharge':
-      return `A client of ${providerName} was discharged from ${hospitalName}.`;
-    case 'death':
-      return `A client of ${providerName} died at ${hospitalName}.`;
     case 'cancellation':
-      return cancels === 'discharge'
-        ? `${hospitalName} cancelled the discharge of a client of ${providerName}: they are still in hospital, so visits should not resume yet.`
-        : `${hospitalName} cancelled the admission of a client of ${providerName}.`;
+      if (meaning.cancels === 'discharge') {
+        return `${hospitalName} cancelled the discharge of a client of ${providerName}: they are still in hospital, so visits should not resume yet.`;
+      }
+      if (meaning.cancels === 'admission' || !meaning.cancels) {
+        return `${hospitalName} cancelled the admission of a client of ${providerName}.`;
+      }
+      return `A client of ${providerName} was ${eventWords(kind, meaning)} (${hospitalName}).`;
     case 'transfer':
       return `A client of ${providerName} moved to a different ward at ${hospitalName}.`;
+    default:
+      return `A client of ${providerName} was ${eventWords(kind, meaning)} (${hospitalName}).`;
   }
 }
 

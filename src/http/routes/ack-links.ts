@@ -3,7 +3,8 @@ import type { Router } from 'express';
 import { acknowledge } from '../../alerts/acknowledge.js';
 import { sha256Hex as hashToken } from '../../hash.js';
 import type { AckOutcome, AlertKind, AlertStatus } from '../../domain/admission-event.js';
-import { cancelledEvent, defaultOutcome } from '../../domain/alert-text.js';
+import { adviceWords, allowedOutcomes, defaultOutcome, meaningOfAlert } from '../../domain/alert-text.js';
+import type { CancelsCode, DestinationCategory } from '../../domain/clinical.js';
 import type { AppDeps } from '../app.js';
 import { createAckPagesRouter, type AckPageAlert, type TokenLookup } from '../pages/ack-pages.js';
 
@@ -22,6 +23,18 @@ interface TokenRow {
   hospital_ods: string;
   provider_name: string;
   reference: string | null;
+  cancels: CancelsCode | null;
+  destination_category: DestinationCategory | null;
+  family_name: string | null;
+  given_name: string | null;
+}
+
+/** `M S` from the provider's own registration of the client (given name, family name); undefined without either. */
+export function initials(givenName: string | null, familyName: string | null): string | undefined {
+  const letters = [givenName, familyName]
+    .map((n) => n?.trim().charAt(0).toUpperCase() ?? '')
+    .filter((c) => c !== '');
+  return letters.length === 0 ? undefined : letters.join(' ');
 }
 
 export function createAckLinkPages(deps: AppDeps): Router {
@@ -30,7 +43,8 @@ export function createAckLinkPages(deps: AppDeps): Router {
   async function find(token: string): Promise<TokenRow | undefined> {
     const [row] = await sql<TokenRow[]>`
       select t.alert_id, t.expires_at, t.used_at, a.kind, a.alert_key, a.status, a.occurred_at, a.acknowledged_at, a.acknowledged_by,
-        a.outcome, h.name as hospital_name, ad.hospital_ods, p.name as provider_name, c.reference
+        a.outcome, h.name as hospital_name, ad.hospital_ods, p.name as provider_name, c.reference, a.cancels,
+        a.destination_category, c.family_name, c.given_name
       from ack_tokens t
       join alerts a on a.id = t.alert_id
       join admissions ad on ad.id = a.admission_id
@@ -42,15 +56,22 @@ export function createAckLinkPages(deps: AppDeps): Router {
   }
 
   function pageAlert(r: TokenRow): AckPageAlert {
+    const meaning = meaningOfAlert(r);
+    const who = initials(r.given_name, r.family_name);
+    const advice = adviceWords(r.kind, meaning);
     return {
       kind: r.kind,
       hospitalName: r.hospital_name ?? r.hospital_ods,
       ...(r.reference ? { clientReference: r.reference } : {}),
+      ...(who ? { clientInitials: who } : {}),
       occurredAt: r.occurred_at.toISOString(),
       providerName: r.provider_name,
       status: r.status,
-      defaultOutcome: defaultOutcome(r.kind),
-      ...(r.kind === 'cancellation' && cancelledEvent(r.alert_key) ? { cancels: cancelledEvent(r.alert_key) } : {}),
+      defaultOutcome: defaultOutcome(r.kind, meaning),
+      allowedOutcomes: allowedOutcomes(r.kind, meaning),
+      ...(meaning.cancels ? { cancels: meaning.cancels } : {}),
+      ...(meaning.destinationCategory ? { destinationCategory: meaning.destinationCategory } : {}),
+      ...(advice ? { advice } : {}),
     };
   }
 

@@ -7,13 +7,21 @@ import type { AppDeps } from '../app.js';
 import { principal, type Principal } from '../auth.js';
 import { HttpProblem, notFound } from '../problem.js';
 import { parseBody } from './registry.js';
+import type { AlertKind } from '../../domain/admission-event.js';
+import { allowedOutcomes, defaultOutcome, eventWords, meaningOfAlert } from '../../domain/alert-text.js';
+import {
+  withdrawnReasonCode,
+  withdrawnReasonText,
+  type CancelsCode,
+  type DestinationCategory,
+} from '../../domain/clinical.js';
 
 const uuid = z.string().uuid();
 const STATUSES = ['open', 'acknowledged', 'unacknowledged', 'withdrawn', 'all'] as const;
 
 interface AlertRow {
   id: string;
-  kind: string;
+  kind: AlertKind;
   status: string;
   admission_id: string;
   provider_id: string;
@@ -28,6 +36,10 @@ interface AlertRow {
   acknowledged_by: string | null;
   outcome: string | null;
   withdrawn_reason: string | null;
+  alert_key: string;
+  cancels: CancelsCode | null;
+  destination_category: DestinationCategory | null;
+  discharge: { at?: string; method?: string; destination?: string } | null;
   client_id: string | null;
   nhs_number: string | null;
   reference: string | null;
@@ -38,8 +50,13 @@ function alertQuery(sql: Sql) {
   return sql`
     select a.id, a.kind, a.status, a.admission_id, a.provider_id, p.ods_code as provider_ods, p.name as provider_name,
       ad.hospital_ods, h.name as hospital_name, a.escalation_step, a.occurred_at, a.created_at, a.acknowledged_at,
-      a.acknowledged_by, a.outcome, a.withdrawn_reason, a.client_id, c.nhs_number, c.reference, ad.location
+      a.acknowledged_by, a.outcome, a.withdrawn_reason, a.alert_key, a.cancels, a.destination_category,
+      case when a.kind in ('discharge', 'death') then jsonb_build_object(
+        'at', coalesce(m.parsed->>'dischargedAt', to_char(ad.discharged_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
+        'method', m.parsed->'discharge'->>'method', 'destination', m.parsed->'discharge'->>'destination') end as discharge,
+      a.client_id, c.nhs_number, c.reference, ad.location
     from alerts a
+    left join inbound_messages m on m.id::text = a.message_id
     join admissions ad on ad.id = a.admission_id
     join providers p on p.id = a.provider_id
     left join hospitals h on h.ods_code = ad.hospital_ods
@@ -47,6 +64,8 @@ function alertQuery(sql: Sql) {
 }
 
 function alertView(r: AlertRow) {
+  const meaning = meaningOfAlert(r);
+  const withdrawn = withdrawnReasonCode(r.withdrawn_reason);
   return {
     id: r.id,
     kind: r.kind,
@@ -63,8 +82,25 @@ function alertView(r: AlertRow) {
     acknowledgedAt: r.acknowledged_at?.toISOString() ?? null,
     acknowledgedBy: r.acknowledged_by,
     outcome: r.outcome,
-    ...(r.withdrawn_reason ? { withdrawnReason: r.withdrawn_reason } : {}),
+    /** "Your client was …": the words SMS and email carry (CONTRACT.md "Words") */
+    event: eventWords(r.kind, meaning),
+    defaultOutcome: defaultOutcome(r.kind, meaning),
+    allowedOutcomes: allowedOutcomes(r.kind, meaning),
+    ...(r.kind === 'cancellation' && meaning.cancels ? { cancels: meaning.cancels } : {}),
+    ...(r.discharge
+      ? {
+          discharge: {
+            ...stripNulls(r.discharge),
+            destinationCategory: meaning.destinationCategory ?? 'unknown',
+          },
+        }
+      : {}),
+    ...(withdrawn ? { withdrawnReason: withdrawnReasonText(withdrawn), withdrawnReasonCode: withdrawn } : {}),
   };
+}
+
+function stripNulls<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined)) as Partial<T>;
 }
 
 /** Who may see alerts: the operator all, a provider its own; a hospital key none. */
@@ -77,7 +113,7 @@ function scope(sql: Sql, p: Principal) {
 const ackBody = z
   .object({
     by: z.string().trim().min(1, 'must say who acknowledges').max(200),
-    outcome: z.enum(['visits-paused', 'visits-resumed', 'not-our-client', 'noted']).optional(),
+    outcome: z.enum(['visits-paused', 'visits-resumed', 'care-ended', 'not-our-client', 'noted']).optional(),
   })
   .strict();
 
@@ -120,6 +156,14 @@ export function createAlertRoutes(deps: AppDeps): Router {
   r.post('/alerts/:alertId/acknowledge', async (req, res) => {
     const row = await findAlert(req);
     const body = parseBody(ackBody, req.body);
+    const allowed = allowedOutcomes(row.kind, meaningOfAlert(row));
+    if (body.outcome !== undefined && !allowed.includes(body.outcome) && row.status !== 'acknowledged') {
+      throw new HttpProblem(
+        422,
+        'Outcome not allowed',
+        `outcome ${body.outcome} is not allowed for this ${row.kind} alert: one of ${allowed.join(', ')}`,
+      );
+    }
     const p = principal(req);
     const result = await acknowledge(deps, {
       alertId: row.id,
@@ -141,6 +185,7 @@ export function createAlertRoutes(deps: AppDeps): Router {
         id: string;
         status: string;
         status_reason: string | null;
+        status_reason_code: string | null;
         hospital_ods: string;
         hospital_name: string | null;
         visit_number: string;
@@ -152,7 +197,7 @@ export function createAlertRoutes(deps: AppDeps): Router {
         workflow_id: string;
       }[]
     >`
-      select ad.id, ad.status, ad.status_reason, ad.hospital_ods, h.name as hospital_name, ad.visit_number, ad.admitted_at,
+      select ad.id, ad.status, ad.status_reason, ad.status_reason_code, ad.hospital_ods, h.name as hospital_name, ad.visit_number, ad.admitted_at,
         ad.discharged_at, ad.location, ad.expected_discharge_date::text as expected_discharge_date, ad.on_leave, ad.workflow_id
       from admissions ad left join hospitals h on h.ods_code = ad.hospital_ods where ad.id = ${id}`;
     if (!adm) throw notFound('admission');
@@ -167,6 +212,7 @@ export function createAlertRoutes(deps: AppDeps): Router {
       id: adm.id,
       status: adm.status,
       ...(adm.status_reason && p.kind === 'admin' ? { statusReason: adm.status_reason } : {}),
+      ...(adm.status_reason_code && p.kind === 'admin' ? { statusReasonCode: adm.status_reason_code } : {}),
       hospital: { odsCode: adm.hospital_ods, name: adm.hospital_name ?? adm.hospital_ods },
       visitNumber: adm.visit_number,
       admittedAt: adm.admitted_at?.toISOString() ?? null,
@@ -193,7 +239,7 @@ export function createAlertRoutes(deps: AppDeps): Router {
     const visit = req.query.visitNumber ? String(req.query.visitNumber) : undefined;
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
     const rows = await sql`
-      select id, status, status_reason as "statusReason", hospital_ods as "hospitalOds", visit_number as "visitNumber",
+      select id, status, status_reason as "statusReason", status_reason_code as "statusReasonCode", hospital_ods as "hospitalOds", visit_number as "visitNumber",
         admitted_at as "admittedAt", discharged_at as "dischargedAt", workflow_id as "workflowId", updated_at as "updatedAt"
       from admissions
       where ${status ? sql`status = ${status}` : sql`true`} and ${hospital ? sql`hospital_ods = ${hospital}` : sql`true`}

@@ -1,0 +1,68 @@
+/**
+ * Starting or signalling a stay's workflow (signalWithStart): one place for the workflow input, the search
+ * attributes a new run starts with and the task queue, used by the relay and by operator actions.
+ */
+import type { Client } from '@temporalio/client';
+import type { EventSummary } from '../domain/admission-event.js';
+import {
+  ADMISSION_WORKFLOW,
+  admissionEventSignal,
+  rematchSignal,
+  type AdmissionWorkflowInput,
+} from '../../workflows/definitions.js';
+import { AdmissionStatusKey, HospitalOdsKey } from './search-attributes.js';
+
+export interface StayStartSettings {
+  taskQueue: string;
+  lingerSeconds: number;
+  reviewAlertSeconds?: number;
+}
+
+export interface StayRef {
+  admissionId: string;
+  hospitalOds: string;
+  visitNumber: string;
+  workflowId: string;
+}
+
+function startOptions(settings: StayStartSettings, stay: StayRef) {
+  const input: AdmissionWorkflowInput = {
+    admissionId: stay.admissionId,
+    hospitalOds: stay.hospitalOds,
+    visitNumber: stay.visitNumber,
+    lingerSeconds: settings.lingerSeconds,
+    ...(settings.reviewAlertSeconds !== undefined ? { reviewAlertSeconds: settings.reviewAlertSeconds } : {}),
+  };
+  return {
+    workflowId: stay.workflowId,
+    taskQueue: settings.taskQueue,
+    args: [input] as [AdmissionWorkflowInput],
+    typedSearchAttributes: [
+      { key: HospitalOdsKey, value: stay.hospitalOds },
+      { key: AdmissionStatusKey, value: 'received' },
+    ],
+  };
+}
+
+/** Hands an event to its stay's workflow, starting (or restarting) it when it is not running. */
+export async function signalStayEvent(
+  client: Client,
+  settings: StayStartSettings,
+  stay: StayRef,
+  event: EventSummary,
+): Promise<void> {
+  await client.workflow.signalWithStart(ADMISSION_WORKFLOW, {
+    ...startOptions(settings, stay),
+    signal: admissionEventSignal,
+    signalArgs: [event],
+  });
+}
+
+/** Asks the stay's workflow to match the stay again (an operator resolved its review item). */
+export async function signalStayRematch(client: Client, settings: StayStartSettings, stay: StayRef): Promise<void> {
+  await client.workflow.signalWithStart(ADMISSION_WORKFLOW, {
+    ...startOptions(settings, stay),
+    signal: rematchSignal,
+    signalArgs: [],
+  });
+}
