@@ -145,7 +145,7 @@ export function defaultOutcome(kind: AlertKind, meaning: AlertMeaning = {}): Ack
 }
 
 /** Every outcome the API knows, in the order pages offer them. */
-export const ACK_OUTCOMES: readonly AckOutcome[] = ['visits-paused', 'visits-resumed', 'care-ended', 'not-our-client', 'noted'];
+export const ACK_OUTCOMES: readonly AckOutcome[] = ['visits-paused', 'visits-resumed', 'not-our-client', 'noted', 'care-ended'];
 
 /**
  * The outcomes a person may record for an alert: a death alert never offers "visits resumed" (only `care-ended`
@@ -156,8 +156,10 @@ export function allowedOutcomes(kind: AlertKind, meaning: AlertMeaning = {}): re
   if (kind === 'discharge' && meaning.destinationCategory === 'hospital') {
     return ['visits-paused', 'care-ended', 'not-our-client', 'noted'];
   }
-  if (kind === 'cancellation' && (meaning.cancels === 'replaced-by-death')) return ['care-ended', 'noted'];
+  if (kind === 'cancellation' && meaning.cancels === 'replaced-by-death') return ['care-ended', 'noted'];
   if (kind === 'cancellation' && meaning.cancels === 'discharge') return ['visits-paused', 'not-our-client', 'noted'];
+  // an admission or a move: care has not ended (the person is in hospital)
+  if (kind === 'admission' || kind === 'transfer') return ACK_OUTCOMES.filter((o) => o !== 'care-ended');
   return ACK_OUTCOMES;
 }
 

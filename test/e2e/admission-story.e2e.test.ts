@@ -86,7 +86,7 @@ describe('the first admission alert, end to end', () => {
     expect(a03.ack.code).toBe('AA');
     const dis = await hooks.waitFor((r) => r.path === '/VQ101/c1' && (r.body as any)?.type === 'discharge', 20_000);
     const disBody = dis.body as Record<string, any>;
-    expect(disBody.discharge).toEqual({ at: '2026-11-26T14:00:00.000Z', method: '1', destination: '19' });
+    expect(disBody.discharge).toEqual({ at: '2026-11-26T14:00:00.000Z', method: '1', destination: '19', destinationCategory: 'home' });
     expect(disBody.alertId).not.toBe(body.alertId);
     const ack2 = await svc.api('POST', `/v1/alerts/${disBody.alertId}/acknowledge`, { key: provider.apiKey, body: { by: 'Priya' } });
     expect(ack2.body).toMatchObject({ status: 'acknowledged', outcome: 'visits-resumed' });

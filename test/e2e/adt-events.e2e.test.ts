@@ -248,7 +248,7 @@ describe('every ADT event does what CONTRACT.md says', () => {
     const second = await hookOf('VQ209', 'death', 'c2');
     expect(second.body).toMatchObject({ type: 'death', escalationStep: 2, alertId: (first.body as any).alertId });
     const ack = await acknowledge(provider, (first.body as any).alertId);
-    expect(ack).toMatchObject({ status: 'acknowledged', outcome: 'noted' });
+    expect(ack).toMatchObject({ status: 'acknowledged', outcome: 'care-ended' });
     const closed = await admissionWhen(spell, 'closed', (a) => a.status === 'closed');
     expect(closed.dischargedAt).toBe('2026-11-27T05:30:00.000Z');
     expect((await alertsOf(provider)).map((x) => x.kind)).toEqual(['death']);

@@ -109,7 +109,7 @@ describe('the events of one spell reach the same end state whatever order they a
     const provider = await providerFor(spell, 'VQ301');
     await send(spellMessage('a03-discharge-home.hl7', spell));
     const dis = await hooks.waitFor((r) => r.path === '/VQ301/c1' && (r.body as any).type === 'discharge', 20_000);
-    expect((dis.body as any).discharge).toEqual({ at: '2026-11-26T14:00:00.000Z', method: '1', destination: '19' });
+    expect((dis.body as any).discharge).toEqual({ at: '2026-11-26T14:00:00.000Z', method: '1', destination: '19', destinationCategory: 'home' });
     await settled(spell, 1);
 
     await send(spellMessage('a01-admit.hl7', spell));

@@ -98,7 +98,7 @@ export async function admissionOf(svc: TestService, visit: string, hospital = 'R
   const id = list.body?.items?.[0]?.id as string | undefined;
   if (!id) return undefined;
   const res = await svc.api('GET', `/v1/admissions/${id}`, { key: svc.adminToken });
-  return res.body as { id: string; status: string; alerts: any[]; events: any[]; statusReason?: string; location: any; dischargedAt: string | null };
+  return res.body as { id: string; status: string; alerts: any[]; events: any[]; statusReason?: string; statusReasonCode?: string; location: any; dischargedAt: string | null };
 }
 
 /** What most e2e files share: a service, a webhook receiver standing in for providers' systems, one hospital. */

@@ -34,13 +34,13 @@ export const OUTCOMES: readonly { value: AckOutcome; label: string; hint: string
     hint: 'We have paused home care visits while they are in hospital.',
   },
   { value: 'visits-resumed', label: 'Visits resumed', hint: 'Home care visits are starting again.' },
+  { value: 'not-our-client', label: 'Not our client', hint: 'This person does not receive care from us.' },
+  { value: 'noted', label: 'Noted', hint: 'We have seen this alert. No change to visits.' },
   {
     value: 'care-ended',
     label: 'Care ended',
     hint: 'We have stopped home care for this person.',
   },
-  { value: 'not-our-client', label: 'Not our client', hint: 'This person does not receive care from us.' },
-  { value: 'noted', label: 'Noted', hint: 'We have seen this alert. No change to visits.' },
 ];
 
 export function isAckOutcome(value: unknown): value is AckOutcome {
