@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertKind, EventKind, EventSummary, Location } from './admission-event.js';
-import { admissionStatus, isQuiet, planProviderAlerts, type KnownAlert } from './alert-plan.js';
+import { admissionStatus, isQuiet, planProviderAlerts, planWrongPatient, type KnownAlert } from './alert-plan.js';
 import { compareEvents, foldSpell } from './spell.js';
 
 let nextId = 500;
@@ -276,4 +276,50 @@ describe('any arrival order: same end state, never a second alert, nothing the e
       }
     });
   }
+});
+
+describe('planProviderAlerts: clinical meaning', () => {
+  it('a death learned after the discharge alert: the discharge alert is withdrawn, its contacts told it is replaced, a death alert raised', () => {
+    const { alerts, status } = simulate([
+      [ev('admit', T(9))],
+      [ev('discharge', T(12), { discharge: { destination: '19', destinationCategory: 'home' } })],
+      [ev('update', T(13), { deceased: true })],
+    ]);
+    const discharge = alerts.find((a) => a.kind === 'discharge')!;
+    expect(discharge).toMatchObject({ status: 'withdrawn', withdrawnReason: 'superseded-by-death' });
+    expect(alerts.filter((a) => a.kind === 'death')).toHaveLength(1);
+    expect(alerts.find((a) => a.alertKey.startsWith('discharge-replaced#'))).toMatchObject({ kind: 'cancellation' });
+    expect(status).toBe('discharged');
+  });
+
+  it('a discharge alert carries its destination category; a death none but died', () => {
+    const spell = foldSpell([ev('admit', T(9)), ev('discharge', T(12), { discharge: { destination: '51' } })]);
+    expect(planProviderAlerts(spell, [], T(12))).toContainEqual(
+      expect.objectContaining({ type: 'raise', kind: 'discharge', destinationCategory: 'hospital' }),
+    );
+  });
+
+  it('a discharge while a newer stay is open raises no discharge alert and withdraws the admission alert (newer-stay-open)', () => {
+    const spell = foldSpell([ev('admit', T(9)), ev('discharge', T(12))]);
+    const admission: KnownAlert = { alertId: 'a', providerId: 'P1', alertKey: 'admission#0', kind: 'admission', status: 'open', reached: [], coveredMoves: [] };
+    expect(planProviderAlerts(spell, [admission], T(12), { newerStayOpen: true })).toEqual([
+      { type: 'withdraw', alertId: 'a', reason: 'newer-stay-open' },
+    ]);
+    const died = foldSpell([ev('admit', T(9)), ev('discharge', T(12), { deceased: true })]);
+    expect(planProviderAlerts(died, [], T(12), { newerStayOpen: true })).toContainEqual(expect.objectContaining({ kind: 'death' }));
+  });
+
+  it('a provider no longer matched: every alert withdrawn (wrong-patient), whoever was reached told once', () => {
+    const reached = [{ contactId: 'c1', channel: 'webhook' as const }];
+    const mine: KnownAlert[] = [
+      { alertId: 'a', providerId: 'P1', alertKey: 'admission#0', kind: 'admission', status: 'acknowledged', reached, coveredMoves: [] },
+    ];
+    const actions = planWrongPatient(mine, 0, T(12));
+    expect(actions).toEqual([
+      { type: 'withdraw', alertId: 'a', reason: 'wrong-patient' },
+      expect.objectContaining({ type: 'raise', alertKey: 'wrong-patient#0', kind: 'cancellation', cancels: 'wrong-patient', targets: reached }),
+    ]);
+    expect(planWrongPatient([...mine, { ...mine[0]!, alertId: 'w', alertKey: 'wrong-patient#0', kind: 'cancellation' }], 0, T(12))).toEqual([]);
+    expect(planWrongPatient([], 0, T(12))).toEqual([]);
+  });
 });

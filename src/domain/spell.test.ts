@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EventKind, EventSummary, Location } from './admission-event.js';
-import { compareEvents, foldSpell, needsProviders } from './spell.js';
+import { compareEvents, foldSpell, needsProviders, spellKeys } from './spell.js';
 
 let nextId = 100;
 const ward12: Location = { pointOfCare: 'RX1WD12', bed: '12', ward: 'Ward 12 Elderly Care' };
@@ -216,5 +216,49 @@ describe('foldSpell: any arrival order reaches the same state', () => {
       }
       expect(foldSpell(order)).toEqual(reference);
     }
+  });
+});
+
+describe('foldSpell: clinical meaning (CONTRACT.md "Death", "Discharge destination", "Readmission")', () => {
+  it('a death signal on any event, in any arrival order, makes the stay a death; the discharge stays in force', () => {
+    const a01 = ev('admit', T(9));
+    const a03 = ev('discharge', T(12), { discharge: { method: '1', destination: '19', destinationCategory: 'home' } });
+    const a08 = ev('update', T(13), { deceased: true });
+    for (const order of permutations([a01, a03, a08])) {
+      const s = foldSpell(order);
+      expect(s).toMatchObject({ discharged: true, died: true, destinationCategory: 'died', dischargeMessageId: a03.messageId });
+    }
+  });
+
+  it('a death on a non-discharge event ends the stay without an A03, and an A13 does not undo it', () => {
+    const s = foldSpell([ev('admit', T(9)), ev('update', T(10), { deceased: true, deceasedAt: T(10) }), ev('cancel-discharge', T(11))]);
+    expect(s).toMatchObject({ discharged: true, died: true, diedOutsideDischarge: true, dischargedAt: T(10) });
+  });
+
+  it('an A13 undoes a death reported only on the discharge it cancels', () => {
+    const s = foldSpell([ev('admit', T(9)), ev('discharge', T(10), { deceased: true }), ev('cancel-discharge', T(11))]);
+    expect(s).toMatchObject({ discharged: false, died: false });
+  });
+
+  it('messages stored before classification are read from their codes: destination 79 and method 4/5 are deaths', () => {
+    expect(foldSpell([ev('discharge', T(10), { discharge: { destination: '79' } })]).died).toBe(true);
+    expect(foldSpell([ev('discharge', T(10), { discharge: { method: '5' } })]).died).toBe(true);
+    expect(foldSpell([ev('discharge', T(10), { discharge: { destination: '54' } })]).destinationCategory).toBe('care-home');
+  });
+
+  it('an admission later than the discharge is a readmission (new keys); one at or before it changes nothing', () => {
+    const a01 = ev('admit', T(9));
+    const a03 = ev('discharge', T(12));
+    const resend = ev('admit', T(9));
+    expect(foldSpell([a01, a03, resend])).toMatchObject({ discharged: true, readmissions: 0 });
+    const again = foldSpell([a01, a03, ev('admit', T(15))]);
+    expect(again).toMatchObject({ admitted: true, discharged: false, readmissions: 1, admittedAt: T(15) });
+    expect(spellKeys(again)).toEqual({
+      admission: 'admission#0.1',
+      discharge: 'discharge#0.1',
+      death: 'death#0.1',
+      replaced: 'discharge-replaced#0.1',
+    });
+    expect(spellKeys(foldSpell([a01]))).toMatchObject({ admission: 'admission#0', discharge: 'discharge#0' });
   });
 });
