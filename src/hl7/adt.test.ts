@@ -787,6 +787,15 @@ describe('discharge destination category (PV1-37)', () => {
     expect(discharge({ 37: code })).toEqual({ destination: code, destinationCategory: category });
   });
 
+  it('a code that names a property of every JavaScript object (toString, constructor) is unknown, not a death', () => {
+    expect(discharge({ 37: 'toString' })).toEqual({ destination: 'toString', destinationCategory: 'unknown' });
+    expect(discharge({ 37: 'constructor' }, { dischargeDestination: { '01': 'home' } })?.destinationCategory).toBe(
+      'unknown',
+    );
+    const p = parseAdt(build(withTrigger('A03', { 36: 'constructor' })), { dischargeMethod: {} }).event.patient;
+    expect(p.deathSignals).toBeUndefined();
+  });
+
   it('a discharge with no PV1-36/37 at all is destination unknown', () => {
     expect(discharge({})).toEqual({ destinationCategory: 'unknown' });
     expect(discharge({ 36: '1' })).toEqual({ method: '1', destinationCategory: 'unknown' });
