@@ -136,6 +136,16 @@ async function linksOf(messageId: string): Promise<string[]> {
   return rows.map((r) => r.admission_id);
 }
 
+/** The message ids a stay's workflow was signalled with (its latest run's history). */
+async function signalledMessageIds(visit: string, hospital = 'RX1'): Promise<string[]> {
+  const history = await svc.temporal.client.workflow.getHandle(`admission-${hospital}-${visit}`).fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const a = e.workflowExecutionSignaledEventAttributes;
+    if (a?.signalName !== 'admissionEvent') return [];
+    return (a.input?.payloads ?? []).map((p) => String(JSON.parse(Buffer.from(p.data!).toString('utf8')).messageId));
+  });
+}
+
 /** A stay's admission id, once ingest has created it. */
 async function stayId(visit: string, hospital = 'RX1'): Promise<string> {
   const [a] = await admissionsOf(visit, hospital);
@@ -464,6 +474,10 @@ describe("person-level identity corrections reach the patient's other open stays
     expect(a40.admission_id).toBeNull();
     expect(a40.parsed).toMatchObject({ kind: 'merge', mergedFrom: [`${x.nhs}^NHS`, x.nhs], processingId: 'P' });
     expect(await linksOf(a40.id)).toEqual([await stayId(x.visit)]);
+    // handed to that stay's workflow as one of its events, and to nobody else's
+    expect(await signalledMessageIds(x.visit)).toContain(a40.id);
+    expect(await signalledMessageIds(someoneElse.visit)).not.toContain(a40.id);
+    expect(await signalledMessageIds(xAtRr8.visit, 'RR8')).not.toContain(a40.id);
     expect(await listMessages(`controlId=${a40Id}`)).toEqual([
       expect.objectContaining({
         trigger: 'A40',
@@ -482,6 +496,7 @@ describe("person-level identity corrections reach the patient's other open stays
     const a31 = await dispatched(a31Id);
     expect(a31.parsed.kind).toBe('identity');
     expect(await linksOf(a31.id)).toEqual([await stayId(x.visit)]);
+    expect(await signalledMessageIds(x.visit)).toContain(a31.id);
   });
 
   it('an A47 whose MRG-1 names a local id (CX-5 MR) reaches the open stay known by that id', async () => {
@@ -493,6 +508,7 @@ describe("person-level identity corrections reach the patient's other open stays
     const a47 = await dispatched(a47Id);
     expect(a47.parsed).toMatchObject({ kind: 'identity', mergedFrom: [`${oldMrn}^RX1`] });
     expect(await linksOf(a47.id)).toEqual([await stayId(w.visit)]);
+    expect(await signalledMessageIds(w.visit)).toContain(a47.id);
   });
 
   it('a person-level message naming nobody in hospital is simply marked dispatched, linked to nothing', async () => {
