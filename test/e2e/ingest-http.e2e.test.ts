@@ -496,7 +496,7 @@ describe('ACKs over HTTP, exactly as the CONTRACT.md table says', () => {
 
     it('header errors: CR 400; wrong hospital: CR 403; no key: CR 401', async () => {
       const spell = newSpell();
-      expectAck(await post(a01(spell, [ENHANCED, ['|P|2.4|', '|P|2.8|']])), {
+      expectAck(await post(a01(spell, [ENHANCED, ['|P|2.4|', '|P|2.9|']])), {
         status: 400,
         code: 'CR',
         controlId: controlIdOf(spell),
