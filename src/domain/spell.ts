@@ -16,7 +16,9 @@
  * - `cancel-admit` (A11): the admission is cancelled (and with it any discharge).
  * - `update` (A08, A04 for a non-inpatient, A28/A31 with a visit): location and PV2-9 expected discharge date.
  * - `leave` (A21) / `return` (A22): leave of absence, while admitted.
- * - `merge` (A40) and `other` (any other ADT trigger): stored, no effect at all.
+ * - `merge` (A40), `identity` (A31 without a visit, A34, A47) and `other` (any other ADT trigger): no effect on the
+ *   spell (an identity event may be another stay's, handed here by the relay: its location and PV2-9 are not this
+ *   stay's).
  */
 import type { EventSummary, Location } from './admission-event.js';
 
@@ -111,7 +113,7 @@ export function foldSpell(events: readonly EventSummary[]): SpellState {
   const following = (): boolean => s.admitted && !s.discharged;
 
   for (const ev of [...events].sort(compareEvents)) {
-    if (ev.kind === 'merge' || ev.kind === 'other') continue;
+    if (ev.kind === 'merge' || ev.kind === 'identity' || ev.kind === 'other') continue;
     if (ev.expectedDischargeDate && ev.kind !== 'cancel-admit') s.expectedDischargeDate = ev.expectedDischargeDate;
     switch (ev.kind) {
       case 'admit':
