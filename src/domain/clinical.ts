@@ -42,18 +42,23 @@ export interface CodeMap {
   dischargeDestination?: Record<string, DestinationCategory>;
 }
 
+/** `table[key]` when the table itself has it (a code such as `toString` must not find Object.prototype's). */
+function own<T>(table: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return table !== undefined && Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 /** PV1-37 → category: the hospital's map first, then the national codes; anything else (or empty) is `unknown`. */
 export function destinationCategory(code: string | undefined, map?: CodeMap | null): DestinationCategory {
   if (code === undefined || code.trim() === '') return 'unknown';
   const c = code.trim();
-  return map?.dischargeDestination?.[c] ?? DESTINATION_CODES[c] ?? 'unknown';
+  return own(map?.dischargeDestination, c) ?? own(DESTINATION_CODES, c) ?? 'unknown';
 }
 
 /** PV1-36 → true when the method says the patient died (hospital map first, then 4 and 5). */
 export function methodSaysDied(code: string | undefined, map?: CodeMap | null): boolean {
   if (code === undefined || code.trim() === '') return false;
   const c = code.trim();
-  const mapped = map?.dischargeMethod?.[c];
+  const mapped = own(map?.dischargeMethod, c);
   if (mapped !== undefined) return mapped === 'died';
   return DEATH_METHODS.has(c);
 }

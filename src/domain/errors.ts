@@ -4,7 +4,8 @@
 export type InputErrorCode =
   | 'no-msh' // no MSH segment or unreadable header
   | 'unsupported-message-type' // MSH-9 not ADT
-  | 'unsupported-version' // MSH-12 outside 2.2 .. 2.5.1
+  | 'unsupported-version' // MSH-12 outside 2.1 .. 2.8.2
+  | 'unsupported-processing-id' // MSH-11 not P, T, D or empty
   | 'bad-header' // other MSH problems (no MSH-10, no MSH-4, bad encoding characters)
   | 'sender-mismatch' // MSH-4 is not this key's hospital
   | 'unknown-sender' // MSH-4 is no registered hospital (MLLP)
@@ -19,6 +20,7 @@ export const HEADER_ERRORS: ReadonlySet<InputErrorCode> = new Set([
   'no-msh',
   'unsupported-message-type',
   'unsupported-version',
+  'unsupported-processing-id',
   'bad-header',
   'sender-mismatch',
   'unknown-sender',

@@ -140,12 +140,13 @@ describe('foldSpell: what each event does', () => {
     expect(foldSpell([a01, ev('leave', T(10)), ev('return', T(11))]).onLeave).toBe(false);
   });
 
-  it('an unknown ADT event and an A40 have no effect at all', () => {
+  it('an unknown ADT event, an A40 and a person-level identity event have no effect at all', () => {
     const a01 = ev('admit', T(9), { location: ward12 });
     const base = foldSpell([a01]);
     const other = ev('other', T(10), { location: ward3, expectedDischargeDate: '2027-01-01' });
     const merge = ev('merge', T(11), { location: ward7 });
-    expect(foldSpell([a01, other, merge])).toEqual(base);
+    const identity = ev('identity', T(12), { location: ward3, expectedDischargeDate: '2027-02-01' });
+    expect(foldSpell([a01, other, merge, identity])).toEqual(base);
   });
 
   it('a repeated A01 (a resend under a new MSH-10) changes nothing', () => {

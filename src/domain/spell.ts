@@ -21,8 +21,10 @@
  * - `cancel-admit` (A11): the admission is cancelled (and with it any discharge).
  * - `update` (A08, A04 for a non-inpatient, A28/A31 with a visit): location and PV2-9 expected discharge date.
  * - `leave` (A21) / `return` (A22): leave of absence, while admitted.
- * - `merge` (A40), `identity` (A31 without a visit, A34, A47) and `other`: no effect on the spell (their death
- *   signals excepted); identity changes are the workflow's (it matches the stay again).
+ * - `merge` (A40), `identity` (A31 without a visit, A34, A47) and `other` (any other ADT trigger): no effect on the
+ *   spell (an identity event may be another stay's, handed here by the relay: its location and PV2-9 are not this
+ *   stay's), their death signals excepted (they are about the same person); identity changes are the workflow's
+ *   (it matches the stay again).
  */
 import type { DischargeDetails, EventSummary, Location } from './admission-event.js';
 import { destinationCategory, methodSaysDied, type DestinationCategory } from './clinical.js';

@@ -116,7 +116,8 @@ describe('encounterToEvent', () => {
       eventAt: '2026-11-29T14:05:00.000Z',
       admittedAt: '2026-11-22T09:20:00.000Z',
       dischargedAt: '2026-11-29T14:05:00.000Z',
-      discharge: { method: '1', destination: '19' },
+      discharge: { method: '1', destination: '19', destinationCategory: 'home' },
+      processingId: 'P',
     });
     expect(event.patient.deceased).toBeUndefined();
   });
@@ -128,8 +129,68 @@ describe('encounterToEvent', () => {
       dischargeDisposition: { coding: [{ system: R4_DISCHARGE_DISPOSITION_SYSTEM, code: 'exp' }] },
     };
     const event = convert(body);
-    expect(event.discharge).toEqual({ method: '4', destination: 'exp' });
-    expect(event.patient.deceased).toBe(true);
+    expect(event.discharge).toEqual({ method: '4', destination: 'exp', destinationCategory: 'unknown' });
+    expect(event.patient).toMatchObject({ deceased: true, deathSignals: ['discharge-method'] });
+  });
+
+  describe('destination category and death signals (CONTRACT.md "What the provider is told")', () => {
+    const finished = (code?: string, contained?: Record<string, unknown>) => {
+      const body = admission();
+      body.status = 'finished';
+      if (code !== undefined) body.hospitalization = { dischargeDisposition: { coding: [{ code }] } };
+      if (contained) body.contained = [{ resourceType: 'Patient', id: 'pat', ...contained }];
+      return body;
+    };
+
+    it.each([
+      ['19', 'home'],
+      ['54', 'care-home'],
+      ['51', 'hospital'],
+      ['79', 'died'],
+      ['XX', 'unknown'],
+    ])('dischargeDisposition %s is %s', (code, category) => {
+      expect(convert(finished(code)).discharge?.destinationCategory).toBe(category);
+    });
+
+    it('a finished Encounter with no disposition is destination unknown; an admission has no discharge details', () => {
+      expect(convert(finished()).discharge).toEqual({ destinationCategory: 'unknown' });
+      expect(convert(admission()).discharge).toBeUndefined();
+    });
+
+    it("the hospital's code map is read first, for destination and for the death signals", () => {
+      const codeMap = {
+        dischargeDestination: { H1: 'care-home' as const, D1: 'died' as const, '19': 'unknown' as const },
+      };
+      const run = (body: unknown) => encounterToEvent(body, { receivedAt, codeMap });
+      expect(run(finished('H1')).discharge?.destinationCategory).toBe('care-home');
+      expect(run(finished('19')).discharge?.destinationCategory).toBe('unknown');
+      expect(run(finished('D1')).patient).toMatchObject({ deceased: true, deathSignals: ['discharge-destination'] });
+      expect(convert(finished('D1')).patient.deceased).toBeUndefined();
+    });
+
+    it('destination 79 alone is a death signal', () => {
+      expect(convert(finished('79')).patient).toMatchObject({
+        deceased: true,
+        deathSignals: ['discharge-destination'],
+      });
+    });
+
+    it('deceasedBoolean true is a death signal (as PID-30 Y); false with nothing else is not deceased', () => {
+      expect(convert(finished('19', { deceasedBoolean: true })).patient).toMatchObject({
+        deceased: true,
+        deathSignals: ['death-indicator'],
+      });
+      const alive = convert(finished('19', { deceasedBoolean: false })).patient;
+      expect(alive.deceased).toBe(false);
+      expect(alive.deathSignals).toBeUndefined();
+    });
+
+    it('deceasedBoolean false does not outweigh another signal (destination 79)', () => {
+      expect(convert(finished('79', { deceasedBoolean: false })).patient).toMatchObject({
+        deceased: true,
+        deathSignals: ['discharge-destination'],
+      });
+    });
   });
 
   it('a finished Encounter without period.end is timed at meta.lastUpdated, not at the admission', () => {
@@ -226,7 +287,11 @@ describe('encounterToEvent', () => {
   it('reads a death recorded on the contained Patient', () => {
     const body = admission();
     body.contained = [{ resourceType: 'Patient', id: 'pat', deceasedDateTime: '2026-11-29T13:00:00Z' }];
-    expect(convert(body).patient).toMatchObject({ deceased: true, deceasedAt: '2026-11-29T13:00:00.000Z' });
+    expect(convert(body).patient).toMatchObject({
+      deceased: true,
+      deceasedAt: '2026-11-29T13:00:00.000Z',
+      deathSignals: ['death-date'],
+    });
   });
 
   it.each([

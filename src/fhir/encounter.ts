@@ -6,7 +6,14 @@
 import { createHash } from 'node:crypto';
 import type { Encounter } from '@medplum/fhirtypes';
 import { z } from 'zod';
-import type { AdmissionEvent, EventKind, Location, PatientIdentity } from '../domain/admission-event.js';
+import type {
+  AdmissionEvent,
+  DischargeDetails,
+  EventKind,
+  Location,
+  PatientIdentity,
+} from '../domain/admission-event.js';
+import { deathSignals, destinationCategory, type CodeMap } from '../domain/clinical.js';
 import { InputError } from '../domain/errors.js';
 import { isValidNhsNumber, nhsNumberProblem, normaliseNhsNumber } from '../domain/nhs-number.js';
 
@@ -150,12 +157,17 @@ const patientSchema = z.object({
  * - Discharge: destination = `hospitalization.dischargeDisposition.coding[0].code`. Method = the UK Core
  *   `Extension-UKCore-DischargeMethod` (or CareConnect `Extension-CareConnect-DischargeMethod-1`), on the
  *   Encounter or on `hospitalization`, NHS Data Dictionary codes (`1`..`5`, `8`, `9`); else derived from an R4
- *   discharge-disposition code that implies one: `exp` → `4` (died), `aadvice` → `2` (self-discharge). Method 4
- *   also sets patient.deceased.
+ *   discharge-disposition code that implies one: `exp` → `4` (died), `aadvice` → `2` (self-discharge).
+ *   `discharge.destinationCategory` is the destination code's category (the hospital's `codeMap` first, then the NHS
+ *   Data Dictionary codes that UK Core's discharge destination uses; anything else `unknown`), on every `finished`
+ *   Encounter and on any other that carries a disposition or method.
+ * - Death (CONTRACT.md "Death"): method `4`/`5` (or mapped `died`), destination `79` (or mapped `died`), a contained
+ *   Patient's `deceasedBoolean: true` (as PID-30 `Y`) or `deceasedDateTime` (as PID-29) make patient.deceased true,
+ *   with patient.deathSignals; `deceasedBoolean: false` with no other signal makes it false.
  * - `class.code` IMP/ACUTE/NONAC → I, EMER → E, AMB → O, PRENC → P.
  * - messageControlId: `fhir-<id>/_history/<meta.versionId>` when both are present, else `fhir-` + the sha256 of
  *   the canonical JSON of the body (keys sorted), so an identical resend gets the same id.
- * - trigger `FHIR-<status>`, source `fhir`.
+ * - trigger `FHIR-<status>`, source `fhir`, processingId `P` (FHIR has no training or debugging traffic).
  */
 export function encounterToEvent(
   body: unknown,
@@ -163,6 +175,8 @@ export function encounterToEvent(
     receivedAt: Date;
     /** the ODS code of the hospital whose key sent it: another serviceProvider is `sender-mismatch`, checked first */
     senderOds?: string;
+    /** the hospital's own discharge codes in force when it arrived (`PUT /v1/hospitals/{id}/code-map`) */
+    codeMap?: CodeMap | null;
   },
 ): AdmissionEvent {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -214,8 +228,19 @@ export function encounterToEvent(
         ? admittedAt
         : undefined;
 
-  const discharge = dischargeOf(enc);
-  if (discharge?.method === '4') patient.deceased = true;
+  const discharge: DischargeDetails | undefined = dischargeOf(enc) ?? (kind === 'discharge' ? {} : undefined);
+  if (discharge !== undefined) discharge.destinationCategory = destinationCategory(discharge.destination, opts.codeMap);
+  const signals = deathSignals({
+    ...(discharge?.method !== undefined ? { method: discharge.method } : {}),
+    ...(discharge?.destination !== undefined ? { destination: discharge.destination } : {}),
+    ...(patient.deceased === true ? { indicator: 'Y' } : {}),
+    ...(patient.deceasedAt !== undefined ? { deceasedAt: patient.deceasedAt } : {}),
+    map: opts.codeMap ?? null,
+  });
+  if (signals.length > 0) {
+    patient.deceased = true;
+    patient.deathSignals = signals;
+  }
   const patientClass = enc.class?.code !== undefined ? PATIENT_CLASS_FOR.get(enc.class.code.trim()) : undefined;
   const location = locationOf(enc);
 
@@ -229,6 +254,7 @@ export function encounterToEvent(
     eventAt: statusTime ?? lastUpdated ?? receivedAt,
     messageAt: lastUpdated ?? receivedAt,
     patient,
+    processingId: 'P',
   };
   if (patientClass !== undefined) event.patientClass = patientClass;
   if (location !== undefined) event.location = location;
@@ -316,13 +342,11 @@ function patientOf(enc: ParsedEncounter): PatientIdentity {
     const given = name?.given?.[0]?.trim();
     if (family) patient.familyName = family;
     if (given) patient.givenName = given;
+    // deceased[x]: the date is a death signal (as PID-29), the boolean one too when true (as PID-30); the caller
+    // adds the signals of the discharge and decides `deceased` from all of them
     const deceasedAt = instant(p.deceasedDateTime, `${path}.deceasedDateTime`);
-    if (deceasedAt !== undefined) {
-      patient.deceased = true;
-      patient.deceasedAt = deceasedAt;
-    } else if (p.deceasedBoolean !== undefined) {
-      patient.deceased = p.deceasedBoolean;
-    }
+    if (deceasedAt !== undefined) patient.deceasedAt = deceasedAt;
+    else if (p.deceasedBoolean !== undefined) patient.deceased = p.deceasedBoolean;
   }
   if (patient.dateOfBirth === undefined) {
     const dob = birthDateFromExtensions(enc);

@@ -41,6 +41,7 @@ const ISSUE_TYPE_FOR: Record<InputErrorCode, IssueType> = {
   'no-msh': 'structure',
   'unsupported-message-type': 'not-supported',
   'unsupported-version': 'not-supported',
+  'unsupported-processing-id': 'not-supported',
   'bad-header': 'required',
   'sender-mismatch': 'forbidden',
   'unknown-sender': 'forbidden',

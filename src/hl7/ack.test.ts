@@ -158,6 +158,7 @@ describe('ack codes', () => {
     ['no-msh', '100'],
     ['unsupported-message-type', '200'],
     ['unsupported-version', '203'],
+    ['unsupported-processing-id', '202'],
     ['bad-header', '101'],
     ['sender-mismatch', '204'],
     ['unknown-sender', '204'],

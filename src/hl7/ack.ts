@@ -90,6 +90,8 @@ export function errorCodeFor(code: InputErrorCode): { hl7Code: Hl7ErrorCode; tex
         return '200';
       case 'unsupported-version':
         return '203';
+      case 'unsupported-processing-id':
+        return '202';
       case 'bad-header':
         return '101';
       case 'sender-mismatch':

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { AdmissionEvent } from '../domain/admission-event.js';
+import type { CodeMap } from '../domain/clinical.js';
 import { InputError } from '../domain/errors.js';
 import { parseAdt, readHeader, readHeaderLenient, toAdmissionEvent, validateHeader } from './adt.js';
 import { parseHl7 } from './message.js';
@@ -99,6 +100,7 @@ describe('fixtures: what each hospital message becomes', () => {
         dateOfBirth: '1941-03-12',
         deceased: false,
       },
+      processingId: 'P',
       location: {
         pointOfCare: 'RX1WD12',
         room: 'B3',
@@ -136,7 +138,7 @@ describe('fixtures: what each hospital message becomes', () => {
     const e = fixture('a03-discharge-home.hl7');
     expect(e).toMatchObject({
       kind: 'discharge',
-      discharge: { method: '1', destination: '19' },
+      discharge: { method: '1', destination: '19', destinationCategory: 'home' },
       dischargedAt: '2026-11-26T14:00:00.000Z',
       admittedAt: '2026-11-22T09:20:00.000Z',
     });
@@ -152,7 +154,13 @@ describe('fixtures: what each hospital message becomes', () => {
       deceasedAt: '2026-11-27T05:30:00.000Z',
       dateOfBirth: '1933-09-07',
     });
-    expect(e.discharge).toEqual({ method: '4', destination: '79' });
+    expect(e.patient.deathSignals).toEqual([
+      'discharge-method',
+      'discharge-destination',
+      'death-indicator',
+      'death-date',
+    ]);
+    expect(e.discharge).toEqual({ method: '4', destination: '79', destinationCategory: 'died' });
   });
 
   it('a08-update: update with PV2-9 expected discharge date', () => {
@@ -222,14 +230,36 @@ describe('header', () => {
     expect(h.applicationAckType).toBe('NE');
   });
 
-  it.each(['2.2', '2.3', '2.3.1', '2.4', '2.5', '2.5.1', '2.5.1^GBR^NHS'])('accepts MSH-12 version %s', (version) => {
+  it.each([
+    '2.1',
+    '2.2',
+    '2.3',
+    '2.3.1',
+    '2.4',
+    '2.5',
+    '2.5.1',
+    '2.6',
+    '2.7',
+    '2.7.1',
+    '2.8',
+    '2.8.1',
+    '2.8.2',
+    '2.5.1^GBR^NHS',
+    '2.8.2^GBR',
+  ])('accepts MSH-12 version %s', (version) => {
     expect(eventOf({ msh: { 12: version } }).kind).toBe('admit');
   });
 
-  it.each(['2.6', '2.1', '2.7', '3.0', ''])('rejects MSH-12 version %j as unsupported-version at MSH-12', (version) => {
-    const err = inputErrorOf(() => parseAdt(build({ msh: { 12: version } })));
-    expect(err).toMatchObject({ code: 'unsupported-version', location: 'MSH-12' });
-  });
+  it.each(['2.9', '2.0', '2.8.3', '2.4.1', '3.0', '2', ''])(
+    'rejects MSH-12 version %j as unsupported-version at MSH-12, naming the versions taken',
+    (version) => {
+      const err = inputErrorOf(() => parseAdt(build({ msh: { 12: version } })));
+      expect(err).toMatchObject({ code: 'unsupported-version', location: 'MSH-12' });
+      expect(err.message).toMatch(
+        /is not supported: 2\.1, 2\.2, 2\.3, 2\.3\.1, 2\.4, 2\.5, 2\.5\.1, 2\.6, 2\.7, 2\.7\.1, 2\.8, 2\.8\.1 or 2\.8\.2$/,
+      );
+    },
+  );
 
   it('rejects a message type other than ADT as unsupported-message-type at MSH-9', () => {
     const err = inputErrorOf(() => parseAdt(build({ msh: { 9: 'ORU^R01^ORU_R01' } })));
@@ -327,10 +357,32 @@ describe('event kinds (MSH-9.2, else EVN-1)', () => {
     expect(eventOf(withTrigger('A04', { 2: 'E' })).kind).toBe('update');
   });
 
-  it('A31 is an update when it carries a PV1 with a visit number, else other', () => {
+  it('A31 is an update of the spell when it carries a PV1-19, else a person-level identity event', () => {
     expect(eventOf(withTrigger('A31')).kind).toBe('update');
-    expect(eventOf({ ...withTrigger('A31'), pv1: null }).kind).toBe('other');
-    expect(eventOf(withTrigger('A31', { 19: '' })).kind).toBe('other');
+    expect(eventOf({ ...withTrigger('A31'), pv1: null })).toMatchObject({ kind: 'identity', visitNumber: '' });
+    expect(eventOf(withTrigger('A31', { 19: '' })).kind).toBe('identity');
+  });
+
+  it.each(['A34', 'A47'])('%s is a person-level identity event, with or without a PV1-19', (trigger) => {
+    expect(eventOf({ ...withTrigger(trigger), pv1: null })).toMatchObject({ kind: 'identity', visitNumber: '' });
+    expect(eventOf(withTrigger(trigger))).toMatchObject({ kind: 'identity', visitNumber: 'SPL0001234' });
+  });
+
+  it('A40 is a merge with or without a PV1-19', () => {
+    expect(eventOf({ ...withTrigger('A40'), pv1: null }).kind).toBe('merge');
+    expect(eventOf(withTrigger('A40')).kind).toBe('merge');
+  });
+
+  it('A28 is an update only with a PV1-19, else other (it is not an identity correction)', () => {
+    expect(eventOf(withTrigger('A28')).kind).toBe('update');
+    expect(eventOf({ ...withTrigger('A28'), pv1: null }).kind).toBe('other');
+  });
+
+  it('an identity event still needs a PID (it says who)', () => {
+    expect(inputErrorOf(() => eventOf({ ...withTrigger('A31'), pid: null, pv1: null }))).toMatchObject({
+      code: 'bad-segment',
+      location: 'PID',
+    });
   });
 
   it('takes the trigger from EVN-1 when MSH-9 has no second component (v2.2 style)', () => {
@@ -338,11 +390,11 @@ describe('event kinds (MSH-9.2, else EVN-1)', () => {
     expect(e).toMatchObject({ trigger: 'A03', kind: 'discharge' });
   });
 
-  it('A40 merge collects MRG-1 identifiers and needs no visit number', () => {
+  it('A40 merge collects MRG-1 identifiers (and the bare NHS number) and needs no visit number', () => {
     const e = eventOf({ ...withTrigger('A40'), pv1: null, after: ['MRG|RX1000001^^^RX1^MR~9991590838^^^NHS^NH'] });
     expect(e.kind).toBe('merge');
     expect(e.visitNumber).toBe('');
-    expect(e.mergedFrom).toEqual(['RX1000001^RX1', '9991590838^NHS']);
+    expect(e.mergedFrom).toEqual(['RX1000001^RX1', '9991590838^NHS', '9991590838']);
   });
 
   it('an unknown trigger without PID or PV1 is stored as other, with no patient', () => {
@@ -550,5 +602,231 @@ describe('robustness', () => {
   it('toAdmissionEvent works from a parsed message and header', () => {
     const msg = parseHl7(build());
     expect(toAdmissionEvent(msg, readHeader(msg)).messageControlId).toBe('C1');
+  });
+});
+
+describe('MRG-1: who was merged or corrected (A34, A40, A47)', () => {
+  const merged = (trigger: string, mrg: string[]) =>
+    eventOf({ ...withTrigger(trigger), pv1: null, after: mrg }).mergedFrom;
+
+  it.each(['A34', 'A40', 'A47'])('%s: every MRG-1 CX as value^authority, an NHS number also bare', (trigger) => {
+    expect(merged(trigger, ['MRG|999 159 0838^^^NHS^NH~RX1000001^^^RX1^MR'])).toEqual([
+      '999 159 0838^NHS',
+      '9991590838',
+      'RX1000001^RX1',
+    ]);
+  });
+
+  it.each([
+    ['CX-5 NHSNMBR', '9991590838^^^^NHSNMBR', ['9991590838', '9991590838']],
+    ['CX-5 NHS', '9991590838^^^^NHS', ['9991590838', '9991590838']],
+    [
+      'CX-4 the NHS number OID',
+      '9991590838^^^2.16.840.1.113883.2.1.4.1',
+      ['9991590838^2.16.840.1.113883.2.1.4.1', '9991590838'],
+    ],
+    [
+      'CX-4.2 the NHS number OID',
+      '9991590838^^^&2.16.840.1.113883.2.1.4.1&ISO',
+      ['9991590838^2.16.840.1.113883.2.1.4.1', '9991590838'],
+    ],
+  ])('an NHS number marked by %s is recognised as in PID-3', (_how, cx, expected) => {
+    expect(merged('A40', [`MRG|${cx}`])).toEqual([...new Set(expected)]);
+  });
+
+  it('a local id (CX-5 MR) stays only as value^authority; a CX with no authority is its bare value', () => {
+    expect(merged('A40', ['MRG|RX1000001^^^RX1^MR~LOCAL7'])).toEqual(['RX1000001^RX1', 'LOCAL7']);
+  });
+
+  it('several MRG segments are all read; repeats are kept once; empty repetitions are skipped', () => {
+    expect(merged('A40', ['MRG|9991590838^^^NHS^NH~', 'MRG|9991590838^^^NHS^NH~RX2^^^RX1^MR'])).toEqual([
+      '9991590838^NHS',
+      '9991590838',
+      'RX2^RX1',
+    ]);
+  });
+
+  it('no MRG: an empty list; an A31 or an A08 has no mergedFrom at all', () => {
+    expect(merged('A40', [])).toEqual([]);
+    expect(
+      eventOf({ ...withTrigger('A31'), pv1: null, after: ['MRG|9991590838^^^NHS^NH'] }).mergedFrom,
+    ).toBeUndefined();
+    expect(eventOf(withTrigger('A08')).mergedFrom).toBeUndefined();
+  });
+});
+
+describe('MSH-11 processing ID', () => {
+  it.each([
+    ['P', 'P'],
+    ['', 'P'],
+    ['T', 'T'],
+    ['D', 'D'],
+    ['t', 'T'],
+    ['P^T', 'P'],
+    ['T^A', 'T'],
+  ])('MSH-11 %j is accepted as processing ID %s', (sent, expected) => {
+    const { header, event } = parseAdt(build({ msh: { 11: sent } }));
+    expect(event.processingId).toBe(expected);
+    expect(header.processingId).toBe(sent === '' ? '' : expected);
+  });
+
+  it.each(['X', 'PT', 'Q^T', 'TRAINING'])('MSH-11 %j is unsupported-processing-id at MSH-11 (answered AR)', (sent) => {
+    const err = inputErrorOf(() => parseAdt(build({ msh: { 11: sent } })));
+    expect(err).toMatchObject({ code: 'unsupported-processing-id', location: 'MSH-11' });
+    expect(err.message).toMatch(
+      /^MSH-11 processing ID .+ is not supported: P \(production\), T \(training\) or D \(debugging\)$/,
+    );
+  });
+
+  it('readHeaderLenient reads (and upper-cases) MSH-11 too', () => {
+    expect(readHeaderLenient('MSH|^^|PAS|RX1|AA|NHSE|20261122||ADT^A01|C9|d|2.3').processingId).toBe('D');
+  });
+});
+
+describe('death signals (CONTRACT.md "Death")', () => {
+  const a03 = (pv1: Fields = {}, pid: Fields = {}): Build => ({
+    ...withTrigger('A03', { 45: '20261127053000', ...pv1 }),
+    pid,
+  });
+  const patientOf = (b: Build, map?: CodeMap) => parseAdt(build(b), map).event.patient;
+
+  it.each([
+    ['PV1-36 4 (died)', a03({ 36: '4' }), ['discharge-method']],
+    ['PV1-36 5 (stillbirth)', a03({ 36: '5' }), ['discharge-method']],
+    ['PV1-36 4 as a v2.7 CWE', a03({ 36: '4^Patient died^NHSDD' }), ['discharge-method']],
+    ['PV1-37 79', a03({ 37: '79' }), ['discharge-destination']],
+    [
+      'PV1-37 79 as a v2.7 CWE in DLD.1',
+      a03({ 37: '79&Not applicable - died&NHSDD^20261127' }),
+      ['discharge-destination'],
+    ],
+    ['PID-30 Y', a03({}, { 30: 'Y' }), ['death-indicator']],
+    ['PID-30 y', a03({}, { 30: 'y' }), ['death-indicator']],
+    ['PID-29 present', a03({}, { 29: '20261127053000' }), ['death-date']],
+    ['PID-29 present even when PID-30 says N', a03({}, { 29: '20261127053000', 30: 'N' }), ['death-date']],
+    ['PV1-36 4 even when PID-30 says N', a03({ 36: '4' }, { 30: 'N' }), ['discharge-method']],
+    ['PV1-37 79 even when PID-30 says N', a03({ 37: '79' }, { 30: 'N' }), ['discharge-destination']],
+  ])('%s alone: deceased, with that signal', (_what, b, signals) => {
+    const p = patientOf(b);
+    expect(p.deceased).toBe(true);
+    expect(p.deathSignals).toEqual(signals);
+  });
+
+  it('a death signal on an event that is not a discharge counts too (an A08 with PID-29)', () => {
+    const p = eventOf({ ...withTrigger('A08'), pid: { 29: '20261127053000' } }).patient;
+    expect(p).toMatchObject({ deceased: true, deathSignals: ['death-date'], deceasedAt: '2026-11-27T05:30:00.000Z' });
+  });
+
+  it('PID-30 N and nothing else: deceased false, no signals', () => {
+    const p = patientOf(a03({ 36: '1', 37: '19' }, { 30: 'N' }));
+    expect(p.deceased).toBe(false);
+    expect(p.deathSignals).toBeUndefined();
+  });
+
+  it.each([
+    ['method 1, destination 19', a03({ 36: '1', 37: '19' })],
+    ['method 2 (self-discharge), destination 54', a03({ 36: '2', 37: '54' })],
+    ['nothing at all', a03()],
+    ['PID-30 empty', a03({}, { 30: '' })],
+  ])('%s: deceased not said, no signals', (_what, b) => {
+    const p = patientOf(b);
+    expect(p.deceased).toBeUndefined();
+    expect(p.deathSignals).toBeUndefined();
+  });
+
+  it("a hospital's code map: a method mapped died is a death signal, even though 20 is no national code", () => {
+    const map: CodeMap = { dischargeMethod: { '20': 'died' } };
+    expect(patientOf(a03({ 36: '20' }), map)).toMatchObject({ deceased: true, deathSignals: ['discharge-method'] });
+    expect(patientOf(a03({ 36: '20' })).deceased).toBeUndefined();
+  });
+
+  it("a hospital's code map overrides the national method: 4 mapped alive is no death signal", () => {
+    const map: CodeMap = { dischargeMethod: { '4': 'alive' } };
+    expect(patientOf(a03({ 36: '4' }), map).deathSignals).toBeUndefined();
+    expect(patientOf(a03({ 36: '4' }, { 30: 'Y' }), map)).toMatchObject({
+      deceased: true,
+      deathSignals: ['death-indicator'],
+    });
+  });
+
+  it("a hospital's code map: a destination mapped died is a death signal; 79 mapped elsewhere is not", () => {
+    expect(patientOf(a03({ 37: 'D9' }), { dischargeDestination: { D9: 'died' } })).toMatchObject({
+      deceased: true,
+      deathSignals: ['discharge-destination'],
+    });
+    expect(patientOf(a03({ 37: '79' }), { dischargeDestination: { '79': 'home' } }).deathSignals).toBeUndefined();
+  });
+
+  it('every signal at once is listed in order: method, destination, indicator, date', () => {
+    const p = patientOf(a03({ 36: '4', 37: '79' }, { 29: '20261127053000', 30: 'Y' }));
+    expect(p.deathSignals).toEqual(['discharge-method', 'discharge-destination', 'death-indicator', 'death-date']);
+  });
+});
+
+describe('discharge destination category (PV1-37)', () => {
+  const discharge = (pv1: Fields, map?: CodeMap) => parseAdt(build(withTrigger('A03', pv1)), map).event.discharge;
+
+  it.each([
+    ['19', 'home'],
+    ['29', 'home'],
+    ['54', 'care-home'],
+    ['65', 'care-home'],
+    ['85', 'care-home'],
+    ['88', 'care-home'],
+    ['49', 'hospital'],
+    ['50', 'hospital'],
+    ['51', 'hospital'],
+    ['52', 'hospital'],
+    ['53', 'hospital'],
+    ['84', 'hospital'],
+    ['87', 'hospital'],
+    ['79', 'died'],
+    ['98', 'unknown'],
+    ['01', 'unknown'],
+  ])('PV1-37 %s is %s', (code, category) => {
+    expect(discharge({ 37: code })).toEqual({ destination: code, destinationCategory: category });
+  });
+
+  it('a code that names a property of every JavaScript object (toString, constructor) is unknown, not a death', () => {
+    expect(discharge({ 37: 'toString' })).toEqual({ destination: 'toString', destinationCategory: 'unknown' });
+    expect(discharge({ 37: 'constructor' }, { dischargeDestination: { '01': 'home' } })?.destinationCategory).toBe(
+      'unknown',
+    );
+    const p = parseAdt(build(withTrigger('A03', { 36: 'constructor' })), { dischargeMethod: {} }).event.patient;
+    expect(p.deathSignals).toBeUndefined();
+  });
+
+  it('a discharge with no PV1-36/37 at all is destination unknown', () => {
+    expect(discharge({})).toEqual({ destinationCategory: 'unknown' });
+    expect(discharge({ 36: '1' })).toEqual({ method: '1', destinationCategory: 'unknown' });
+  });
+
+  it("the hospital's map is read before the national codes, and only for the codes it names", () => {
+    const map: CodeMap = {
+      dischargeDestination: { '01': 'home', '03': 'care-home', '02': 'hospital', '19': 'unknown' },
+    };
+    expect(discharge({ 37: '01' }, map)?.destinationCategory).toBe('home');
+    expect(discharge({ 37: '03' }, map)?.destinationCategory).toBe('care-home');
+    expect(discharge({ 37: '02' }, map)?.destinationCategory).toBe('hospital');
+    expect(discharge({ 37: '19' }, map)?.destinationCategory).toBe('unknown');
+    expect(discharge({ 37: '54' }, map)?.destinationCategory).toBe('care-home');
+    expect(discharge({ 37: '01' })?.destinationCategory).toBe('unknown');
+  });
+
+  it('any event carrying PV1-36/37 gets a category (an A08); one carrying neither gets no discharge details', () => {
+    expect(eventOf(withTrigger('A08', { 37: '54' })).discharge).toEqual({
+      destination: '54',
+      destinationCategory: 'care-home',
+    });
+    expect(eventOf(withTrigger('A08')).discharge).toBeUndefined();
+    expect(eventOf().discharge).toBeUndefined();
+  });
+
+  it('the code map reaches toAdmissionEvent as its third argument', () => {
+    const msg = parseHl7(build(withTrigger('A03', { 37: '01' })));
+    expect(toAdmissionEvent(msg, readHeader(msg), { dischargeDestination: { '01': 'care-home' } }).discharge).toEqual({
+      destination: '01',
+      destinationCategory: 'care-home',
+    });
   });
 });

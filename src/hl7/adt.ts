@@ -2,6 +2,7 @@
  * HL7 v2 ADT → {@link AdmissionEvent} (CONTRACT.md "Hospitals send ADT events"). Pure: no I/O.
  */
 import type { AdmissionEvent, EventKind, Location, PatientIdentity } from '../domain/admission-event.js';
+import { deathSignals, destinationCategory, type CodeMap } from '../domain/clinical.js';
 import { InputError } from '../domain/errors.js';
 import { nhsNumberProblem, normaliseNhsNumber } from '../domain/nhs-number.js';
 import { parseHl7Date, parseHl7Timestamp } from './datetime.js';
@@ -32,7 +33,7 @@ export interface Hl7Header {
   messageStructure: string;
   /** MSH-10 */
   controlId: string;
-  /** MSH-11.1: P, T or D */
+  /** MSH-11.1, upper-cased: P (production), T (training) or D (debugging); '' when not sent (live) */
   processingId: string;
   /** MSH-12.1 */
   version: string;
@@ -44,8 +45,29 @@ export interface Hl7Header {
   charset?: string;
 }
 
-/** MSH-12 versions this service reads. */
-export const SUPPORTED_VERSIONS: ReadonlySet<string> = new Set(['2.2', '2.3', '2.3.1', '2.4', '2.5', '2.5.1']);
+/**
+ * MSH-12 versions this service reads: 2.1 to 2.8.2 (CONTRACT.md "Processing ID and version"). v2 is backward
+ * compatible; the fields read here keep their place across these versions, and fields not used are ignored.
+ */
+export const SUPPORTED_VERSIONS: readonly string[] = [
+  '2.1',
+  '2.2',
+  '2.3',
+  '2.3.1',
+  '2.4',
+  '2.5',
+  '2.5.1',
+  '2.6',
+  '2.7',
+  '2.7.1',
+  '2.8',
+  '2.8.1',
+  '2.8.2',
+];
+const SUPPORTED_VERSION_SET: ReadonlySet<string> = new Set(SUPPORTED_VERSIONS);
+
+/** MSH-11.1 processing IDs accepted (HL7 table 0103): P production, T training, D debugging; empty means P. */
+export const PROCESSING_IDS: ReadonlySet<string> = new Set(['P', 'T', 'D']);
 
 /** The ID of the NHS number as an assigning authority (HD.2) in CX-4. */
 export const NHS_NUMBER_OID = '2.16.840.1.113883.2.1.4.1';
@@ -68,7 +90,7 @@ export function readHeader(msg: Hl7Message): Hl7Header {
     triggerEvent: msh.component(9, 2).trim().toUpperCase(),
     messageStructure: msh.component(9, 3).trim().toUpperCase(),
     controlId: msh.field(10).trim(),
-    processingId: msh.component(11, 1).trim(),
+    processingId: msh.component(11, 1).trim().toUpperCase(),
     version: msh.component(12, 1).trim(),
   };
   const messageAt = parseHl7Timestamp(msh.component(7, 1));
@@ -111,7 +133,7 @@ export function readHeaderLenient(input: Hl7Message | string): Partial<Hl7Header
   set('messageType', first(9).toUpperCase());
   set('triggerEvent', ((parts[8] ?? '').split(comp)[1] ?? '').trim().toUpperCase());
   set('controlId', (parts[9] ?? '').trim());
-  set('processingId', first(11));
+  set('processingId', first(11).toUpperCase());
   set('version', first(12));
   set('acceptAckType', first(15).toUpperCase());
   set('applicationAckType', first(16).toUpperCase());
@@ -141,8 +163,9 @@ function hasControl(v: string): boolean {
 }
 
 /**
- * Refuses headers this service cannot take (answered AR): MSH-9.1 not ADT, MSH-12 outside 2.2–2.5.1,
- * no MSH-10 control ID, no MSH-4 sending facility, or either of them too long or holding control characters.
+ * Refuses headers this service cannot take (answered AR): MSH-9.1 not ADT, MSH-12 outside 2.1–2.8.2, MSH-11.1 not
+ * P, T, D or empty, no MSH-10 control ID, no MSH-4 sending facility, or either of them too long or holding control
+ * characters.
  */
 export function validateHeader(header: Hl7Header): void {
   if (header.messageType !== 'ADT') {
@@ -152,11 +175,18 @@ export function validateHeader(header: Hl7Header): void {
       'MSH-9',
     );
   }
-  if (!SUPPORTED_VERSIONS.has(header.version)) {
+  if (!SUPPORTED_VERSION_SET.has(header.version)) {
     throw new InputError(
       'unsupported-version',
-      `MSH-12 version ${shown(header.version)} is not supported: 2.2, 2.3, 2.3.1, 2.4, 2.5 or 2.5.1`,
+      `MSH-12 version ${shown(header.version)} is not supported: ${SUPPORTED_VERSIONS.slice(0, -1).join(', ')} or ${SUPPORTED_VERSIONS.at(-1)}`,
       'MSH-12',
+    );
+  }
+  if (header.processingId !== '' && !PROCESSING_IDS.has(header.processingId)) {
+    throw new InputError(
+      'unsupported-processing-id',
+      `MSH-11 processing ID ${shown(header.processingId)} is not supported: P (production), T (training) or D (debugging)`,
+      'MSH-11',
     );
   }
   if (header.controlId === '') throw new InputError('bad-header', 'MSH-10 message control ID is missing', 'MSH-10');
@@ -182,7 +212,14 @@ export function validateHeader(header: Hl7Header): void {
 /** Person-level updates that concern a stay only when they carry a PV1 with a visit number. */
 const PERSON_UPDATES: ReadonlySet<string> = new Set(['A28', 'A31']);
 
-/** The event kind of a trigger (CONTRACT.md "Event meanings"). */
+/** Triggers whose MRG segment names the prior patient: A34 (merge patient ID), A40 (merge patient), A47 (change ID). */
+export const MERGE_TRIGGERS: ReadonlySet<string> = new Set(['A34', 'A40', 'A47']);
+
+/**
+ * The event kind of a trigger (CONTRACT.md "Event meanings"). Identity corrections: an A31 with a PV1-19 is an
+ * `update` of that spell; an A31 without one, an A34 and an A47 are `identity` (person level); an A40 is `merge`.
+ * Neither `identity` nor `merge` needs PV1-19.
+ */
 export function eventKindFor(trigger: string, pv1: Hl7Segment | undefined): EventKind {
   switch (trigger) {
     case 'A01':
@@ -210,9 +247,15 @@ export function eventKindFor(trigger: string, pv1: Hl7Segment | undefined): Even
       return 'return';
     case 'A40':
       return 'merge';
-    default:
-      if (PERSON_UPDATES.has(trigger) && pv1 !== undefined && pv1.component(19, 1).trim() !== '') return 'update';
+    case 'A34':
+    case 'A47':
+      return 'identity';
+    default: {
+      const hasVisit = pv1 !== undefined && pv1.component(19, 1).trim() !== '';
+      if (PERSON_UPDATES.has(trigger) && hasVisit) return 'update';
+      if (trigger === 'A31') return 'identity';
       return 'other';
+    }
   }
 }
 
@@ -286,7 +329,23 @@ function readPatientIds(
   return ids;
 }
 
-function readPatient(pid: Hl7Segment, pv1: Hl7Segment | undefined): PatientIdentity {
+/** PV1-36 discharge method: IS up to v2.6, CWE from v2.7 (its code is CWE.1). '' when absent. */
+function dischargeMethodOf(pv1: Hl7Segment | undefined): string {
+  return pv1?.subComponent(36, 1, 1).trim() ?? '';
+}
+
+/** PV1-37.1 discharge destination: DLD.1 is IS up to v2.6, CWE from v2.7 (its code is CWE.1). '' when absent. */
+function dischargeDestinationOf(pv1: Hl7Segment | undefined): string {
+  return pv1?.subComponent(37, 1, 1).trim() ?? '';
+}
+
+/**
+ * The patient (PID) and whether the message says they died (CONTRACT.md "Death"): any of PV1-36 `4`/`5` (or the
+ * hospital's map says `died`), PV1-37 `79` (or mapped `died`), PID-30 `Y`, PID-29 present makes `deceased` true
+ * with the signals listed, even when PID-30 says `N`; `deceased` is false only when PID-30 is `N` and nothing else
+ * says died, and absent when nothing is said at all.
+ */
+function readPatient(pid: Hl7Segment, pv1: Hl7Segment | undefined, codeMap?: CodeMap | null): PatientIdentity {
   const patient: PatientIdentity = readPatientIds(pid);
   const name = pid.repetitions(5).find((r) => r.component(1) !== '' || r.component(2) !== '');
   if (name) {
@@ -301,9 +360,19 @@ function readPatient(pid: Hl7Segment, pv1: Hl7Segment | undefined): PatientIdent
   const deceasedAt = parseHl7Timestamp(pid.component(29, 1), 'PID-29');
   if (deceasedAt !== undefined) patient.deceasedAt = deceasedAt;
   const indicator = pid.field(30).trim().toUpperCase();
-  const diedInHospital = pv1?.field(36).trim() === '4';
-  if (indicator === 'Y' || diedInHospital || (deceasedAt !== undefined && indicator !== 'N')) patient.deceased = true;
-  else if (indicator === 'N') patient.deceased = false;
+  const method = dischargeMethodOf(pv1);
+  const destination = dischargeDestinationOf(pv1);
+  const signals = deathSignals({
+    ...(method !== '' ? { method } : {}),
+    ...(destination !== '' ? { destination } : {}),
+    indicator,
+    ...(deceasedAt !== undefined ? { deceasedAt } : {}),
+    map: codeMap ?? null,
+  });
+  if (signals.length > 0) {
+    patient.deceased = true;
+    patient.deathSignals = signals;
+  } else if (indicator === 'N') patient.deceased = false;
   return patient;
 }
 
@@ -325,12 +394,38 @@ function readLocation(seg: Hl7Segment, n: number): Location | undefined {
 }
 
 /**
+ * MRG-1 (prior patient identifier list) of every MRG segment, for A34, A40 and A47: each repetition as
+ * `value^authority` (as PID-3's other identifiers are kept), and, when the repetition is an NHS number (the PID-3
+ * rule: CX-5 `NH`/`NHSNMBR`/`NHS`, CX-4 `NHS` or the NHS number OID), the bare number too (spaces removed), so
+ * that it meets a stay's `nhsNumber`. Duplicates dropped, order kept.
+ */
+export function readMergedFrom(msg: Hl7Message): string[] {
+  const out: string[] = [];
+  for (const mrg of msg.segments('MRG')) {
+    for (const cx of mrg.cx(1)) {
+      if (cx.id.trim() === '') continue;
+      out.push(describeCx(cx));
+      if (isNhsNumberCx(cx)) {
+        const bare = normaliseNhsNumber(cx.id);
+        if (bare !== '') out.push(bare);
+      }
+    }
+  }
+  return [...new Set(out)];
+}
+
+/**
  * Turns a parsed ADT message into an {@link AdmissionEvent}. Throws {@link InputError} for content problems
  * (answered AE): missing PID (`bad-segment`), no identifier in PID-3/PID-2 (`no-patient-identifier`), no PV1-19 on
  * an event that belongs to a spell (`no-visit-number`), bad dates (`bad-date`). An NHS number that fails the
  * modulus 11 check is not an error: the event says so (`nhsNumberValid: false`, `nhsNumberProblem`).
+ *
+ * `codeMap` is the sending hospital's own discharge codes (`PUT /v1/hospitals/{id}/code-map`) in force when the
+ * message arrived: read before the national ones for the death signals and `discharge.destinationCategory`
+ * (PV1-37), which is set on every event that carries PV1-36/PV1-37 and on every discharge. `processingId` is
+ * MSH-11.1 (`P` when empty).
  */
-export function toAdmissionEvent(msg: Hl7Message, header: Hl7Header): AdmissionEvent {
+export function toAdmissionEvent(msg: Hl7Message, header: Hl7Header, codeMap?: CodeMap | null): AdmissionEvent {
   const evn = msg.segment('EVN');
   const pid = msg.segment('PID');
   const pv1 = msg.segment('PV1');
@@ -348,7 +443,7 @@ export function toAdmissionEvent(msg: Hl7Message, header: Hl7Header): AdmissionE
   }
 
   let patient: PatientIdentity;
-  if (pid) patient = readPatient(pid, pv1);
+  if (pid) patient = readPatient(pid, pv1, codeMap);
   else if (kind === 'other') patient = { nhsNumber: null, nhsNumberValid: false, nhsNumberProblem: 'no PID segment' };
   else throw new InputError('bad-segment', `an ${shown(trigger)} message needs a PID segment`, 'PID');
 
@@ -375,6 +470,7 @@ export function toAdmissionEvent(msg: Hl7Message, header: Hl7Header): AdmissionE
     eventAt,
     messageAt: messageAt ?? eventAt,
     patient,
+    processingId: header.processingId === '' ? 'P' : header.processingId,
   };
 
   if (pv1) {
@@ -388,36 +484,38 @@ export function toAdmissionEvent(msg: Hl7Message, header: Hl7Header): AdmissionE
     if (admittedAt !== undefined) event.admittedAt = admittedAt;
     const dischargedAt = parseHl7Timestamp(pv1.component(45, 1), 'PV1-45');
     if (dischargedAt !== undefined) event.dischargedAt = dischargedAt;
-    const method = pv1.field(36).trim();
-    const destination = pv1.component(37, 1).trim();
+    const method = dischargeMethodOf(pv1);
+    const destination = dischargeDestinationOf(pv1);
     if (method !== '' || destination !== '') {
       event.discharge = {};
       if (method !== '') event.discharge.method = method;
       if (destination !== '') event.discharge.destination = destination;
     }
   }
+  if (kind === 'discharge') event.discharge ??= {};
+  if (event.discharge) {
+    event.discharge.destinationCategory = destinationCategory(event.discharge.destination, codeMap);
+  }
   if (pv2) {
     const expected = parseHl7Date(pv2.component(9, 1), 'PV2-9');
     if (expected !== undefined) event.expectedDischargeDate = expected;
   }
-  if (kind === 'merge') {
-    const prior = msg.segments('MRG').flatMap((mrg) =>
-      mrg
-        .cx(1)
-        .filter((cx) => cx.id !== '')
-        .map(describeCx),
-    );
-    event.mergedFrom = prior;
-  }
+  if (MERGE_TRIGGERS.has(trigger)) event.mergedFrom = readMergedFrom(msg);
   return event;
 }
 
-/** Decode → parse → read and validate the header → build the event. Throws {@link InputError} on bad input. */
-export function parseAdt(input: Buffer | string): { message: Hl7Message; header: Hl7Header; event: AdmissionEvent } {
+/**
+ * Decode → parse → read and validate the header → build the event (with the hospital's code map, if given). Throws
+ * {@link InputError} on bad input.
+ */
+export function parseAdt(
+  input: Buffer | string,
+  codeMap?: CodeMap | null,
+): { message: Hl7Message; header: Hl7Header; event: AdmissionEvent } {
   const text = typeof input === 'string' ? input : decodeHl7Bytes(input);
   const message = parseHl7(text);
   const header = readHeader(message);
   validateHeader(header);
-  const event = toAdmissionEvent(message, header);
+  const event = toAdmissionEvent(message, header, codeMap);
   return { message, header, event };
 }

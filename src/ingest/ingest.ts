@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { sha256Hex } from '../hash.js';
 import type { Logger } from 'pino';
-import type { AdmissionEvent } from '../domain/admission-event.js';
+import type { AdmissionEvent, EventKind } from '../domain/admission-event.js';
+import { isLiveProcessingId, type CodeMap } from '../domain/clinical.js';
 import { HEADER_ERRORS, InputError } from '../domain/errors.js';
 import { admissionWorkflowId } from '../domain/summary.js';
 import type { Sql } from '../db/client.js';
@@ -50,6 +51,21 @@ export interface IngestResult {
 
 /** The notification channel the relay listens on. */
 export const INBOUND_CHANNEL = 'inbound_messages';
+
+/**
+ * How long a hospital's registration (and its code map) is remembered. A code map PUT through this process is seen
+ * by the next message at once ({@link Ingest.codeMapChanged}); other processes see it within this time.
+ */
+export const HOSPITAL_CACHE_MS = 10_000;
+
+/**
+ * Person-level kinds (A31 without a visit, A34, A40, A47) that the relay hands to the patient's other open stays
+ * at the hospital; they are relayed even without a PV1-19 stay of their own.
+ */
+export const FAN_OUT_KINDS: ReadonlySet<EventKind> = new Set<EventKind>(['identity', 'merge']);
+
+/** MSH-11 as stored (processing_id): at most this many characters of a value that was refused. */
+const MAX_STORED_PROCESSING_ID = 20;
 
 /**
  * SHA-256 of the message as the parser reads it (segment separators, trailing whitespace and MLLP framing bytes
@@ -129,12 +145,14 @@ export function createIngest(deps: IngestDeps) {
     err: InputError,
     hash = contentHash(text),
   ): Promise<boolean> {
+    // MSH-11 as sent (a refused one too, cut short), so operators can tell training traffic from live
+    const processingId = storable((header.processingId || 'P').slice(0, MAX_STORED_PROCESSING_ID));
     try {
       await sql`insert into inbound_messages (transport, hospital_ods, message_control_id, content_hash, raw, status,
-          is_primary, ack_code, http_status, error_code, error_reason, error_location)
+          is_primary, ack_code, http_status, error_code, error_reason, error_location, processing_id)
         values (${transport}, ${storable(header.sendingFacility || null)}, ${storable(header.controlId || null)},
           ${hash}, ${storable(text)}, 'rejected', false, ${ackCodeFor(d.outcome, isEnhancedMode(header))},
-          ${d.httpStatus}, ${err.code}, ${storable(err.message)}, ${storable(err.location ?? null)})`;
+          ${d.httpStatus}, ${err.code}, ${storable(err.message)}, ${storable(err.location ?? null)}, ${processingId})`;
       return true;
     } catch (e) {
       logger.error(
@@ -161,16 +179,35 @@ export function createIngest(deps: IngestDeps) {
     ]),
   };
 
-  /** Registered hospitals, remembered for 10 s once seen (hospitals are never deleted): one query less per MLLP message. */
-  const knownHospitals = new Map<string, number>();
-  async function registeredHospital(ods: string): Promise<boolean> {
-    if ((knownHospitals.get(ods) ?? 0) > Date.now()) return true;
-    const [row] = await sql`select 1 from hospitals where ods_code = ${ods}`;
-    if (row) {
+  /**
+   * Registered hospitals and their code maps (`PUT /v1/hospitals/{id}/code-map`), remembered for
+   * {@link HOSPITAL_CACHE_MS} once seen (hospitals are never deleted): one query less per message. Undefined for an
+   * ODS code that is no registered hospital (not remembered, so a registration is seen at once).
+   */
+  const knownHospitals = new Map<string, { until: number; codeMap: CodeMap | null }>();
+  /** bumped by every {@link codeMapChanged}: a look-up that started before a change does not remember its answer */
+  let codeMapEpoch = 0;
+  async function hospitalOf(ods: string): Promise<{ codeMap: CodeMap | null } | undefined> {
+    const known = knownHospitals.get(ods);
+    if (known && known.until > Date.now()) return known;
+    const epoch = codeMapEpoch;
+    const [row] = await sql<{ code_map: CodeMap | null }[]>`select code_map from hospitals where ods_code = ${ods}`;
+    if (!row) return undefined;
+    const entry = { until: Date.now() + HOSPITAL_CACHE_MS, codeMap: row.code_map ?? null };
+    if (epoch === codeMapEpoch) {
       if (knownHospitals.size >= 1000) knownHospitals.clear();
-      knownHospitals.set(ods, Date.now() + 10_000);
+      knownHospitals.set(ods, entry);
     }
-    return row !== undefined;
+    return entry;
+  }
+
+  /**
+   * A hospital's code map was changed in this process (the registry route calls this after its PUT): the next
+   * message from it is classified with the new map. Other processes see it within {@link HOSPITAL_CACHE_MS}.
+   */
+  function codeMapChanged(ods: string): void {
+    codeMapEpoch++;
+    knownHospitals.delete(ods);
   }
 
   /**
@@ -192,10 +229,10 @@ export function createIngest(deps: IngestDeps) {
           'MSH-4',
         );
       }
-      if (ctx.transport === 'mllp') {
-        const known = await registeredHospital(full.sendingFacility);
-        if (!known)
-          throw new InputError('unknown-sender', `MSH-4 ${full.sendingFacility} is not a registered hospital`, 'MSH-4');
+      // the sending hospital's code map in force now; over MLLP this also checks that MSH-4 is registered
+      const hospital = await hospitalOf(full.sendingFacility);
+      if (ctx.transport === 'mllp' && !hospital) {
+        throw new InputError('unknown-sender', `MSH-4 ${full.sendingFacility} is not a registered hospital`, 'MSH-4');
       }
       let event: AdmissionEvent | undefined;
       let contentError: InputError | undefined;
@@ -203,7 +240,7 @@ export function createIngest(deps: IngestDeps) {
         if (text.includes('\u0000')) {
           throw new InputError('invalid', 'the message contains NUL (0x00) bytes, which HL7 v2 does not allow');
         }
-        event = toAdmissionEvent(msg, full);
+        event = toAdmissionEvent(msg, full, hospital?.codeMap);
       } catch (err) {
         if (!(err instanceof InputError) || HEADER_ERRORS.has(err.code)) throw err;
         contentError = err;
@@ -211,7 +248,12 @@ export function createIngest(deps: IngestDeps) {
       const stored = await store(
         ctx.transport,
         text,
-        { hospitalOds: full.sendingFacility, controlId: full.controlId, enhanced: isEnhancedMode(full) },
+        {
+          hospitalOds: full.sendingFacility,
+          controlId: full.controlId,
+          enhanced: isEnhancedMode(full),
+          processingId: full.processingId || 'P',
+        },
         event,
         contentError,
       );
@@ -239,11 +281,16 @@ export function createIngest(deps: IngestDeps) {
   /**
    * Stores one message and its event (or its content error) in one transaction, recognising an exact resend and
    * a reused control id. Throws StoreUnavailable when PostgreSQL cannot take it.
+   *
+   * What the relay gets: a live (MSH-11 `P` or empty) accepted event with a PV1-19 upserts its spell's admission and
+   * waits for the relay (dispatched_at null); so does a live accepted identity or merge event without one (the relay
+   * hands it to the patient's other open stays). Training (`T`) and debugging (`D`) messages are stored and answered
+   * as usual but never reach a stay: no admission row is created or linked, and they are marked dispatched at once.
    */
   async function store(
     transport: 'http' | 'mllp' | 'fhir',
     text: string,
-    header: { hospitalOds: string; controlId: string; enhanced: boolean },
+    header: { hospitalOds: string; controlId: string; enhanced: boolean; processingId: string },
     event: AdmissionEvent | undefined,
     contentError: InputError | undefined,
     hash = contentHash(text),
@@ -267,7 +314,9 @@ export function createIngest(deps: IngestDeps) {
       // The common case in one statement, so one round trip and its implicit COMMIT (synchronous_commit=on)
       // before the ACK: the spell's admission row (upserted) and the message with its event. No NOTIFY: the relay
       // in this process is kicked by the caller, and NOTIFY's commit-time lock would serialise every commit.
-      const visit = event?.visitNumber || null;
+      const live = isLiveProcessingId(header.processingId);
+      const visit = (live && event?.visitNumber) || null;
+      const personLevel = live && event !== undefined && FAN_OUT_KINDS.has(event.kind);
       const [row] = await sql<{ id: bigint }[]>`
         with adm as (
           insert into admissions (hospital_ods, visit_number, workflow_id)
@@ -278,12 +327,14 @@ export function createIngest(deps: IngestDeps) {
           returning id
         )
         insert into inbound_messages (transport, hospital_ods, message_control_id, content_hash, raw, parsed, status,
-          ack_code, http_status, error_code, error_reason, error_location, admission_id, event_at, dispatched_at)
+          ack_code, http_status, error_code, error_reason, error_location, admission_id, event_at, dispatched_at,
+          processing_id)
         values (${transport}, ${header.hospitalOds}, ${header.controlId}, ${hash}, ${storable(text)},
           ${event ? sql.json(event as never) : null}, ${accepted ? 'accepted' : 'rejected'}, ${storedCode},
           ${decision.httpStatus}, ${contentError?.code ?? null}, ${contentError?.message ?? null},
           ${contentError?.location ?? null}, (select id from adm), ${event?.eventAt ?? null},
-          case when ${accepted}::boolean and exists (select 1 from adm) then null else now() end)
+          case when ${accepted}::boolean and (exists (select 1 from adm) or ${personLevel}::boolean) then null else now() end,
+          ${header.processingId})
         on conflict (hospital_ods, message_control_id)
           where is_primary and hospital_ods is not null and message_control_id is not null
         do nothing
@@ -296,10 +347,10 @@ export function createIngest(deps: IngestDeps) {
           where hospital_ods = ${header.hospitalOds} and message_control_id = ${header.controlId} and is_primary`;
         if (existing && existing.content_hash !== hash) {
           await tx`insert into inbound_messages (transport, hospital_ods, message_control_id, content_hash, raw, status,
-              is_primary, ack_code, http_status, error_code, error_reason, error_location)
+              is_primary, ack_code, http_status, error_code, error_reason, error_location, processing_id)
             values (${transport}, ${header.hospitalOds}, ${header.controlId}, ${hash}, ${storable(text)}, 'rejected', false,
               ${ackCodeFor('error', header.enhanced)}, 409, 'duplicate-control-id',
-              'same MSH-4 and MSH-10 as an earlier message with different content', 'MSH-10')`;
+              'same MSH-4 and MSH-10 as an earlier message with different content', 'MSH-10', ${header.processingId})`;
         }
         return { existing };
       });
@@ -383,9 +434,16 @@ export function createIngest(deps: IngestDeps) {
     const normalised = JSON.stringify(body);
     const text = received ?? normalised;
     const hash = sha256Hex(canonicalJson(body));
+    let codeMap: CodeMap | null;
+    try {
+      codeMap = (await hospitalOf(ctx.keyHospitalOds))?.codeMap ?? null;
+    } catch (err) {
+      logger.error({ errorClass: (err as Error).constructor.name, transport: 'fhir' }, 'cannot read the hospital: retry later');
+      return FHIR_UNAVAILABLE;
+    }
     let event: AdmissionEvent;
     try {
-      event = encounterToEvent(body, { receivedAt: now(), senderOds: ctx.keyHospitalOds });
+      event = encounterToEvent(body, { receivedAt: now(), senderOds: ctx.keyHospitalOds, codeMap });
       if (UNSTORABLE_JSON_ESCAPE.test(normalised)) {
         throw new InputError('invalid', 'The resource contains a NUL character or an unpaired surrogate', 'Encounter');
       }
@@ -409,7 +467,7 @@ export function createIngest(deps: IngestDeps) {
       const stored = await store(
         'fhir',
         text,
-        { hospitalOds: event.hospitalOds, controlId: event.messageControlId, enhanced: false },
+        { hospitalOds: event.hospitalOds, controlId: event.messageControlId, enhanced: false, processingId: 'P' },
         event,
         undefined,
         hash,
@@ -470,7 +528,7 @@ export function createIngest(deps: IngestDeps) {
     return ingestFhir(body, ctx, received);
   }
 
-  return { ingestHl7, ingestFhir, ingestFhirText };
+  return { ingestHl7, ingestFhir, ingestFhirText, codeMapChanged };
 }
 
 export type Ingest = ReturnType<typeof createIngest>;

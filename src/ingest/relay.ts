@@ -7,10 +7,16 @@
  * signals were accepted, so a relay that dies (or loses its database connection) in the middle of a batch leaves
  * every row of that batch undispatched and a later batch signals them again. The workflow ignores an event whose
  * message id it already has, so the effect happens once.
+ *
+ * Person-level identity corrections and merges (kinds `identity`, `merge`: A31 without a visit, A34, A40, A47) also
+ * go to the patient's other open stays at the hospital ({@link linkOtherStays}): each such stay is linked to the
+ * message (stay_links, committed) and then signalled with the same event, before the row is marked dispatched; a
+ * relay that dies in between does the whole fan-out again.
  */
 import { Connection, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import type { AdmissionEvent } from '../domain/admission-event.js';
+import type { AdmissionEvent, EventSummary } from '../domain/admission-event.js';
+import { isLiveProcessingId } from '../domain/clinical.js';
 import { toEventSummary } from '../domain/summary.js';
 import type { Sql } from '../db/client.js';
 import { AdmissionStatusKey, HospitalOdsKey } from '../temporal/search-attributes.js';
@@ -19,7 +25,7 @@ import {
   admissionEventSignal,
   type AdmissionWorkflowInput,
 } from '../../workflows/definitions.js';
-import { INBOUND_CHANNEL } from './ingest.js';
+import { FAN_OUT_KINDS, INBOUND_CHANNEL } from './ingest.js';
 
 export interface RelayDeps {
   sql: Sql;
@@ -60,14 +66,42 @@ export interface Relay {
   drained(): Promise<void>;
 }
 
-interface Row {
-  id: bigint;
-  parsed: AdmissionEvent;
-  received_at: Date;
+/** A hospital spell's admission row, as far as signalling its workflow needs it. */
+interface Stay {
   admission_id: string;
   hospital_ods: string;
   visit_number: string;
   workflow_id: string;
+}
+
+/** A claimed message: its own stay (PV1-19) when it has one; a person-level message may have none. */
+interface Row {
+  id: bigint;
+  parsed: AdmissionEvent;
+  received_at: Date;
+  admission_id: string | null;
+  hospital_ods: string | null;
+  visit_number: string | null;
+  workflow_id: string | null;
+}
+
+/**
+ * Everything a message says identifies its patient, for finding their other stays: the PID NHS number (PID-3, else
+ * PID-2), PID's other identifiers (`value^authority`), and, for A34/A40/A47, the merged patient's MRG-1 identifiers
+ * (`value^authority`, and an NHS number bare as well).
+ */
+export function personIdentifiers(ev: AdmissionEvent): string[] {
+  const ids = new Set<string>();
+  if (ev.patient.nhsNumber) ids.add(ev.patient.nhsNumber);
+  for (const id of ev.patient.otherIdentifiers ?? []) ids.add(id);
+  for (const id of ev.mergedFrom ?? []) ids.add(id);
+  ids.delete('');
+  return [...ids];
+}
+
+/** True when the relay hands this event to the patient's other open stays too (live identity and merge events). */
+export function fansOut(ev: AdmissionEvent): boolean {
+  return FAN_OUT_KINDS.has(ev.kind) && isLiveProcessingId(ev.processingId);
 }
 
 interface BatchOutcome {
@@ -108,19 +142,22 @@ export function startRelay(deps: RelayDeps): Relay {
   /** Claims up to batchSize undispatched rows, signals them (one workflow's in order), marks those accepted. */
   async function dispatchBatch(): Promise<BatchOutcome> {
     return sql.begin(async (tx) => {
+      // FOR NO KEY UPDATE (not FOR UPDATE): still one relay per row, but linkOtherStays may insert stay_links rows
+      // referring to a claimed row from another connection (the foreign key check takes FOR KEY SHARE)
       const rows = await tx<Row[]>`
         select m.id, m.parsed, m.received_at, m.admission_id, a.hospital_ods, a.visit_number, a.workflow_id
-        from inbound_messages m join admissions a on a.id = m.admission_id
+        from inbound_messages m left join admissions a on a.id = m.admission_id
         where m.status = 'accepted' and m.dispatched_at is null
         order by m.id
         limit ${batchSize}
-        for update of m skip locked`;
-      // one workflow's events in order; different workflows in parallel
+        for no key update of m skip locked`;
+      // one workflow's events in order; different workflows in parallel (a message with no stay of its own alone)
       const byWorkflow = new Map<string, Row[]>();
       for (const r of rows) {
-        const list = byWorkflow.get(r.workflow_id);
+        const key = r.workflow_id ?? `message:${String(r.id)}`;
+        const list = byWorkflow.get(key);
         if (list) list.push(r);
-        else byWorkflow.set(r.workflow_id, [r]);
+        else byWorkflow.set(key, [r]);
       }
       const done: string[] = [];
       const failed: { id: string; error: string }[] = [];
@@ -129,7 +166,7 @@ export function startRelay(deps: RelayDeps): Relay {
         for (let list = lists.shift(); list; list = lists.shift()) {
           for (const r of list) {
             try {
-              await signal(r);
+              await handOver(r);
               done.push(String(r.id));
             } catch (err) {
               // the rest of this workflow's events wait for the next pass, so they still arrive in order
@@ -155,23 +192,86 @@ export function startRelay(deps: RelayDeps): Relay {
     });
   }
 
-  async function signal(r: Row): Promise<void> {
+  /**
+   * One message to every stay it concerns: its own stay's workflow (PV1-19), and, for a live identity or merge
+   * event, each other open stay of the patient at the hospital (linked first). Throws when any signal fails: the row
+   * stays undispatched and all of it is done again (the workflows ignore a message id they already have).
+   */
+  async function handOver(r: Row): Promise<void> {
+    const summary = toEventSummary(String(r.id), r.parsed, r.received_at);
+    if (r.admission_id !== null && r.hospital_ods !== null && r.visit_number !== null && r.workflow_id !== null) {
+      const own: Stay = {
+        admission_id: r.admission_id,
+        hospital_ods: r.hospital_ods,
+        visit_number: r.visit_number,
+        workflow_id: r.workflow_id,
+      };
+      await signal(own, summary);
+    }
+    if (!fansOut(r.parsed)) return;
+    for (const stay of await linkOtherStays(r)) await signal(stay, summary);
+  }
+
+  /**
+   * The patient's other open stays at the message's hospital (CONTRACT.md "Identity corrections"), each linked to
+   * the message in stay_links (committed before any signal, so the stay finds the message again). A stay counts when
+   * it is at the same hospital, not its own, not `cancelled`/`closed`/`discharged` and not discharged, and either one
+   * of its accepted, live, primary messages names the patient by an identifier of this message (its `nhsNumber` or
+   * one of its `otherIdentifiers` is one of {@link personIdentifiers}), or it is already linked to a message that
+   * does (by its NHS number, other identifiers or `mergedFrom`).
+   */
+  async function linkOtherStays(r: Row): Promise<Stay[]> {
+    const ids = personIdentifiers(r.parsed);
+    if (ids.length === 0) return [];
+    const id = String(r.id);
+    return sql<Stay[]>`
+      with ids as (select unnest(${sql.array(ids)}::text[]) as v),
+      targets as (
+        select a.id as admission_id, a.hospital_ods, a.visit_number, a.workflow_id
+        from admissions a
+        where a.hospital_ods = ${r.parsed.hospitalOds}
+          and a.id is distinct from ${r.admission_id}::uuid
+          and a.status not in ('cancelled', 'closed', 'discharged')
+          and a.discharged_at is null
+          and (
+            exists (
+              select 1 from inbound_messages o
+              where o.admission_id = a.id and o.status = 'accepted' and o.is_primary and o.processing_id = 'P'
+                and (o.parsed->'patient'->>'nhsNumber' in (select v from ids)
+                  or coalesce(o.parsed->'patient'->'otherIdentifiers', '[]'::jsonb) ?| ${sql.array(ids)}::text[]))
+            or exists (
+              select 1 from stay_links l join inbound_messages lm on lm.id = l.message_id
+              where l.admission_id = a.id and l.message_id <> ${id}::bigint
+                and (lm.parsed->'patient'->>'nhsNumber' in (select v from ids)
+                  or coalesce(lm.parsed->'patient'->'otherIdentifiers', '[]'::jsonb) ?| ${sql.array(ids)}::text[]
+                  or coalesce(lm.parsed->'mergedFrom', '[]'::jsonb) ?| ${sql.array(ids)}::text[]))
+          )
+      ),
+      linked as (
+        insert into stay_links (message_id, admission_id)
+        select ${id}::bigint, admission_id from targets
+        on conflict do nothing
+      )
+      select admission_id, hospital_ods, visit_number, workflow_id from targets order by admission_id`;
+  }
+
+  async function signal(stay: Stay, summary: EventSummary): Promise<void> {
     const input: AdmissionWorkflowInput = {
-      admissionId: r.admission_id,
-      hospitalOds: r.hospital_ods,
-      visitNumber: r.visit_number,
+      admissionId: stay.admission_id,
+      hospitalOds: stay.hospital_ods,
+      visitNumber: stay.visit_number,
       lingerSeconds: deps.lingerSeconds,
       ...(deps.reviewAlertSeconds !== undefined ? { reviewAlertSeconds: deps.reviewAlertSeconds } : {}),
     };
     await deps.temporal.connection.withDeadline(Date.now() + signalTimeoutMs, () =>
       deps.temporal.workflow.signalWithStart(ADMISSION_WORKFLOW, {
-        workflowId: r.workflow_id,
+        workflowId: stay.workflow_id,
         taskQueue: deps.taskQueue,
         args: [input],
         signal: admissionEventSignal,
-        signalArgs: [toEventSummary(String(r.id), r.parsed, r.received_at)],
+        signalArgs: [summary],
         typedSearchAttributes: [
-          { key: HospitalOdsKey, value: r.hospital_ods },
+          { key: HospitalOdsKey, value: stay.hospital_ods },
           { key: AdmissionStatusKey, value: 'received' },
         ],
       }),

@@ -346,7 +346,7 @@ describe('ACKs over HTTP, exactly as the CONTRACT.md table says', () => {
     expectAck(await post(a01(spell)), { status: 200, code: 'AA', controlId: controlIdOf(spell) });
   });
 
-  it.each(['2.1', '2.6', '2.7', '3.0', ''])(
+  it.each(['2.0', '2.9', '2.8.3', '3.0', ''])(
     'MSH-12 version %j is AR 400 (ERR 203 at MSH-12), stored as rejected',
     async (version) => {
       const spell = newSpell();
@@ -358,7 +358,8 @@ describe('ACKs over HTTP, exactly as the CONTRACT.md table says', () => {
         err: {
           hl7Code: '203',
           location: 'MSH-12',
-          message: /^MSH-12 version .* is not supported: 2\.2, 2\.3, 2\.3\.1, 2\.4, 2\.5 or 2\.5\.1$/,
+          message:
+            /^MSH-12 version .* is not supported: 2\.1, 2\.2, 2\.3, 2\.3\.1, 2\.4, 2\.5, 2\.5\.1, 2\.6, 2\.7, 2\.7\.1, 2\.8, 2\.8\.1 or 2\.8\.2$/,
         },
       });
       expect(await rowsOf({ controlId: controlIdOf(spell) })).toEqual([
@@ -495,7 +496,7 @@ describe('ACKs over HTTP, exactly as the CONTRACT.md table says', () => {
 
     it('header errors: CR 400; wrong hospital: CR 403; no key: CR 401', async () => {
       const spell = newSpell();
-      expectAck(await post(a01(spell, [ENHANCED, ['|P|2.4|', '|P|2.8|']])), {
+      expectAck(await post(a01(spell, [ENHANCED, ['|P|2.4|', '|P|2.9|']])), {
         status: 400,
         code: 'CR',
         controlId: controlIdOf(spell),
@@ -667,15 +668,18 @@ describe('real feeds, as a user sees them', () => {
     expect(await admissionOf(svc, spell.visit)).toBeDefined();
   });
 
-  it.each(['2.2', '2.3', '2.3.1', '2.4', '2.5', '2.5.1'])('version %s is accepted', async (version) => {
-    const spell = newSpell();
-    expectAck(await post(a01(spell, [['|P|2.4|', `|P|${version}|`]])), {
-      status: 200,
-      code: 'AA',
-      controlId: controlIdOf(spell),
-    });
-    expect(parseHl7((await post(a01(spell, [['|P|2.4|', `|P|${version}|`]]))).text).msh.field(12)).toBe(version);
-  });
+  it.each(['2.1', '2.2', '2.3', '2.3.1', '2.4', '2.5', '2.5.1', '2.6', '2.7', '2.7.1', '2.8', '2.8.1', '2.8.2'])(
+    'version %s is accepted',
+    async (version) => {
+      const spell = newSpell();
+      expectAck(await post(a01(spell, [['|P|2.4|', `|P|${version}|`]])), {
+        status: 200,
+        code: 'AA',
+        controlId: controlIdOf(spell),
+      });
+      expect(parseHl7((await post(a01(spell, [['|P|2.4|', `|P|${version}|`]]))).text).msh.field(12)).toBe(version);
+    },
+  );
 
   it.each([
     ['2026', '2026-01-01T00:00:00.000Z'],

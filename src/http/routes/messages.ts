@@ -17,6 +17,7 @@ interface MessageRow {
   message_control_id: string | null;
   trigger: string | null;
   status: string;
+  processing_id: string;
   is_primary: boolean;
   ack_code: string;
   http_status: number;
@@ -35,7 +36,8 @@ export function createMessageRoutes(deps: AppDeps): Router {
 
   /**
    * Query: `status` accepted|rejected|all (default all), `hospital` (MSH-4), `controlId` (MSH-10), `transport`
-   * http|mllp|fhir, `limit` (1..1000, default 100), `offset`.
+   * http|mllp|fhir, `processingId` (MSH-11: `P` live, `T` training, `D` debugging, or a refused value as sent; FHIR
+   * is `P`), `limit` (1..1000, default 100), `offset`.
    */
   r.get('/messages', async (req, res) => {
     requireAdmin(req);
@@ -49,10 +51,15 @@ export function createMessageRoutes(deps: AppDeps): Router {
     }
     const hospital = req.query.hospital === undefined ? undefined : String(req.query.hospital);
     const controlId = req.query.controlId === undefined ? undefined : String(req.query.controlId);
+    const processingId =
+      req.query.processingId === undefined ? undefined : String(req.query.processingId).trim().toUpperCase();
+    if (processingId !== undefined && (processingId === '' || processingId.length > 20)) {
+      throw badRequest('processingId must be an MSH-11 processing ID: P, T or D');
+    }
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
     const offset = Math.max(0, Number(req.query.offset ?? 0) || 0);
     const rows = await sql<MessageRow[]>`
-      select id, transport, hospital_ods, message_control_id, parsed->>'trigger' as trigger, status, is_primary,
+      select id, transport, hospital_ods, message_control_id, parsed->>'trigger' as trigger, status, processing_id, is_primary,
         ack_code, http_status, error_code, error_reason, error_location, admission_id, event_at, received_at,
         dispatched_at
       from inbound_messages
@@ -60,6 +67,7 @@ export function createMessageRoutes(deps: AppDeps): Router {
         and ${transport ? sql`transport = ${transport}` : sql`true`}
         and ${hospital ? sql`hospital_ods = ${hospital}` : sql`true`}
         and ${controlId ? sql`message_control_id = ${controlId}` : sql`true`}
+        and ${processingId ? sql`processing_id = ${processingId}` : sql`true`}
       order by id desc limit ${limit} offset ${offset}`;
     res.json({
       items: rows.map((m) => ({
@@ -69,6 +77,8 @@ export function createMessageRoutes(deps: AppDeps): Router {
         messageControlId: m.message_control_id,
         trigger: m.trigger,
         status: m.status,
+        /** MSH-11: `P` live; `T` (training) and `D` (debugging) never reach a stay */
+        processingId: m.processing_id,
         /** false for a message that reused an earlier message's MSH-4 + MSH-10 with other content */
         primary: m.is_primary,
         ackCode: m.ack_code,

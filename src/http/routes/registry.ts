@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import express, { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { Sql } from '../../db/client.js';
+import { DESTINATION_CATEGORIES, METHOD_CATEGORIES, type CodeMap } from '../../domain/clinical.js';
 import { isValidNhsNumber, nhsNumberProblem, normaliseNhsNumber } from '../../domain/nhs-number.js';
 import { checkWebhookUrl } from '../../notify/url-guard.js';
 import { normaliseUkMobile } from '../../notify/govuk-notify.js';
@@ -36,6 +37,35 @@ const clientBody = z
   .strict();
 
 const uuid = z.string().uuid();
+
+/** A hospital's own code (PV1-36 / PV1-37): 1 to 20 characters, no surrounding spaces, no control characters. */
+const hospitalCode = z
+  .string()
+  .min(1, 'codes must be 1 to 20 characters')
+  .max(20, 'codes must be 1 to 20 characters')
+  .refine(
+    (c) => c === c.trim() && ![...c].some((ch) => ch < ' ' || ch === '\u007f'),
+    'codes must not start or end with spaces or hold control characters',
+  );
+const oneOf = (values: readonly string[]) => ({
+  errorMap: () => ({ message: `must be one of ${values.join(', ')}` }),
+});
+/** `PUT /v1/hospitals/{id}/code-map` (CONTRACT.md "Discharge destination"). */
+const codeMapBody = z
+  .object({
+    dischargeMethod: z
+      .record(hospitalCode, z.enum(METHOD_CATEGORIES as [string, ...string[]], oneOf(METHOD_CATEGORIES)))
+      .optional(),
+    dischargeDestination: z
+      .record(hospitalCode, z.enum(DESTINATION_CATEGORIES as [string, ...string[]], oneOf(DESTINATION_CATEGORIES)))
+      .optional(),
+  })
+  .strict();
+
+/** A stored code map as operators see it: both parts, `{}` when a part (or the whole map) is not set. */
+function codeMapView(map: CodeMap | null | undefined): Required<CodeMap> {
+  return { dischargeMethod: map?.dischargeMethod ?? {}, dischargeDestination: map?.dischargeDestination ?? {} };
+}
 
 /** Turns a zod failure into a 400 problem listing each field. */
 export function parseBody<T extends z.ZodTypeAny>(schema: T, body: unknown): z.infer<T> {
@@ -92,6 +122,37 @@ export function createRegistryRoutes(deps: AppDeps): Router {
       res.json(row);
     });
   }
+
+  /** The hospital of `/hospitals/:id/...` (operator only: 403 for other keys), or 404. */
+  async function hospital(req: Request): Promise<{ id: string; odsCode: string; codeMap: CodeMap | null }> {
+    requireAdmin(req);
+    const id = String(req.params.id);
+    if (!uuid.safeParse(id).success) throw notFound('hospital');
+    const [row] = await sql<{ id: string; odsCode: string; codeMap: CodeMap | null }[]>`
+      select id, ods_code as "odsCode", code_map as "codeMap" from hospitals where id = ${id}`;
+    if (!row) throw notFound('hospital');
+    return row;
+  }
+
+  /**
+   * A hospital's own discharge codes, read before the national ones for messages received from then on (CONTRACT.md
+   * "Discharge destination"): `{dischargeMethod: {code: died|alive}, dischargeDestination: {code: category}}`, both
+   * optional; the whole map is replaced. This process's ingestion sees it at once, other processes within 10 s.
+   */
+  r.put('/hospitals/:id/code-map', async (req, res) => {
+    const h = await hospital(req);
+    const body = parseBody(codeMapBody, req.body) as CodeMap;
+    const map = codeMapView(body);
+    await sql`update hospitals set code_map = ${sql.json(map as never)}, code_map_updated_at = now() where id = ${h.id}`;
+    deps.ingest.codeMapChanged(h.odsCode);
+    await audit(sql, req, 'hospital.code-map.updated', 'hospital', h.id, map);
+    res.status(200).json(map);
+  });
+
+  r.get('/hospitals/:id/code-map', async (req, res) => {
+    const h = await hospital(req);
+    res.json(codeMapView(h.codeMap));
+  });
 
   async function provider(req: Request): Promise<string> {
     const id = String(req.params.id);
