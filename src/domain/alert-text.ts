@@ -75,9 +75,11 @@ export function eventWords(kind: AlertKind, meaning: AlertMeaning = {}): string 
           return "named in an alert sent in error: the hospital corrected the patient's details";
         case 'replaced-by-death':
           return 'reported to have died in hospital: this replaces the earlier discharge alert';
-        default:
+        case null:
+        case undefined:
           return 'the subject of a hospital message that has been cancelled: see the earlier alert';
       }
+      break;
     case 'transfer':
       return 'moved to another ward';
   }
@@ -111,7 +113,9 @@ export function adviceWords(kind: AlertKind, meaning: AlertMeaning = {}): string
         return 'The earlier alert was not about your client: disregard it.';
       case 'replaced-by-death':
         return 'The earlier discharge alert was wrong. Do not resume visits.';
-      default:
+      case 'admission':
+      case null:
+      case undefined:
         return undefined;
     }
   }

@@ -80,9 +80,12 @@ export function kindHeading(kind: AlertKind, meaning: AlertMeaning = {}): string
           return 'Earlier alert sent in error';
         case 'replaced-by-death':
           return 'Earlier discharge alert replaced';
-        default:
+        case 'admission':
+        case null:
+        case undefined:
           return 'Hospital admission cancelled';
       }
+      break;
     case 'transfer':
       return 'Client moved ward';
   }
@@ -106,7 +109,8 @@ export function kindSentence(kind: AlertKind, providerName: string, hospitalName
       return `A client of ${providerName} was ${eventWords(kind, meaning)} (${hospitalName}).`;
     case 'transfer':
       return `A client of ${providerName} moved to a different ward at ${hospitalName}.`;
-    default:
+    case 'discharge':
+    case 'death':
       return `A client of ${providerName} was ${eventWords(kind, meaning)} (${hospitalName}).`;
   }
 }
