@@ -219,3 +219,31 @@ describe('the link page', () => {
     expect(page).not.toContain(spell.nhs);
   });
 });
+
+describe("a hospital's code map decides the alert (CONTRACT.md PUT /v1/hospitals/{id}/code-map)", () => {
+  it('a mapped discharge method means death; mapped destinations give their categories; unmapped local codes stay unknown', async () => {
+    const put = await story.svc.api('PUT', `/v1/hospitals/${story.hospital.id}/code-map`, {
+      key: story.svc.adminToken,
+      body: { dischargeMethod: { '20': 'died' }, dischargeDestination: { '01': 'home', '03': 'care-home', '02': 'hospital' } },
+    });
+    expect(put.status).toBe(200);
+
+    const died = newSpell();
+    const p1 = await clientOfNewProvider(died);
+    await admitAndDischarge(died, { 'PV1-36': '20', 'PV1-37': '01' });
+    const death = await webhookOf(p1.ods, 'death');
+    expect(death.discharge.destinationCategory).toBe('died');
+
+    for (const [code, category] of [
+      ['03', 'care-home'],
+      ['02', 'hospital'],
+      ['04', 'unknown'],
+    ] as const) {
+      const spell = newSpell();
+      const p = await clientOfNewProvider(spell);
+      await admitAndDischarge(spell, { 'PV1-37': code });
+      const discharge = await webhookOf(p.ods, 'discharge');
+      expect(discharge.discharge).toMatchObject({ destination: code, destinationCategory: category });
+    }
+  });
+});

@@ -147,6 +147,38 @@ describe('identity corrections', () => {
     },
   );
 
+  it("an A40 merge (MRG names the stay's patient, no PV1-19): the stay follows the survivor; the merged patient's provider is told it was sent in error, the survivor's is alerted", async () => {
+    const spell = newSpell();
+    const survivor = testNhsNumber();
+    const a = await newProvider();
+    const b = await newProvider();
+    await registerClient(story.svc, a.provider, spell.nhs, { dateOfBirth: DOB });
+    await registerClient(story.svc, b.provider, survivor, { dateOfBirth: DOB });
+    await send(spellMessage('a01-admit.hl7', spell));
+    const toA = await webhookOf(a.ods, 'admission');
+
+    const a40 = insertSegment(
+      withTrigger(
+        editFields(spellMessage('a08-update.hl7', spell), {
+          'EVN-2': '20261123100000',
+          'PID-3': `${survivor}^^^NHS^NH~RX1009876^^^RX1^MR`,
+        }),
+        'A40',
+        'ADT_A39',
+      ),
+      'PID',
+      `MRG|${spell.nhs}^^^NHS^NH~RX1001234^^^RX1^MR`,
+    )
+      .split('\r')
+      .filter((seg) => !seg.startsWith('PV1|') && !seg.startsWith('PV2|'))
+      .join('\r');
+    await send(a40);
+    await webhookOf(a.ods, 'cancellation', (x) => x.cancels === 'wrong-patient');
+    const toB = await webhookOf(b.ods, 'admission');
+    expect(toB.admissionId).toBe(toA.admissionId);
+    expect(toB.patient.nhsNumber).toBe(survivor);
+  });
+
   it('an A08 that changes the date of birth away from the registration makes the stay unmatched (date-of-birth-mismatch), in review', async () => {
     const spell = newSpell();
     const a = await newProvider();
