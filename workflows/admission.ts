@@ -304,7 +304,8 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
       await acts.recordAdmission(record);
     }
     updateSearchAttributes();
-    quiet = isQuiet(status, spell);
+    // a discharge while a newer stay is open raised nothing to acknowledge: nothing left to follow
+    quiet = isQuiet(status, spell) || (status === 'discharged' && statusReasonCode === 'newer-stay-open');
     if (status === 'unmatched' && !reviewTimerStarted && patched(PATCH.reviewWaiting)) startReviewTimer();
   }
 

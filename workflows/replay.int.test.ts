@@ -38,7 +38,10 @@ beforeAll(() => {
 
 describe('recorded workflow histories replay against the current workflow code', () => {
   it('has the representative stays recorded', () => {
-    for (const name of ['full-story', 'unacknowledged', 'cancelled', 'discharge-cancelled', 'reopened-stay', 'no-care-package']) {
+    const stays = ['full-story', 'unacknowledged', 'cancelled', 'discharge-cancelled', 'reopened-stay', 'no-care-package'];
+    // v1: recorded before the clinical-safety rules (codes, death, identity corrections, review queue)
+    const clinical = ['death-replaces-discharge', 'wrong-patient', 'review-resolved', 'newer-stay-open'];
+    for (const name of [...stays, ...stays.map((s) => `${s}.v1`), ...clinical]) {
       expect(recorded, `test/histories/${name}.json (npm run histories:record)`).toContain(`${name}.json`);
     }
   });

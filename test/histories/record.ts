@@ -13,6 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eventually, fixture } from '../support/fixtures.js';
+import { editFields } from '../support/hl7-edit.js';
 import {
   addContact,
   admissionOf,
@@ -36,7 +37,15 @@ let hospitalKey: string;
 let providerSeq = 0;
 
 beforeAll(async () => {
-  [svc, hooks] = await Promise.all([startTestService({ env: { ADMISSION_LINGER_SECONDS: '1' } }), startWebhookReceiver()]);
+  hooks = await startWebhookReceiver();
+  svc = await startTestService({
+    env: {
+      ADMISSION_LINGER_SECONDS: '1',
+      REVIEW_ALERT_MINUTES: '0.02',
+      OPERATOR_WEBHOOK_URL: hooks.url('/operator'),
+      OPERATOR_WEBHOOK_SECRET: 'operator-secret-0123456789abcdef',
+    },
+  });
   hospitalKey = (await registerHospital(svc, 'RX1', 'Leeds General Infirmary')).apiKey;
 });
 afterAll(async () => {
@@ -176,8 +185,74 @@ async function noCarePackage(): Promise<[string, string]> {
   return [workflowIdOf(spell), await completedRun(spell)];
 }
 
+/** A01 → A03 home (discharge alert) → A08 with PID-30 Y: discharge alert replaced by a death alert → acknowledge. */
+async function deathReplacesDischarge(): Promise<[string, string]> {
+  const spell = newSpell();
+  const p = await providerFor(spell, 60);
+  await send(spellMessage('a01-admit.hl7', spell));
+  await hookOf(p.ods, 'admission');
+  await send(spellMessage('a03-discharge-home.hl7', spell));
+  await hookOf(p.ods, 'discharge');
+  await send(editFields(spellMessage('a08-update.hl7', spell), { 'EVN-2': '20261127080000', 'PID-30': 'Y' }));
+  await hookOf(p.ods, 'cancellation');
+  await acknowledge(p, alertIdOf(await hookOf(p.ods, 'death')));
+  return [workflowIdOf(spell), await completedRun(spell)];
+}
+
+/** A01 for A's client → A08 correcting the NHS number to B's client: A told wrong-patient, B alerted → A03 → closed. */
+async function wrongPatient(): Promise<[string, string]> {
+  const spell = newSpell();
+  const other = { ...newSpell(), visit: spell.visit, ids: spell.ids };
+  const a = await providerFor(spell, 60);
+  const b = await providerFor(other, 60);
+  await send(spellMessage('a01-admit.hl7', spell));
+  await hookOf(a.ods, 'admission');
+  await send(editFields(spellMessage('a08-update.hl7', spell), { 'PID-3': `${other.nhs}^^^NHS^NH` }));
+  await hookOf(a.ods, 'cancellation');
+  await acknowledge(b, alertIdOf(await hookOf(b.ods, 'admission')));
+  await send(editFields(spellMessage('a03-discharge-home.hl7', spell), { 'PID-3': `${other.nhs}^^^NHS^NH` }));
+  await acknowledge(b, alertIdOf(await hookOf(b.ods, 'discharge')));
+  return [workflowIdOf(spell), await completedRun(spell)];
+}
+
+/** A date-of-birth mismatch: unmatched, review-waiting sent, resolved by an operator's match → alert → A03 → closed. */
+async function reviewResolved(): Promise<[string, string]> {
+  const spell = newSpell();
+  const p = await providerFor(spell, 60);
+  await send(editFields(spellMessage('a01-admit.hl7', spell), { 'PID-7': '19410313' }));
+  await statusIs(spell, 'unmatched');
+  const adm = await admissionOf(svc, spell.visit);
+  await hooks.waitFor((r) => r.path === '/operator' && (r.body as { admissionId?: string }).admissionId === adm!.id, 30_000);
+  const res = await svc.api('POST', `/v1/admissions/${adm!.id}/resolve`, {
+    key: svc.adminToken,
+    body: { action: 'match', providerId: p.id, nhsNumber: spell.nhs },
+  });
+  expect(res.status, res.text).toBe(200);
+  await acknowledge(p, alertIdOf(await hookOf(p.ods, 'admission')));
+  await send(editFields(spellMessage('a03-discharge-home.hl7', spell), { 'PID-7': '19410313' }));
+  await acknowledge(p, alertIdOf(await hookOf(p.ods, 'discharge')));
+  return [workflowIdOf(spell), await completedRun(spell)];
+}
+
+/** The older of two stays of one person is discharged while the newer is open: no discharge alert (newer-stay-open). */
+async function newerStayOpen(): Promise<[string, string]> {
+  const older = newSpell();
+  const newer = { ...newSpell(), nhs: older.nhs };
+  const p = await providerFor(older, 60);
+  await send(spellMessage('a01-admit.hl7', older));
+  await hookOf(p.ods, 'admission');
+  await send(editFields(spellMessage('a01-admit.hl7', newer), { 'EVN-2': '20261127100000', 'PV1-44': '20261127100000' }));
+  await send(spellMessage('a03-discharge-home.hl7', older));
+  await statusIs(older, 'discharged');
+  return [workflowIdOf(older), await completedRun(older)];
+}
+
 it('records the histories of representative stays', async () => {
   const scenarios = {
+    'death-replaces-discharge': deathReplacesDischarge,
+    'wrong-patient': wrongPatient,
+    'review-resolved': reviewResolved,
+    'newer-stay-open': newerStayOpen,
     'full-story': fullStory,
     unacknowledged,
     cancelled,
