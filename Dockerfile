@@ -11,8 +11,8 @@ WORKDIR /app
 
 # dependencies first: this layer is rebuilt only when the lockfile changes
 COPY package.json package-lock.json ./
-# postinstall patches postgres.js (scripts/patch-postgres.mjs says why)
-COPY scripts/patch-postgres.mjs ./scripts/
+# postinstall patches postgres.js (patches/README.md says why)
+COPY patches ./patches
 RUN npm ci --omit=dev && npm cache clean --force
 
 COPY tsconfig.json ./
