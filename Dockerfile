@@ -1,25 +1,37 @@
 # admission-alerts: one image for both production processes (docker-compose.yml runs it as `api` and `worker`).
-# The service runs TypeScript directly through tsx (package.json scripts), and tsx is a runtime dependency,
-# so production dependencies are all it needs: no build step, no dev tooling in the image.
-FROM node:20-bookworm-slim
+# The build stage compiles the TypeScript to dist/ and bundles the workflows once (`npm run build`, which needs the
+# dev dependencies); the final image holds dist/ and the production dependencies only, and runs node on the
+# compiled entry points: no tsx, no compiler, no webpack run at start.
 
-ENV NODE_ENV=production \
-    NPM_CONFIG_UPDATE_NOTIFIER=false \
-    NPM_CONFIG_FUND=false
-
+FROM node:20-bookworm-slim AS build
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
 WORKDIR /app
-
-# dependencies first: this layer is rebuilt only when the lockfile changes
+# dependencies first: this layer is rebuilt only when the lockfile or a patch changes
 COPY package.json package-lock.json ./
-# postinstall patches postgres.js (scripts/patch-postgres.mjs says why)
-COPY scripts/patch-postgres.mjs ./scripts/
-RUN npm ci --omit=dev && npm cache clean --force
-
-COPY tsconfig.json ./
+# postinstall applies patches/ with patch-package (patches/README.md says why)
+COPY patches ./patches
+RUN npm ci
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY migrations ./migrations
 COPY workflows ./workflows
 COPY activities ./activities
 COPY src ./src
+# dist/: compiled code, migrations, page templates and dist/workflow-bundle.js
+RUN npm run build
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY patches ./patches
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build /app/dist ./dist
 
 # files stay root-owned and read-only to the process
 USER node
@@ -27,5 +39,5 @@ USER node
 # PORT (HTTP API and coordinator pages), MLLP_PORT (HL7 v2 over MLLP)
 EXPOSE 3000 2575
 
-# the worker overrides this with `npm run start:worker`
-CMD ["npm", "run", "start:api"]
+# the worker runs dist/src/main-worker.js (docker-compose.yml); `npm run start:api` / `start:worker` run the same
+CMD ["node", "--enable-source-maps", "dist/src/main-api.js"]

