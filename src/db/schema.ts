@@ -30,6 +30,12 @@ export const hospitals = pgTable('hospitals', {
   /** the hospital's own discharge method / destination codes (CONTRACT.md `PUT /v1/hospitals/{id}/code-map`) */
   codeMap: jsonb('code_map').$type<CodeMap>(),
   codeMapUpdatedAt: timestamp('code_map_updated_at', { withTimezone: true }),
+  /** MLLP senders allowed for this hospital (CONTRACT.md "Security defaults"): CIDR blocks, e.g. `10.20.0.0/16` */
+  mllpAllowedCidrs: text('mllp_allowed_cidrs').array().notNull().default(sql`'{}'::text[]`),
+  /** SHA-256 fingerprints (hex, upper-case, colon-free) of client certificates bound to this hospital (MLLP over TLS) */
+  mllpCertificateFingerprints: text('mllp_certificate_fingerprints').array().notNull().default(sql`'{}'::text[]`),
+  /** silence longer than this is a feed alert (CONTRACT.md "Feeds"); 0 never */
+  silenceAlertSeconds: integer('silence_alert_seconds').notNull().default(7200),
   createdAt: createdAt(),
 });
 
@@ -233,6 +239,8 @@ export const inboundMessages = pgTable(
     eventAt: timestamp('event_at', { withTimezone: true }),
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
     dispatchedAt: timestamp('dispatched_at', { withTimezone: true }),
+    /** the relay's lease on an undispatched row (transactional outbox): claimed until then; expired leases are claimed again */
+    leaseUntil: timestamp('lease_until', { withTimezone: true }),
     dispatchAttempts: integer('dispatch_attempts').notNull().default(0),
     lastDispatchError: text('last_dispatch_error'),
   },
@@ -244,6 +252,8 @@ export const inboundMessages = pgTable(
       .on(t.id)
       .where(sql`${t.status} = 'accepted' and ${t.dispatchedAt} is null`),
     index('inbound_messages_admission_idx').on(t.admissionId),
+    // readmission and identity fan-out look messages up by the patient's NHS number
+    index('inbound_messages_nhs_idx').on(sql`(${t.parsed}->'patient'->>'nhsNumber')`),
   ],
 );
 
@@ -321,6 +331,17 @@ export const ackTokens = pgTable(
   (t) => [index('ack_tokens_alert_idx').on(t.alertId)],
 );
 
+/**
+ * Fixed-window counters shared by every API process (CONTRACT.md "Security defaults": rate limits hold across
+ * replicas): unknown-key throttling per address, link-page limits per token and per address.
+ */
+export const rateLimits = pgTable('rate_limits', {
+  key: text('key').primaryKey(),
+  windowStart: timestamp('window_start', { withTimezone: true }).notNull(),
+  hits: integer('hits').notNull().default(0),
+  blockedUntil: timestamp('blocked_until', { withTimezone: true }),
+});
+
 export const auditEvents = pgTable(
   'audit_events',
   {
@@ -350,5 +371,6 @@ export const schema = {
   alerts,
   deliveries,
   ackTokens,
+  rateLimits,
   auditEvents,
 };
