@@ -106,7 +106,11 @@ describe('acknowledgement pages in Chromium', () => {
     await page.getByRole('button', { name: 'Acknowledge' }).click();
     await page.getByText('There is a problem').waitFor();
     expect(await page.title()).toMatch(/^Error: /);
-    await page.waitForFunction('document.activeElement?.classList.contains("nhsuk-error-summary")');
+    // polled from here: page.waitForFunction re-evaluates its predicate inside the page, which the page's CSP
+    // (no 'unsafe-eval') refuses whenever focus has not moved by the first try (seen on a loaded machine)
+    await expect
+      .poll(() => page.evaluate('document.activeElement?.classList.contains("nhsuk-error-summary") ?? false'))
+      .toBe(true);
     await expectAccessible(page);
     await page.getByRole('link', { name: 'Select what you have done about this alert' }).click();
     expect(await focusedAttribute(page, 'name')).toBe('outcome');
