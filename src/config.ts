@@ -77,6 +77,15 @@ const schema = z.object({
     .transform(Number)
     .refine((n) => n > 0, 'must be a positive number of minutes')
     .default('30'),
+  /** the longest stay followed: a stay with no discharge after this many days is closed (`stay-expired`) */
+  MAX_STAY_DAYS: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'must be a positive number of days')
+    .transform(Number)
+    .refine((n) => n > 0, 'must be a positive number of days')
+    .default('100'),
+  /** a stay's workflow run continues as new past this many history events */
+  WORKFLOW_HISTORY_LIMIT: positiveInt('history events').default('10000'),
   /** the operator contacts: a webhook (signed like providers' webhooks) and/or an email address through Notify */
   OPERATOR_WEBHOOK_URL: httpUrl.optional(),
   OPERATOR_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -116,6 +125,8 @@ export interface Config {
     email: string | undefined;
   };
   reviewAlertSeconds: number;
+  maxStaySeconds: number;
+  workflowHistoryLimit: number;
   logLevel: Env['LOG_LEVEL'];
   dataDir: string;
   admissionLingerSeconds: number;
@@ -178,6 +189,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       email: e.OPERATOR_EMAIL,
     },
     reviewAlertSeconds: e.REVIEW_ALERT_MINUTES * 60,
+    maxStaySeconds: e.MAX_STAY_DAYS * 24 * 3600,
+    workflowHistoryLimit: e.WORKFLOW_HISTORY_LIMIT,
     logLevel: e.LOG_LEVEL,
     dataDir: e.DATA_DIR,
     admissionLingerSeconds: e.ADMISSION_LINGER_SECONDS,

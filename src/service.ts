@@ -130,6 +130,8 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         logger,
         lingerSeconds: config.admissionLingerSeconds,
         reviewAlertSeconds: config.reviewAlertSeconds,
+        maxStaySeconds: config.maxStaySeconds,
+        historyLimit: config.workflowHistoryLimit,
         pollMs: config.relayPollMs,
       });
       stops.push(() => relay.stop());

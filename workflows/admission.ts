@@ -11,26 +11,30 @@
 import {
   allHandlersFinished,
   condition,
+  continueAsNew,
   patched,
   proxyActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
-import type { AdmissionActivities, MatchResult, ProviderMatch } from '../activities/types.js';
-import type { AdmissionStatus, EventSummary } from '../src/domain/admission-event.js';
+import type { AcknowledgeInput, AdmissionActivities, ProviderMatch } from '../activities/types.js';
+import type { AdmissionStatus } from '../src/domain/admission-event.js';
 import {
   admissionStatus,
   isQuiet,
   planProviderAlerts,
   planWrongPatient,
   type AlertAction,
-  type KnownAlert,
+  type ContactChannel,
 } from '../src/domain/alert-plan.js';
-import { IDENTITY_TRIGGERS, type StatusReasonCode } from '../src/domain/clinical.js';
+import { ACK_OUTCOMES, allowedOutcomes } from '../src/domain/alert-text.js';
+import { IDENTITY_TRIGGERS } from '../src/domain/clinical.js';
 import { escalates, type EscalationPolicy } from '../src/domain/escalation.js';
 import { foldSpell, needsProviders, spellKeys } from '../src/domain/spell.js';
 import { AdmissionStatusKey, EscalationStepKey, ProviderOdsKey } from '../src/temporal/search-attributes.js';
-import { runLadder, type AlertState, type LadderContext } from './alert-ladder.js';
+import { runLadder, type LadderContext } from './alert-ladder.js';
 import {
   acknowledgeUpdate,
   admissionEventSignal,
@@ -38,6 +42,7 @@ import {
   rematchSignal,
   type AdmissionWorkflowInput,
 } from './definitions.js';
+import { roundSuffix, StayState, type AlertState } from './stay-state.js';
 
 /**
  * Patches (STYLE.md rule 8): behaviour that running workflows of the previous version did not have. Each is asked
@@ -53,13 +58,19 @@ const PATCH = {
   newerStay: 'newer-stay-check',
   /** an unmatched stay tells the operators once after REVIEW_ALERT_MINUTES ("Unmatched, never silent") */
   reviewWaiting: 'review-waiting',
+  /** a stay with no discharge ends after MAX_STAY_DAYS */
+  maxStay: 'max-stay',
+  /** the run continues as new when Temporal suggests it or its history passes its limit */
+  continueAsNew: 'continue-as-new',
 } as const;
 
-/** Thirty minutes: REVIEW_ALERT_MINUTES's default, for workflows started without it. */
+/** Defaults for workflows started without these inputs (started by an earlier version). */
 const DEFAULT_REVIEW_ALERT_SECONDS = 30 * 60;
-
-/** Keys of a provider's alerts after it was dropped by `round` identity corrections carry `~<round>`. */
-const roundSuffix = (round: number): string => (round === 0 ? '' : `~${round}`);
+const DEFAULT_MAX_STAY_SECONDS = 100 * 24 * 3600;
+/** a run continues as new past this many history events even when Temporal does not suggest it yet */
+const DEFAULT_HISTORY_LIMIT = 10_000;
+/** the longest a timer may be (Temporal's limit is about 100 years; the SDK refuses more than 2^31 - 1 ms per sleep) */
+const MAX_SLEEP_MS = 2_147_483_647;
 
 const acts = proxyActivities<AdmissionActivities>({
   startToCloseTimeout: '30s',
@@ -76,53 +87,57 @@ const deliveryActs = proxyActivities<Pick<AdmissionActivities, 'deliver'>>({
 
 type Provider = ProviderMatch;
 
+/**
+ * Checks an acknowledgement before it is accepted into the history (an Update validator must not change state):
+ * who acknowledges, and an outcome this alert offers when the workflow knows the alert.
+ */
+export function validateAcknowledge(state: StayState, req: AcknowledgeInput): void {
+  if (typeof req?.alertId !== 'string' || req.alertId === '') throw new Error('alertId is required');
+  if (typeof req.by !== 'string' || req.by.trim() === '' || req.by.length > 200) {
+    throw new Error('by must say who acknowledges (at most 200 characters)');
+  }
+  if (req.outcome === undefined) return;
+  if (!ACK_OUTCOMES.includes(req.outcome)) throw new Error(`outcome ${String(req.outcome)} is not an outcome`);
+  const a = state.alerts.get(req.alertId);
+  if (a && a.status !== 'acknowledged' && !allowedOutcomes(a.kind, a).includes(req.outcome)) {
+    throw new Error(`outcome ${req.outcome} is not allowed for this ${a.kind} alert`);
+  }
+}
+
 export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<AdmissionStatus> {
-  const events = new Map<string, EventSummary>();
-  const alerts = new Map<string, AlertState>(); // by alert id, in the order raised
-  const acknowledged = new Set<string>(); // acknowledged through this workflow before its alert was known here
+  const state = input.carried ? StayState.restore(input.carried) : new StayState(workflowInfo().startTime.toISOString());
   let ready = false;
   let dirty = true;
-  let ladders = 0;
-  let match: MatchResult | undefined;
-  let matchedAtEvents = -1;
-  /** identity-changing events (IDENTITY_TRIGGERS) seen when the stay was last matched */
-  let matchedAtIdentity = 0;
-  let rematchRequested = false;
-  /** the providers matched now, and how many identity corrections dropped each provider (keys its alerts) */
-  let providers: Provider[] = [];
-  const rounds = new Map<string, number>();
-  /** per discharge key: whether the person had a newer open stay when this discharge was first planned */
-  const newerStay = new Map<string, boolean>();
-  let reviewTimerStarted = false;
-  let statusReasonCode: StatusReasonCode | undefined;
-  let status: AdmissionStatus = 'received';
+  /** ladders and other work (the review timer) still running: the run may not end or continue as new */
+  let running = 0;
   let quiet = false; // nothing left to follow (see isQuiet), as of the last reconcile
+  let expired = false; // the stay passed MAX_STAY_DAYS without a discharge
   let recorded = '';
   let searchAttributes = '';
 
   setHandler(admissionEventSignal, (ev) => {
-    if (events.has(ev.messageId)) return;
-    events.set(ev.messageId, ev);
-    dirty = true;
+    if (state.eventReceived(ev)) dirty = true;
   });
   setHandler(rematchSignal, () => {
-    rematchRequested = true;
+    state.rematchRequested = true;
     dirty = true;
   });
-  setHandler(acknowledgeUpdate, async (req) => {
-    await condition(() => ready); // the alerts of a reopened stay are loaded first
-    const result = await acts.acknowledgeAlert(req);
-    const a = alerts.get(req.alertId);
-    if (a) a.status = result.status;
-    else if (result.status === 'acknowledged') acknowledged.add(req.alertId);
-    dirty = true;
-    return result;
-  });
+  setHandler(
+    acknowledgeUpdate,
+    async (req) => {
+      await condition(() => ready); // the alerts of a reopened stay are loaded first
+      const result = await acts.acknowledgeAlert(req);
+      state.acknowledgementRecorded(req.alertId, result.status);
+      dirty = true;
+      return result;
+    },
+    { validator: (req) => validateAcknowledge(state, req) },
+  );
   setHandler(admissionStateQuery, () => ({
-    status,
-    ...(statusReasonCode ? { statusReasonCode } : {}),
-    events: events.size,
-    alerts: [...alerts.values()].map((a) => ({
+    status: state.status,
+    ...(state.statusReasonCode ? { statusReasonCode: state.statusReasonCode } : {}),
+    events: state.events.size,
+    alerts: [...state.alerts.values()].map((a) => ({
       alertId: a.alertId,
       providerId: a.providerId,
       kind: a.kind,
@@ -131,37 +146,49 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
     })),
   }));
 
-  // a stay reopened by a late event after its workflow completed carries on from what PostgreSQL recorded;
-  // every move it knew of was already told (or reflected in the admission alert)
-  const opened = await acts.openAdmission({ admissionId: input.admissionId });
-  const knownMoves = foldSpell(opened.priorEvents).moves;
-  for (const ev of opened.priorEvents) if (!events.has(ev.messageId)) events.set(ev.messageId, ev);
-  for (const a of opened.alerts) {
-    alerts.set(a.alertId, { ...a, step: a.escalationStep, run: 0, coveredMoves: [...knownMoves] });
+  if (!input.carried) {
+    // a stay reopened by a late event after its workflow completed carries on from what PostgreSQL recorded
+    const opened = await acts.openAdmission({ admissionId: input.admissionId });
+    state.opened(opened.priorEvents, opened.alerts, foldSpell(opened.priorEvents).moves);
   }
   ready = true;
 
-  const ctx: LadderContext = {
+  const ladder: LadderContext = {
     acts,
     deliver: deliveryActs.deliver,
-    isDone: (a) => a.status === 'acknowledged' || a.status === 'withdrawn',
-    onChange: () => {
+    isDone: (id) => state.isDone(id),
+    runOf: (id) => state.runOf(id),
+    stepSent: (id, step) => {
+      state.stepSent(id, step);
+      dirty = true;
+    },
+    contactReached: (id, pair) => {
+      state.contactReached(id, pair);
+      dirty = true;
+    },
+    gaveUp: (id) => {
+      state.gaveUp(id);
       dirty = true;
     },
   };
 
-  function startLadder(a: AlertState, policy: EscalationPolicy, targets?: AlertState['reached']) {
-    ladders++;
-    void runLadder(ctx, a, policy, targets).finally(() => {
-      ladders--;
+  /** Runs `work` beside the main loop; the run does not end (or continue as new) until it finishes. */
+  function alongside(work: () => Promise<void>): void {
+    running++;
+    void work().finally(() => {
+      running--;
       dirty = true;
     });
+  }
+
+  function startLadder(a: AlertState, policy: EscalationPolicy, targets?: ContactChannel[]) {
+    alongside(() => runLadder(ladder, a, policy, targets));
   }
 
   async function apply(p: Provider, action: AlertAction): Promise<void> {
     switch (action.type) {
       case 'raise': {
-        const alertKey = action.alertKey + roundSuffix(rounds.get(p.providerId) ?? 0);
+        const alertKey = action.alertKey + roundSuffix(state.roundOf(p.providerId));
         const raised = await acts.raiseAlert({
           admissionId: input.admissionId,
           providerId: p.providerId,
@@ -173,126 +200,116 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
           ...(action.cancels ? { cancels: action.cancels } : {}),
           ...(action.destinationCategory ? { destinationCategory: action.destinationCategory } : {}),
         });
-        const a: AlertState = {
+        const a = state.alertRaised({
           alertId: raised.alertId,
           providerId: p.providerId,
           alertKey,
           kind: action.kind,
-          status: acknowledged.has(raised.alertId) ? 'acknowledged' : raised.status,
+          status: raised.status,
           reached: [],
           coveredMoves: action.coveredMoves,
-          step: 0,
-          run: 0,
-        };
-        alerts.set(a.alertId, a);
+          ...(action.cancels ? { cancels: action.cancels } : {}),
+          ...(action.destinationCategory ? { destinationCategory: action.destinationCategory } : {}),
+        });
         if (a.status === 'open') startLadder(a, raised.policy, action.targets);
         return;
       }
       case 'withdraw': {
-        const a = alerts.get(action.alertId);
-        if (!a || a.status === 'withdrawn') return;
-        a.status = 'withdrawn';
-        a.withdrawnReason = action.reason;
-        await acts.withdrawAlert({ alertId: a.alertId, reason: action.reason });
+        if (!state.alertWithdrawn(action.alertId, action.reason)) return;
+        await acts.withdrawAlert({ alertId: action.alertId, reason: action.reason });
         return;
       }
       case 'reopen': {
-        const a = alerts.get(action.alertId);
+        const a = state.alerts.get(action.alertId);
         if (!a || a.status !== 'withdrawn') return;
         const reopened = await acts.reopenAlert({ alertId: a.alertId, providerId: p.providerId });
-        a.status = reopened.status;
-        a.withdrawnReason = undefined;
-        a.run++;
-        if (a.status === 'open') startLadder(a, reopened.policy);
+        state.alertReopened(a.alertId, reopened.status);
+        if (reopened.status === 'open') startLadder(a, reopened.policy);
         return;
       }
     }
-  }
-
-  /** The provider's alerts of its current round, keyed as the plan knows them (without the round suffix). */
-  function alertsOf(providerId: string): KnownAlert[] {
-    const suffix = roundSuffix(rounds.get(providerId) ?? 0);
-    const out: KnownAlert[] = [];
-    for (const a of alerts.values()) {
-      if (a.providerId !== providerId) continue;
-      const round = /~(\d+)$/.exec(a.alertKey);
-      if ((round ? `~${round[1]}` : '') !== suffix) continue;
-      out.push(suffix === '' ? a : { ...a, alertKey: a.alertKey.slice(0, -suffix.length) });
-    }
-    return out;
   }
 
   /** Matches the stay (again) when it concerns providers and something that decides the match has changed. */
   async function rematchIfNeeded(needed: boolean): Promise<void> {
     if (!needed) return;
-    const identityEvents = [...events.values()].filter((e) => IDENTITY_TRIGGERS.has(e.trigger)).length;
-    const first = match?.status !== 'matched' && matchedAtEvents !== events.size;
+    const identityEvents = [...state.events.values()].filter((e) => IDENTITY_TRIGGERS.has(e.trigger)).length;
+    const first = state.match?.status !== 'matched' && state.matchedAtEvents !== state.events.size;
     const again =
       !first &&
-      ((identityEvents !== matchedAtIdentity && patched(PATCH.identityRematch)) ||
-        (rematchRequested && patched(PATCH.reviewRematch)));
+      ((identityEvents !== state.matchedAtIdentity && patched(PATCH.identityRematch)) ||
+        (state.rematchRequested && patched(PATCH.reviewRematch)));
     if (!first && !again) return;
-    matchedAtEvents = events.size;
-    matchedAtIdentity = identityEvents;
-    rematchRequested = false;
-    match = await acts.matchProviders({ admissionId: input.admissionId });
-    const next = match.status === 'matched' ? match.providers : [];
+    const before = state.providers;
+    const match = await acts.matchProviders({ admissionId: input.admissionId });
+    state.matched(match, identityEvents);
     const latest = latestEventAt();
-    for (const p of providers) {
-      if (next.some((n) => n.providerId === p.providerId)) continue;
+    for (const p of before) {
+      if (state.providers.some((n) => n.providerId === p.providerId)) continue;
       // no longer this provider's client: withdraw what it was told and tell whoever it reached, once
-      const round = rounds.get(p.providerId) ?? 0;
-      const actions = planWrongPatient(alertsOf(p.providerId), round, latest);
+      const actions = planWrongPatient(state.alertsOf(p.providerId), state.roundOf(p.providerId), latest);
       for (const action of actions) await apply(p, action);
-      rounds.set(p.providerId, round + 1);
+      state.providerDropped(p.providerId);
     }
-    const changed = next.map((p) => p.providerOds).sort().join() !== providers.map((p) => p.providerOds).sort().join();
-    providers = next;
+    const ods = (ps: Provider[]) => ps.map((p) => p.providerOds).sort();
+    const changed = ods(state.providers).join() !== ods(before).join();
     if (match.status === 'matched' && (changed || again)) {
-      upsertSearchAttributes([{ key: ProviderOdsKey, value: providers.map((p) => p.providerOds).sort() }]);
+      upsertSearchAttributes([{ key: ProviderOdsKey, value: ods(state.providers) }]);
     } else if (changed) {
       upsertSearchAttributes([{ key: ProviderOdsKey, value: [] }]);
     }
   }
 
   async function reconcile(): Promise<void> {
-    const spell = foldSpell([...events.values()]);
+    const spell = foldSpell([...state.events.values()]);
     await rematchIfNeeded(needsProviders(spell));
     const keys = spellKeys(spell);
+    const matched = state.match?.status === 'matched';
     if (
-      match?.status === 'matched' &&
+      matched &&
       spell.discharged &&
       !spell.died &&
-      !newerStay.has(keys.discharge) &&
-      providers.some((p) => !alertsOf(p.providerId).some((a) => a.alertKey === keys.discharge)) &&
+      !state.newerStay.has(keys.discharge) &&
+      state.providers.some((p) => !state.alertsOf(p.providerId).some((a) => a.alertKey === keys.discharge)) &&
       patched(PATCH.newerStay)
     ) {
-      newerStay.set(keys.discharge, await acts.findNewerStay({ admissionId: input.admissionId }));
+      state.newerStay.set(keys.discharge, await acts.findNewerStay({ admissionId: input.admissionId }));
     }
-    const newerStayOpen = spell.discharged && newerStay.get(keys.discharge) === true;
-    if (match?.status === 'matched') {
+    const newerStayOpen = spell.discharged && state.newerStay.get(keys.discharge) === true;
+    if (matched) {
       const latest = latestEventAt();
-      for (const p of providers) {
-        const actions = planProviderAlerts(spell, alertsOf(p.providerId), latest, { newerStayOpen });
+      for (const p of state.providers) {
+        const actions = planProviderAlerts(spell, state.alertsOf(p.providerId), latest, { newerStayOpen });
         for (const action of actions) await apply(p, action);
         if (actions.length > 0) dirty = true; // re-plan until the plan is empty
       }
     }
-    const current = providers.flatMap((p) => alertsOf(p.providerId));
-    status = admissionStatus(spell, match?.status, current);
-    statusReasonCode =
-      match?.status === 'unmatched'
-        ? match.reasonCode
-        : status === 'discharged' || status === 'closed'
-          ? newerStayOpen && !spell.died
-            ? 'newer-stay-open'
-            : undefined
+    const current = state.providers.flatMap((p) => state.alertsOf(p.providerId));
+    state.status = admissionStatus(spell, state.match?.status, current);
+    state.statusReasonCode =
+      state.match?.status === 'unmatched'
+        ? state.match.reasonCode
+        : (state.status === 'discharged' || state.status === 'closed') && newerStayOpen && !spell.died
+          ? 'newer-stay-open'
           : undefined;
+    if (expired && !isQuiet(state.status, spell) && state.status !== 'closed') await expire();
+    await record(spell);
+    updateSearchAttributes();
+    // a discharge while a newer stay is open raised nothing to acknowledge: nothing left to follow
+    quiet =
+      isQuiet(state.status, spell) ||
+      (state.status === 'discharged' && state.statusReasonCode === 'newer-stay-open') ||
+      state.statusReasonCode === 'stay-expired';
+    if (state.status === 'unmatched' && !state.reviewTimerStarted && patched(PATCH.reviewWaiting)) startReviewTimer();
+  }
+
+  async function record(spell: ReturnType<typeof foldSpell>): Promise<void> {
+    const match = state.match;
     const record = {
       admissionId: input.admissionId,
-      status,
+      status: state.status,
       statusReason: match?.status === 'unmatched' ? match.reason : undefined,
-      ...(statusReasonCode ? { statusReasonCode } : {}),
+      ...(state.statusReasonCode ? { statusReasonCode: state.statusReasonCode } : {}),
       admittedAt: spell.admittedAt,
       dischargedAt: spell.discharged ? spell.dischargedAt : undefined,
       location: spell.location,
@@ -303,10 +320,22 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
       recorded = JSON.stringify(record);
       await acts.recordAdmission(record);
     }
-    updateSearchAttributes();
-    // a discharge while a newer stay is open raised nothing to acknowledge: nothing left to follow
-    quiet = isQuiet(status, spell) || (status === 'discharged' && statusReasonCode === 'newer-stay-open');
-    if (status === 'unmatched' && !reviewTimerStarted && patched(PATCH.reviewWaiting)) startReviewTimer();
+  }
+
+  /**
+   * No discharge within MAX_STAY_DAYS: the stay is closed (`closed`, `stay-expired`) so that operators see it, and
+   * its alerts still awaiting an acknowledgement are withdrawn. Visits are not resumed: nobody is told they may.
+   */
+  async function expire(): Promise<void> {
+    for (const p of state.providers) {
+      for (const a of state.alertsOf(p.providerId)) {
+        if (a.status === 'open' || a.status === 'unacknowledged') {
+          await apply(p, { type: 'withdraw', alertId: a.alertId, reason: 'stay-expired' });
+        }
+      }
+    }
+    state.status = 'closed';
+    state.statusReasonCode = 'stay-expired';
   }
 
   /**
@@ -314,21 +343,17 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
    * are told once. The timer keeps the workflow open (an unmatched stay is otherwise quiet).
    */
   function startReviewTimer(): void {
-    reviewTimerStarted = true;
-    ladders++;
+    state.reviewTimerStarted = true;
     const wait = (input.reviewAlertSeconds ?? DEFAULT_REVIEW_ALERT_SECONDS) * 1000;
-    void (async () => {
-      const resolved = await condition(() => status !== 'unmatched', wait);
+    alongside(async () => {
+      const resolved = await condition(() => state.status !== 'unmatched', wait);
       if (!resolved) await acts.notifyReviewWaiting({ admissionId: input.admissionId });
-    })().finally(() => {
-      ladders--;
-      dirty = true;
     });
   }
 
   function latestEventAt(): string {
     let latest = '';
-    for (const ev of events.values()) if (ev.eventAt > latest) latest = ev.eventAt;
+    for (const ev of state.events.values()) if (ev.eventAt > latest) latest = ev.eventAt;
     return latest;
   }
 
@@ -338,21 +363,43 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
    */
   function updateSearchAttributes(): void {
     let step = 0;
-    for (const a of alerts.values()) {
+    for (const a of state.alerts.values()) {
       if ((a.status === 'open' || a.status === 'unacknowledged') && escalates(a.kind)) step = Math.max(step, a.step);
     }
-    const next = `${status}|${step}`;
+    const next = `${state.status}|${step}`;
     if (next === searchAttributes) return;
     searchAttributes = next;
     upsertSearchAttributes([
-      { key: AdmissionStatusKey, value: status },
+      { key: AdmissionStatusKey, value: state.status },
       { key: EscalationStepKey, value: step },
     ]);
   }
 
+  /** Temporal suggests a new run, or this run's history passed its limit. */
+  function historyFull(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength > (input.historyLimit ?? DEFAULT_HISTORY_LIMIT);
+  }
+
+  // the longest stay followed: a stay with no discharge is closed after it (counted from the first run's start)
+  if (patched(PATCH.maxStay)) {
+    const deadline = Date.parse(state.startedAt) + (input.maxStaySeconds ?? DEFAULT_MAX_STAY_SECONDS) * 1000;
+    void (async () => {
+      for (let left = deadline - Date.now(); left > 0; left = deadline - Date.now()) await sleep(Math.min(left, MAX_SLEEP_MS));
+      expired = true;
+      dirty = true;
+    })();
+  }
+
   for (;;) {
     if (!dirty) {
-      if (quiet && ladders === 0) {
+      if (running === 0 && historyFull() && patched(PATCH.continueAsNew)) {
+        // a long stay's history is bounded: carry the state into a new run once nothing is in flight
+        await condition(allHandlersFinished);
+        if (!dirty && running === 0) {
+          return continueAsNew<typeof admissionWorkflow>({ ...input, carried: state.snapshot() });
+        }
+      } else if (quiet && running === 0) {
         // a finished stay waits a while for late events, then completes; any later event reopens it
         await condition(() => dirty, input.lingerSeconds * 1000);
         if (!dirty) {
@@ -363,8 +410,10 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
         await condition(() => dirty);
       }
     }
-    dirty = false;
-    await reconcile();
+    if (dirty) {
+      dirty = false;
+      await reconcile();
+    }
   }
-  return status;
+  return state.status;
 }

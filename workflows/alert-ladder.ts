@@ -1,25 +1,25 @@
 /**
  * The escalation ladder of one alert for one provider: send a step to its contacts on its channels, wait
  * `waitSeconds` for an acknowledgement, go on to the next step; after the last, the alert is `unacknowledged`.
- * Informational alerts (transfer, cancellation) are sent once, with no ladder.
+ * Informational alerts (transfer, cancellation) are sent once, with no ladder. The ladder reads the alert's state
+ * and reports what happens to it (`LadderContext`); it changes nothing itself.
  */
 import { condition } from '@temporalio/workflow';
 import type { AdmissionActivities, DeliverInput, DeliveryResult } from '../activities/types.js';
-import type { KnownAlert } from '../src/domain/alert-plan.js';
+import type { AlertKind } from '../src/domain/admission-event.js';
+import type { ContactChannel } from '../src/domain/alert-plan.js';
 import { escalates, escalationSchedule, type EscalationPolicy, type ScheduledStep } from '../src/domain/escalation.js';
 
-export interface AlertState extends KnownAlert {
-  /** the step last sent (1-based); 0 before the first */
-  step: number;
-  /** bumped when the alert is reopened: a ladder from before stops */
-  run: number;
-}
-
 export interface LadderContext {
-  acts: AdmissionActivities;
+  acts: Pick<AdmissionActivities, 'markUnacknowledged' | 'recordDeliveryFailure'>;
   deliver: (input: DeliverInput) => Promise<DeliveryResult>;
-  isDone: (a: AlertState) => boolean;
-  onChange: () => void;
+  /** acknowledged or withdrawn */
+  isDone(alertId: string): boolean;
+  /** bumped when the alert is reopened: a ladder of an earlier run stops */
+  runOf(alertId: string): number;
+  stepSent(alertId: string, step: number): void;
+  contactReached(alertId: string, pair: ContactChannel): void;
+  gaveUp(alertId: string): void;
 }
 
 /**
@@ -30,46 +30,44 @@ export interface LadderContext {
  */
 export async function runLadder(
   ctx: LadderContext,
-  a: AlertState,
+  alert: { alertId: string; kind: AlertKind },
   policy: EscalationPolicy,
-  targets?: AlertState['reached'],
+  targets?: ContactChannel[],
 ): Promise<void> {
-  const run = a.run;
-  const done = () => a.run !== run || ctx.isDone(a);
+  const { alertId, kind } = alert;
+  const run = ctx.runOf(alertId);
+  const done = () => ctx.runOf(alertId) !== run || ctx.isDone(alertId);
   const pending: Promise<DeliveryResult>[] = [];
-  const steps: ScheduledStep[] = escalates(a.kind)
+  const steps: ScheduledStep[] = escalates(kind)
     ? escalationSchedule(policy)
     : escalationSchedule({ steps: policy.steps.slice(0, 1), repeat: 0 }).map((s) => ({ ...s, waitSeconds: 0 }));
 
   for (const s of steps) {
     if (done()) break;
-    a.step = Math.max(a.step, s.step);
-    ctx.onChange();
+    ctx.stepSent(alertId, s.step);
     const pairs = targets ?? s.contactIds.flatMap((contactId) => s.channels.map((channel) => ({ contactId, channel })));
     let settled = 0;
     let sent = 0;
     for (const pair of pairs) {
-      const input: DeliverInput = { alertId: a.alertId, step: s.step, ...pair };
+      const input: DeliverInput = { alertId, step: s.step, ...pair };
       const p = deliverOnce(ctx, input).then((r) => {
         settled++;
         if (r === 'sent') {
           sent++;
-          if (!a.reached.some((x) => x.contactId === pair.contactId && x.channel === pair.channel)) a.reached.push(pair);
-          ctx.onChange();
+          ctx.contactReached(alertId, pair);
         }
         return r;
       });
       pending.push(p);
     }
-    if (!escalates(a.kind)) break;
+    if (!escalates(kind)) break;
     // wait for an acknowledgement; move on at once when nobody on this step could be told
     await condition(() => done() || (settled === pairs.length && sent === 0), Math.max(0, s.waitSeconds) * 1000);
   }
 
-  if (escalates(a.kind) && !done()) {
-    a.status = 'unacknowledged';
-    ctx.onChange();
-    await ctx.acts.markUnacknowledged({ alertId: a.alertId });
+  if (escalates(kind) && !done()) {
+    ctx.gaveUp(alertId);
+    await ctx.acts.markUnacknowledged({ alertId });
   }
   // deliveries still retrying finish (or see the acknowledgement and stop) before the ladder ends
   await Promise.all(pending);

@@ -3,6 +3,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AcknowledgeInput, AlertAck } from '../activities/types.js';
 import type { AdmissionStatus, EventSummary } from '../src/domain/admission-event.js';
 import type { StatusReasonCode } from '../src/domain/clinical.js';
+import type { StaySnapshot } from './stay-state.js';
 
 export interface AdmissionWorkflowInput {
   admissionId: string;
@@ -12,6 +13,12 @@ export interface AdmissionWorkflowInput {
   lingerSeconds: number;
   /** how long an unmatched stay waits in the review queue before the operators are told (default 30 min) */
   reviewAlertSeconds?: number;
+  /** the longest stay followed: with no discharge by then the stay is closed (`stay-expired`; default 100 days) */
+  maxStaySeconds?: number;
+  /** a run continues as new past this many history events (default 10,000; Temporal may suggest it earlier) */
+  historyLimit?: number;
+  /** the state a previous run handed over (continue-as-new) */
+  carried?: StaySnapshot;
 }
 
 export interface AdmissionView {

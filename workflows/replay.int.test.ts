@@ -41,6 +41,8 @@ describe('recorded workflow histories replay against the current workflow code',
     const stays = ['full-story', 'unacknowledged', 'cancelled', 'discharge-cancelled', 'reopened-stay', 'no-care-package'];
     // v1: recorded before the clinical-safety rules (codes, death, identity corrections, review queue)
     const clinical = ['death-replaces-discharge', 'wrong-patient', 'review-resolved', 'newer-stay-open'];
+    // a stay that continued as new: the run that handed its state over, and a run that started from it
+    clinical.push('continued-as-new.first', 'continued-as-new.second');
     for (const name of [...stays, ...stays.map((s) => `${s}.v1`), ...clinical]) {
       expect(recorded, `test/histories/${name}.json (npm run histories:record)`).toContain(`${name}.json`);
     }

@@ -106,7 +106,8 @@ export type StatusReasonCode =
   | 'no-date-of-birth'
   | 'date-of-birth-mismatch'
   | 'newer-stay-open'
-  | 'closed-by-operator';
+  | 'closed-by-operator'
+  | 'stay-expired';
 export const STATUS_REASON_CODES: readonly StatusReasonCode[] = [
   'invalid-nhs-number',
   'no-nhs-number',
@@ -114,6 +115,7 @@ export const STATUS_REASON_CODES: readonly StatusReasonCode[] = [
   'date-of-birth-mismatch',
   'newer-stay-open',
   'closed-by-operator',
+  'stay-expired',
 ];
 
 export function statusReasonText(code: StatusReasonCode, detail?: string): string {
@@ -130,6 +132,8 @@ export function statusReasonText(code: StatusReasonCode, detail?: string): strin
       return 'discharged while a newer stay of the same person is open: no discharge alert (the person is in hospital)';
     case 'closed-by-operator':
       return 'closed by an operator';
+    case 'stay-expired':
+      return 'no discharge arrived within the longest stay the service follows (MAX_STAY_DAYS): closed without one';
   }
 }
 
@@ -141,7 +145,8 @@ export type WithdrawnReason =
   | 'discharge-cancelled'
   | 'wrong-patient'
   | 'newer-stay-open'
-  | 'closed-by-operator';
+  | 'closed-by-operator'
+  | 'stay-expired';
 
 /** Sentences stored by earlier versions, read back as codes (histories and rows recorded before codes). */
 const LEGACY_WITHDRAWN: Readonly<Record<string, WithdrawnReason>> = {
@@ -172,6 +177,8 @@ export function withdrawnReasonText(code: WithdrawnReason): string {
       return 'the person has a newer hospital stay';
     case 'closed-by-operator':
       return 'closed by an operator';
+    case 'stay-expired':
+      return 'the stay was closed after the longest stay the service follows, with no discharge';
   }
 }
 

@@ -22,7 +22,7 @@ export interface AppDeps {
   sql: Sql;
   temporal: Client;
   config: Pick<Config, 'adminToken' | 'production' | 'publicBaseUrl' | 'ackTokenTtlSeconds'> &
-    Partial<Pick<Config, 'temporal' | 'admissionLingerSeconds' | 'reviewAlertSeconds'>>;
+    Partial<Pick<Config, 'temporal' | 'admissionLingerSeconds' | 'reviewAlertSeconds' | 'maxStaySeconds' | 'workflowHistoryLimit'>>;
   logger: Logger;
   ingest: Ingest;
   health: HealthCheck;
@@ -54,6 +54,8 @@ export function createApp(deps: AppDeps): express.Express {
         taskQueue: deps.config.temporal?.taskQueue ?? 'admission-alerts',
         lingerSeconds: deps.config.admissionLingerSeconds ?? 7 * 24 * 3600,
         ...(deps.config.reviewAlertSeconds !== undefined ? { reviewAlertSeconds: deps.config.reviewAlertSeconds } : {}),
+        ...(deps.config.maxStaySeconds !== undefined ? { maxStaySeconds: deps.config.maxStaySeconds } : {}),
+        ...(deps.config.workflowHistoryLimit !== undefined ? { historyLimit: deps.config.workflowHistoryLimit } : {}),
       },
     }),
   );

@@ -35,6 +35,8 @@ export interface RelayDeps {
   lingerSeconds: number;
   /** how long an unmatched stay waits in the review queue before the operators are told */
   reviewAlertSeconds?: number;
+  maxStaySeconds?: number;
+  historyLimit?: number;
   /** how often to look for undispatched rows when nothing wakes the relay */
   pollMs: number;
   batchSize?: number;
@@ -262,6 +264,8 @@ export function startRelay(deps: RelayDeps): Relay {
       visitNumber: stay.visit_number,
       lingerSeconds: deps.lingerSeconds,
       ...(deps.reviewAlertSeconds !== undefined ? { reviewAlertSeconds: deps.reviewAlertSeconds } : {}),
+      ...(deps.maxStaySeconds !== undefined ? { maxStaySeconds: deps.maxStaySeconds } : {}),
+      ...(deps.historyLimit !== undefined ? { historyLimit: deps.historyLimit } : {}),
     };
     await deps.temporal.connection.withDeadline(Date.now() + signalTimeoutMs, () =>
       deps.temporal.workflow.signalWithStart(ADMISSION_WORKFLOW, {

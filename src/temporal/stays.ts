@@ -16,6 +16,8 @@ export interface StayStartSettings {
   taskQueue: string;
   lingerSeconds: number;
   reviewAlertSeconds?: number;
+  maxStaySeconds?: number;
+  historyLimit?: number;
 }
 
 export interface StayRef {
@@ -32,6 +34,8 @@ function startOptions(settings: StayStartSettings, stay: StayRef) {
     visitNumber: stay.visitNumber,
     lingerSeconds: settings.lingerSeconds,
     ...(settings.reviewAlertSeconds !== undefined ? { reviewAlertSeconds: settings.reviewAlertSeconds } : {}),
+    ...(settings.maxStaySeconds !== undefined ? { maxStaySeconds: settings.maxStaySeconds } : {}),
+    ...(settings.historyLimit !== undefined ? { historyLimit: settings.historyLimit } : {}),
   };
   return {
     workflowId: stay.workflowId,

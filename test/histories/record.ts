@@ -247,6 +247,57 @@ async function newerStayOpen(): Promise<[string, string]> {
   return [workflowIdOf(older), await completedRun(older)];
 }
 
+/**
+ * A stay whose history passes WORKFLOW_HISTORY_LIMIT (60 here, on a service of its own) continues as new: both runs
+ * are recorded, the first ending in continue-as-new, the second starting from the state it carried.
+ */
+async function continuedAsNew(): Promise<{ first: [string, string]; second: [string, string] }> {
+  const own = await startTestService({ env: { ADMISSION_LINGER_SECONDS: '1', WORKFLOW_HISTORY_LIMIT: '60' } });
+  try {
+    const key = (await registerHospital(own, 'RX1', 'Leeds General Infirmary')).apiKey;
+    const spell = newSpell();
+    const ods = `VH${String(++providerSeq).padStart(3, '0')}`;
+    const provider = await registerProvider(own, ods);
+    const c1 = await addContact(own, provider, { name: 'Day coordinator', webhookUrl: hooks.url(`/${ods}/c1`) });
+    await setPolicy(own, provider, [{ contactIds: [c1.id], channels: ['webhook'], waitSeconds: 60 }]);
+    await registerClient(own, provider, spell.nhs, { dateOfBirth: '1941-03-12' });
+    const sendTo = async (m: string) => expect((await sendHl7(own, key, m)).ack.code).toBe('AA');
+    const ack = async (alertId: string) =>
+      expect((await own.api('POST', `/v1/alerts/${alertId}/acknowledge`, { key: provider.apiKey, body: { by: 'Recorder' } })).status).toBe(200);
+    await sendTo(spellMessage('a01-admit.hl7', spell));
+    await ack(alertIdOf(await hookOf(ods, 'admission')));
+    for (let i = 1; i <= 6; i++) {
+      await sendTo(editFields(spellMessage('a08-update.hl7', spell), { 'MSH-10': `${spell.ids}00008${i}`, 'EVN-2': `202611241${i}0000` }));
+    }
+    const handle = own.temporal.client.workflow.getHandle(workflowIdOf(spell));
+    // the latest run's description names the chain's first run
+    const first = await eventually(async () => {
+      const d = await handle.describe();
+      const firstRunId = d.raw.workflowExecutionInfo?.firstRunId;
+      return firstRunId && d.runId !== firstRunId ? firstRunId : undefined;
+    }, 30_000, 'the first run continued as new');
+    await eventually(async () => (await handle.describe()).runId !== first, 30_000, 'second run');
+    await sendTo(spellMessage('a03-discharge-home.hl7', spell));
+    await ack(alertIdOf(await hookOf(ods, 'discharge')));
+    const second = await eventually(async () => {
+      const d = await handle.describe();
+      return d.status.name === 'COMPLETED' && d.runId;
+    }, 30_000, 'second run completed');
+    const firstHistory = await own.temporal.client.workflow.getHandle(workflowIdOf(spell), first).fetchHistory();
+    const secondHistory = await own.temporal.client.workflow.getHandle(workflowIdOf(spell), second).fetchHistory();
+    writeFileSync(new URL('./continued-as-new.first.json', import.meta.url), historyToJson(firstHistory));
+    writeFileSync(new URL('./continued-as-new.second.json', import.meta.url), historyToJson(secondHistory));
+    console.log(`recorded continued-as-new.first.json (${firstHistory.events?.length}) and .second.json (${secondHistory.events?.length})`);
+    return { first: [workflowIdOf(spell), first], second: [workflowIdOf(spell), second] };
+  } finally {
+    await own.stop();
+  }
+}
+
+it('records a stay that continues as new', async () => {
+  await continuedAsNew();
+}, 180_000);
+
 it('records the histories of representative stays', async () => {
   const scenarios = {
     'death-replaces-discharge': deathReplacesDischarge,

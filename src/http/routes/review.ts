@@ -6,7 +6,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { isValidNhsNumber, normaliseNhsNumber } from '../../domain/nhs-number.js';
-import { signalStayRematch } from '../../temporal/stays.js';
+import { signalStayRematch, type StayStartSettings } from '../../temporal/stays.js';
 import type { AppDeps } from '../app.js';
 import { principal } from '../auth.js';
 import { HttpProblem, notFound } from '../problem.js';
@@ -36,7 +36,7 @@ const resolveBody = z.discriminatedUnion('action', [
 
 export interface ReviewRouteDeps extends AppDeps {
   /** how stays' workflows are started: the relay's settings */
-  stays: { taskQueue: string; lingerSeconds: number; reviewAlertSeconds?: number };
+  stays: StayStartSettings;
 }
 
 export function createReviewRoutes(deps: ReviewRouteDeps): Router {
