@@ -123,7 +123,7 @@ export function statusReasonText(code: StatusReasonCode, detail?: string): strin
     case 'invalid-nhs-number':
       return detail ?? 'the NHS number fails the modulus 11 check';
     case 'no-nhs-number':
-      return 'no NHS number in any message of this stay (PID-3 or PID-2)';
+      return 'no NHS number in PID-3 or PID-2';
     case 'no-date-of-birth':
       return 'no date of birth (PID-7) to confirm the match';
     case 'date-of-birth-mismatch':

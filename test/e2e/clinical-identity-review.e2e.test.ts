@@ -128,7 +128,8 @@ describe('identity corrections', () => {
       const toA = await webhookOf(a.ods, 'admission');
 
       const correction = shape(
-        editFields(spellMessage('a08-update.hl7', spell), { 'PID-3': `${other}^^^NHS^NH~RX1001234^^^RX1^MR` }),
+        // no local id: the fixtures share one MRN, and a person-level correction reaches every open stay that has it
+        editFields(spellMessage('a08-update.hl7', spell), { 'PID-3': `${other}^^^NHS^NH` }),
       ).replace('MRG|OLD', `MRG|${spell.nhs}`);
       await send(correction);
       const wrong = await webhookOf(a.ods, 'cancellation', (x) => x.cancels === 'wrong-patient');
@@ -161,13 +162,13 @@ describe('identity corrections', () => {
       withTrigger(
         editFields(spellMessage('a08-update.hl7', spell), {
           'EVN-2': '20261123100000',
-          'PID-3': `${survivor}^^^NHS^NH~RX1009876^^^RX1^MR`,
+          'PID-3': `${survivor}^^^NHS^NH`,
         }),
         'A40',
         'ADT_A39',
       ),
       'PID',
-      `MRG|${spell.nhs}^^^NHS^NH~RX1001234^^^RX1^MR`,
+      `MRG|${spell.nhs}^^^NHS^NH`,
     )
       .split('\r')
       .filter((seg) => !seg.startsWith('PV1|') && !seg.startsWith('PV2|'))
