@@ -96,14 +96,17 @@ export async function recordFailures(
 ): Promise<void> {
   const ids = [...failed.map((f) => f.id), ...untried];
   if (ids.length === 0) return;
-  const errors = [...failed.map((f) => f.error.slice(0, 500)), ...untried.map(() => null)];
+  // '' for an untried row (postgres.js sends no NULL inside an array); a failure always has some text
+  const errors = [...failed.map((f) => f.error.slice(0, 500) || 'failed'), ...untried.map(() => '')];
+  // the lease goes as text and is cast by PostgreSQL: postgres.js would send a timestamptz parameter through a JS
+  // Date, dropping its microseconds
   await sql`
     update inbound_messages as m
-    set dispatch_attempts = m.dispatch_attempts + (f.error is not null)::int,
-      last_dispatch_error = coalesce(f.error, m.last_dispatch_error),
+    set dispatch_attempts = m.dispatch_attempts + (f.error <> '')::int,
+      last_dispatch_error = coalesce(nullif(f.error, ''), m.last_dispatch_error),
       lease_until = null
     from unnest(${sql.array(ids)}::bigint[], ${sql.array(errors)}::text[]) as f(id, error)
-    where m.id = f.id and m.dispatched_at is null and m.lease_until = ${lease}::timestamptz`;
+    where m.id = f.id and m.dispatched_at is null and m.lease_until = ${lease}::text::timestamptz`;
 }
 
 /**
