@@ -119,7 +119,9 @@ describe('claimBatch', () => {
   it('concurrent claims never share a row', async () => {
     const all: string[] = [];
     for (let i = 0; i < 40; i++) all.push(await message({ visit: `V${i}` }));
-    const claims = await Promise.all(Array.from({ length: 8 }, () => claimBatch(pool.sql, { limit: 7, leaseMs: 30_000 })));
+    const claims = await Promise.all(
+      Array.from({ length: 8 }, () => claimBatch(pool.sql, { limit: 7, leaseMs: 30_000 })),
+    );
     const got = claims.flatMap(ids);
     expect(new Set(got).size).toBe(got.length);
     expect(got.length).toBeLessThanOrEqual(40);
@@ -152,7 +154,12 @@ describe('markDispatched and recordFailures', () => {
     const b = await message({ visit: 'V1' });
     const claim = await claimBatch(pool.sql, { limit: 10, leaseMs: 30_000 });
     await recordFailures(pool.sql, claim.lease!, [{ id: a, error: 'deadline exceeded' }], [b]);
-    expect(await state(a)).toMatchObject({ dispatched: false, attempts: 1, error: 'deadline exceeded', lease_until: null });
+    expect(await state(a)).toMatchObject({
+      dispatched: false,
+      attempts: 1,
+      error: 'deadline exceeded',
+      lease_until: null,
+    });
     expect(await state(b)).toMatchObject({ dispatched: false, attempts: 0, error: null, lease_until: null });
     expect(ids(await claimBatch(pool.sql, { limit: 10, leaseMs: 30_000 }))).toEqual([a, b]);
   });

@@ -72,7 +72,7 @@ export interface RelayDeps {
   concurrency?: number;
   /**
    * after waking from idle, wait this long before claiming rows (default 20 ms), so that a steady stream of messages
-   * is handed over in batches (one claim and one commit for several) rather than one transaction per message
+   * is handed over in batches (one claim and one mark for several) rather than two statements per message
    */
   coalesceMs?: number;
 }

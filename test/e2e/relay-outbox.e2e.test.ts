@@ -106,7 +106,10 @@ function admissionHooks(hooks: WebhookReceiver, path: string, spells: Spell[]): 
 }
 
 const waitForAdmission = (hooks: WebhookReceiver, spell: Spell) =>
-  hooks.waitFor((r) => (r.body as any)?.type === 'admission' && (r.body as any)?.patient?.nhsNumber === spell.nhs, 30_000);
+  hooks.waitFor(
+    (r) => (r.body as any)?.type === 'admission' && (r.body as any)?.patient?.nhsNumber === spell.nhs,
+    30_000,
+  );
 
 /** A client whose signalWithStart calls are recorded (message id, when it was called, when Temporal answered). */
 function recording(real: Client) {
@@ -296,7 +299,8 @@ describe('a relay killed between the call to Temporal and the mark', () => {
     const spells = Array.from({ length: 6 }, () => newSpell());
     for (const s of spells) await registerClient(svc, provider, s.nhs, { dateOfBirth: '1941-03-12' });
     // no relay runs: one admission each, and the first stay's transfer behind its admission
-    for (const s of spells) expect((await sendHl7(svc, hospital.apiKey, spellMessage('a01-admit.hl7', s))).ack.code).toBe('AA');
+    for (const s of spells)
+      expect((await sendHl7(svc, hospital.apiKey, spellMessage('a01-admit.hl7', s))).ack.code).toBe('AA');
     expect((await sendHl7(svc, hospital.apiKey, spellMessage('a02-transfer.hl7', spells[0]!))).ack.code).toBe('AA');
     const admits = await Promise.all(spells.map(async (s) => (await messageRow(s))!.id));
     const transfer = (await messageRow(spells[0]!, 2))!.id;
@@ -336,7 +340,8 @@ describe('a relay killed between the call to Temporal and the mark', () => {
       'every row dispatched by the second relay',
     );
     expect(started).toBeLessThan(leaseUntil); // it ran while the lease held...
-    for (const c of calls) expect(c.calledAt, 'a signal before the lease expired').toBeGreaterThanOrEqual(leaseUntil - 50);
+    for (const c of calls)
+      expect(c.calledAt, 'a signal before the lease expired').toBeGreaterThanOrEqual(leaseUntil - 50);
     // ...and then signalled all seven, the first stay's admission before its transfer
     expect(calls.map((c) => c.id).sort()).toEqual([...admits, transfer].sort());
     const order = calls.map((c) => c.id);
