@@ -85,7 +85,10 @@ export interface Relay {
    */
   kick(): void;
   stop(): Promise<void>;
-  /** resolves once nothing is waiting to be dispatched (for tests and graceful shutdown) */
+  /**
+   * resolves once a pass found nothing to claim (for tests and graceful shutdown); rows under another relay's lease
+   * are not waited for
+   */
   drained(): Promise<void>;
 }
 
@@ -130,8 +133,10 @@ export function startRelay(deps: RelayDeps): Relay {
   const maxBackoffMs = deps.maxBackoffMs ?? 5_000;
   const concurrency = deps.concurrency ?? 8;
   const coalesceMs = deps.coalesceMs ?? 20;
-  if (!Number.isInteger(leaseMs) || leaseMs <= 0) throw new Error(`relay leaseMs must be a positive integer: ${leaseMs}`);
   const minCallMs = Math.min(MIN_CALL_MS, signalTimeoutMs);
+  if (!Number.isInteger(leaseMs) || leaseMs < 2 * minCallMs) {
+    throw new Error(`relay leaseMs must be a whole number of milliseconds, at least ${2 * minCallMs}: ${leaseMs}`);
+  }
   const stays: StayStartSettings = {
     taskQueue: deps.taskQueue,
     lingerSeconds: deps.lingerSeconds,
@@ -313,10 +318,10 @@ export function startRelay(deps: RelayDeps): Relay {
         await sleep(Math.min(maxBackoffMs, 250 * 2 ** Math.min(failures - 1, 7)));
         continue;
       }
-      // a full batch means there may be more; so do rows released untried for want of lease time; a kick means
-      // something was stored while this batch ran
+      // a full batch means there may be more; so do rows released untried for want of lease time (when the batch
+      // got somewhere: else the poll paces the retries); a kick means something was stored while this batch ran
       if (outcome && outcome.claimed >= batchSize) continue;
-      if (outcome && outcome.failed.length === 0 && outcome.untried > 0) continue;
+      if (outcome && outcome.failed.length === 0 && outcome.untried > 0 && outcome.done > 0) continue;
       if (pending) continue;
       for (const r of idleResolvers) r();
       idleResolvers = [];
