@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { AdmissionEvent } from '../domain/admission-event.js';
 import { parseAdt } from '../hl7/adt.js';
-import { fansOut, personIdentifiers } from './relay.js';
+import type { Client } from '@temporalio/client';
+import pino from 'pino';
+import type { Sql } from '../db/client.js';
+import { fansOut, personIdentifiers, startRelay } from './relay.js';
 
 /** An ADT message for trigger `trigger`, with an optional PV1-19 and extra segments (MRG). */
 function adt(trigger: string, opts: { msh11?: string; visit?: string; pid3?: string; after?: string[] } = {}) {
@@ -55,5 +58,24 @@ describe('personIdentifiers: what a message names its patient by', () => {
     expect(personIdentifiers(adt('A31', { pid3: 'RX1001234^^^RX1^MR' }))).toEqual(['RX1001234^RX1']);
     const none = { ...adt('A31'), patient: { nhsNumber: null, nhsNumberValid: false } } as AdmissionEvent;
     expect(personIdentifiers(none)).toEqual([]);
+  });
+});
+
+describe('the relay’s lease', () => {
+  const deps = {
+    sql: {} as Sql,
+    temporal: {} as Client,
+    taskQueue: 'q',
+    logger: pino({ level: 'silent' }),
+    lingerSeconds: 5,
+    pollMs: 1000,
+  };
+
+  it.each([0, -1, 1.5, 1999])('refuses a lease of %s ms (no room for a call of at least 1 s)', (leaseMs) => {
+    expect(() => startRelay({ ...deps, leaseMs })).toThrow(/leaseMs/);
+  });
+
+  it('a shorter signal deadline allows a shorter lease (twice the deadline)', () => {
+    expect(() => startRelay({ ...deps, leaseMs: 399, signalTimeoutMs: 200 })).toThrow(/at least 400/);
   });
 });

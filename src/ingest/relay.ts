@@ -1,17 +1,25 @@
 /**
  * The relay: hands every committed, accepted event to its spell's workflow with signalWithStart, then marks the
- * row dispatched. Rows are claimed with FOR UPDATE SKIP LOCKED, so any number of relays can run. Temporal being
- * down delays alerts (the rows wait, retried with backoff) and never blocks ingestion.
+ * row dispatched. A transactional outbox with a lease (ARCHITECTURE.md "Outbox, not a transaction around the
+ * network", SQL in src/db/outbox.ts): a batch is claimed by setting `lease_until` (FOR UPDATE SKIP LOCKED, one
+ * statement, committed), Temporal is called with no transaction open and no row locked, and the rows are then marked
+ * dispatched, or their failure is recorded and the lease released early so that the next pass (after the relay's
+ * backoff) retries them. Any number of relays can run. Temporal being down delays alerts (the rows wait, retried with
+ * backoff) and never blocks ingestion: no pool connection is held while Temporal is slow.
  *
- * Delivery is at least once: a batch's rows are marked in the same transaction that claimed them, after their
- * signals were accepted, so a relay that dies (or loses its database connection) in the middle of a batch leaves
- * every row of that batch undispatched and a later batch signals them again. The workflow ignores an event whose
- * message id it already has, so the effect happens once.
+ * Delivery is at least once: a relay that dies (or loses its database) after signalling and before marking leaves
+ * its rows leased; once the lease has expired ({@link RelayDeps.leaseMs}, 30 s by default) any relay claims them
+ * again and signals them again. The workflow ignores an event whose message id it already has, so the effect
+ * happens once. A call never runs past the lease (its deadline is the earlier of the two), and no call is started
+ * with less than a second of the lease left, so a live relay does not race another relay for the same rows.
  *
  * Person-level identity corrections and merges (kinds `identity`, `merge`: A31 without a visit, A34, A40, A47) also
- * go to the patient's other open stays at the hospital ({@link linkOtherStays}): each such stay is linked to the
+ * go to the patient's other open stays at the hospital ({@link linkFanOutStays}): each such stay is linked to the
  * message (stay_links, committed) and then signalled with the same event, before the row is marked dispatched; a
  * relay that dies in between does the whole fan-out again.
+ *
+ * Nothing NOTIFYs new rows (NOTIFY's commit-time lock would serialise ingestion): the relay in the process that
+ * stored a message is woken by {@link Relay.kick}, and every relay polls every `pollMs`.
  */
 import { Connection, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
@@ -19,13 +27,22 @@ import type { AdmissionEvent, EventSummary } from '../domain/admission-event.js'
 import { isLiveProcessingId } from '../domain/clinical.js';
 import { toEventSummary } from '../domain/summary.js';
 import type { Sql } from '../db/client.js';
-import { AdmissionStatusKey, HospitalOdsKey } from '../temporal/search-attributes.js';
 import {
-  ADMISSION_WORKFLOW,
-  admissionEventSignal,
-  type AdmissionWorkflowInput,
-} from '../../workflows/definitions.js';
-import { FAN_OUT_KINDS, INBOUND_CHANNEL } from './ingest.js';
+  claimBatch,
+  linkFanOutStays,
+  markDispatched,
+  recordFailures,
+  type OutboxRow,
+  type OutboxStay,
+} from '../db/outbox.js';
+import { signalStayEvent, type StayStartSettings } from '../temporal/stays.js';
+import { FAN_OUT_KINDS } from './ingest.js';
+
+/** How long a claimed row is the claiming relay's (default of {@link RelayDeps.leaseMs}). */
+export const DEFAULT_LEASE_MS = 30_000;
+
+/** No call to Temporal is started with less of the lease left than this (nor than `signalTimeoutMs`, if shorter). */
+const MIN_CALL_MS = 1_000;
 
 export interface RelayDeps {
   sql: Sql;
@@ -37,11 +54,17 @@ export interface RelayDeps {
   reviewAlertSeconds?: number;
   maxStaySeconds?: number;
   historyLimit?: number;
-  /** how often to look for undispatched rows when nothing wakes the relay */
+  /** how often to look for undispatched rows when nothing wakes the relay (nothing NOTIFYs: kick() or this poll) */
   pollMs: number;
   batchSize?: number;
-  /** how long one signalWithStart may take before it counts as failed (default 5 s) */
+  /** how long one signalWithStart may take before it counts as failed (default 5 s; never past the lease) */
   signalTimeoutMs?: number;
+  /**
+   * how long claimed rows are this relay's (default {@link DEFAULT_LEASE_MS}, 30 s): if it dies after signalling
+   * and before marking them, other relays claim them again once this has passed. Long enough for a batch's calls
+   * (rows it has no lease time left for are released and claimed again), short enough to be a tolerable delay.
+   */
+  leaseMs?: number;
   /** the longest wait between retries while Temporal (or PostgreSQL) fails (default 5 s) */
   maxBackoffMs?: number;
   /**
@@ -51,7 +74,7 @@ export interface RelayDeps {
   concurrency?: number;
   /**
    * after waking from idle, wait this long before claiming rows (default 20 ms), so that a steady stream of messages
-   * is handed over in batches (one claim and one commit for several) rather than one transaction per message
+   * is handed over in batches (one claim and one mark for several) rather than two statements per message
    */
   coalesceMs?: number;
 }
@@ -64,27 +87,11 @@ export interface Relay {
    */
   kick(): void;
   stop(): Promise<void>;
-  /** resolves once nothing is waiting to be dispatched (for tests and graceful shutdown) */
+  /**
+   * resolves once a pass found nothing to claim (for tests and graceful shutdown); rows under another relay's lease
+   * are not waited for
+   */
   drained(): Promise<void>;
-}
-
-/** A hospital spell's admission row, as far as signalling its workflow needs it. */
-interface Stay {
-  admission_id: string;
-  hospital_ods: string;
-  visit_number: string;
-  workflow_id: string;
-}
-
-/** A claimed message: its own stay (PV1-19) when it has one; a person-level message may have none. */
-interface Row {
-  id: bigint;
-  parsed: AdmissionEvent;
-  received_at: Date;
-  admission_id: string | null;
-  hospital_ods: string | null;
-  visit_number: string | null;
-  workflow_id: string | null;
 }
 
 /**
@@ -110,22 +117,41 @@ interface BatchOutcome {
   claimed: number;
   done: number;
   failed: { id: string; error: string }[];
+  /** rows not tried (a workflow's events after one that failed, or no lease time left), released with the failed */
+  untried: number;
 }
+
+/** The rows were signalled but could not be marked: they are signalled again once their lease expires. */
+class MarkFailed extends Error {}
+
+/** Too little of the claim's lease is left to start a call: the row is released, not failed. */
+class LeaseSpent extends Error {}
 
 export function startRelay(deps: RelayDeps): Relay {
   const { sql, logger } = deps;
   const batchSize = deps.batchSize ?? 100;
   const signalTimeoutMs = deps.signalTimeoutMs ?? 5_000;
+  const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
   const maxBackoffMs = deps.maxBackoffMs ?? 5_000;
   const concurrency = deps.concurrency ?? 8;
   const coalesceMs = deps.coalesceMs ?? 20;
+  const minCallMs = Math.min(MIN_CALL_MS, signalTimeoutMs);
+  if (!Number.isInteger(leaseMs) || leaseMs < 2 * minCallMs) {
+    throw new Error(`relay leaseMs must be a whole number of milliseconds, at least ${2 * minCallMs}: ${leaseMs}`);
+  }
+  const stays: StayStartSettings = {
+    taskQueue: deps.taskQueue,
+    lingerSeconds: deps.lingerSeconds,
+    ...(deps.reviewAlertSeconds !== undefined ? { reviewAlertSeconds: deps.reviewAlertSeconds } : {}),
+    ...(deps.maxStaySeconds !== undefined ? { maxStaySeconds: deps.maxStaySeconds } : {}),
+    ...(deps.historyLimit !== undefined ? { historyLimit: deps.historyLimit } : {}),
+  };
   let running = true;
   /** a kick arrived since the last batch started: look again before sleeping */
   let pending = false;
   let failures = 0;
   let lastPartialLog = 0;
   let wake: (() => void) | undefined;
-  let unlisten: (() => Promise<void>) | undefined;
   let stopping: Promise<void> | undefined;
 
   const kick = () => {
@@ -133,65 +159,52 @@ export function startRelay(deps: RelayDeps): Relay {
     if (failures === 0) wake?.();
   };
 
-  sql
-    .listen(INBOUND_CHANNEL, kick)
-    .then((l) => {
-      unlisten = l.unlisten;
-      if (!running) void unlisten().catch(() => undefined);
-    })
-    .catch((err: Error) => logger.warn({ err: err.message }, 'relay cannot LISTEN; polling only'));
-
-  /** Claims up to batchSize undispatched rows, signals them (one workflow's in order), marks those accepted. */
+  /**
+   * Claims up to batchSize undispatched rows (committed), signals them with no transaction open (one workflow's in
+   * order), then marks those handed over and releases the others.
+   */
   async function dispatchBatch(): Promise<BatchOutcome> {
-    return sql.begin(async (tx) => {
-      // FOR NO KEY UPDATE (not FOR UPDATE): still one relay per row, but linkOtherStays may insert stay_links rows
-      // referring to a claimed row from another connection (the foreign key check takes FOR KEY SHARE)
-      const rows = await tx<Row[]>`
-        select m.id, m.parsed, m.received_at, m.admission_id, a.hospital_ods, a.visit_number, a.workflow_id
-        from inbound_messages m left join admissions a on a.id = m.admission_id
-        where m.status = 'accepted' and m.dispatched_at is null
-        order by m.id
-        limit ${batchSize}
-        for no key update of m skip locked`;
-      // one workflow's events in order; different workflows in parallel (a message with no stay of its own alone)
-      const byWorkflow = new Map<string, Row[]>();
-      for (const r of rows) {
-        const key = r.workflow_id ?? `message:${String(r.id)}`;
-        const list = byWorkflow.get(key);
-        if (list) list.push(r);
-        else byWorkflow.set(key, [r]);
-      }
-      const done: string[] = [];
-      const failed: { id: string; error: string }[] = [];
-      const lists = [...byWorkflow.values()];
-      const lane = async () => {
-        for (let list = lists.shift(); list; list = lists.shift()) {
-          for (const r of list) {
-            try {
-              await handOver(r);
-              done.push(String(r.id));
-            } catch (err) {
-              // the rest of this workflow's events wait for the next pass, so they still arrive in order
-              failed.push({ id: String(r.id), error: (err as Error).message });
-              break;
-            }
+    // measured before the claim, so this relay's idea of its lease ends no later than PostgreSQL's
+    const leaseEnd = Date.now() + leaseMs;
+    const { rows, lease } = await claimBatch(sql, { limit: batchSize, leaseMs });
+    if (rows.length === 0 || lease === null) return { claimed: 0, done: 0, failed: [], untried: 0 };
+    // one workflow's events in order; different workflows in parallel (a message with no stay of its own alone)
+    const byWorkflow = new Map<string, OutboxRow[]>();
+    for (const r of rows) {
+      const key = r.workflow_id ?? `message:${String(r.id)}`;
+      const list = byWorkflow.get(key);
+      if (list) list.push(r);
+      else byWorkflow.set(key, [r]);
+    }
+    const done: string[] = [];
+    const failed: { id: string; error: string }[] = [];
+    const untried: string[] = [];
+    const lists = [...byWorkflow.values()];
+    const lane = async () => {
+      for (let list = lists.shift(); list; list = lists.shift()) {
+        for (const [i, r] of list.entries()) {
+          try {
+            await handOver(r, leaseEnd);
+            done.push(String(r.id));
+          } catch (err) {
+            // the rest of this workflow's events wait for the next pass, so they still arrive in order
+            if (err instanceof LeaseSpent) untried.push(String(r.id));
+            else failed.push({ id: String(r.id), error: (err as Error).message });
+            for (const later of list.slice(i + 1)) untried.push(String(later.id));
+            break;
           }
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(concurrency, lists.length) }, lane));
-      if (done.length > 0) {
-        await tx`update inbound_messages set dispatched_at = now(), dispatch_attempts = dispatch_attempts + 1
-          where id = any(${tx.array(done)}::bigint[])`;
       }
-      if (failed.length > 0) {
-        await tx`update inbound_messages as m set dispatch_attempts = m.dispatch_attempts + 1,
-            last_dispatch_error = f.error
-          from unnest(${tx.array(failed.map((f) => f.id))}::bigint[], ${tx.array(failed.map((f) => f.error.slice(0, 500)))}::text[])
-            as f(id, error)
-          where m.id = f.id`;
-      }
-      return { claimed: rows.length, done: done.length, failed };
-    });
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, lists.length) }, lane));
+    try {
+      await markDispatched(sql, done);
+    } catch (err) {
+      throw new MarkFailed((err as Error).message);
+    }
+    // the failed and untried are released early (else they would wait for the lease to expire)
+    await recordFailures(sql, lease, failed, untried);
+    return { claimed: rows.length, done: done.length, failed, untried: untried.length };
   }
 
   /**
@@ -199,86 +212,41 @@ export function startRelay(deps: RelayDeps): Relay {
    * event, each other open stay of the patient at the hospital (linked first). Throws when any signal fails: the row
    * stays undispatched and all of it is done again (the workflows ignore a message id they already have).
    */
-  async function handOver(r: Row): Promise<void> {
+  async function handOver(r: OutboxRow, leaseEnd: number): Promise<void> {
     const summary = toEventSummary(String(r.id), r.parsed, r.received_at);
     if (r.admission_id !== null && r.hospital_ods !== null && r.visit_number !== null && r.workflow_id !== null) {
-      const own: Stay = {
+      const own: OutboxStay = {
         admission_id: r.admission_id,
         hospital_ods: r.hospital_ods,
         visit_number: r.visit_number,
         workflow_id: r.workflow_id,
       };
-      await signal(own, summary);
+      await signal(own, summary, leaseEnd);
     }
     if (!fansOut(r.parsed)) return;
-    for (const stay of await linkOtherStays(r)) await signal(stay, summary);
+    const others = await linkFanOutStays(
+      sql,
+      { id: String(r.id), hospitalOds: r.parsed.hospitalOds, admissionId: r.admission_id },
+      personIdentifiers(r.parsed),
+    );
+    for (const stay of others) await signal(stay, summary, leaseEnd);
   }
 
-  /**
-   * The patient's other open stays at the message's hospital (CONTRACT.md "Identity corrections"), each linked to
-   * the message in stay_links (committed before any signal, so the stay finds the message again). A stay counts when
-   * it is at the same hospital, not its own, not `cancelled`/`closed`/`discharged` and not discharged, and either one
-   * of its accepted, live, primary messages names the patient by an identifier of this message (its `nhsNumber` or
-   * one of its `otherIdentifiers` is one of {@link personIdentifiers}), or it is already linked to a message that
-   * does (by its NHS number, other identifiers or `mergedFrom`).
-   */
-  async function linkOtherStays(r: Row): Promise<Stay[]> {
-    const ids = personIdentifiers(r.parsed);
-    if (ids.length === 0) return [];
-    const id = String(r.id);
-    return sql<Stay[]>`
-      with ids as (select unnest(${sql.array(ids)}::text[]) as v),
-      targets as (
-        select a.id as admission_id, a.hospital_ods, a.visit_number, a.workflow_id
-        from admissions a
-        where a.hospital_ods = ${r.parsed.hospitalOds}
-          and a.id is distinct from ${r.admission_id}::uuid
-          and a.status not in ('cancelled', 'closed', 'discharged')
-          and a.discharged_at is null
-          and (
-            exists (
-              select 1 from inbound_messages o
-              where o.admission_id = a.id and o.status = 'accepted' and o.is_primary and o.processing_id = 'P'
-                and (o.parsed->'patient'->>'nhsNumber' in (select v from ids)
-                  or coalesce(o.parsed->'patient'->'otherIdentifiers', '[]'::jsonb) ?| ${sql.array(ids)}::text[]))
-            or exists (
-              select 1 from stay_links l join inbound_messages lm on lm.id = l.message_id
-              where l.admission_id = a.id and l.message_id <> ${id}::bigint
-                and (lm.parsed->'patient'->>'nhsNumber' in (select v from ids)
-                  or coalesce(lm.parsed->'patient'->'otherIdentifiers', '[]'::jsonb) ?| ${sql.array(ids)}::text[]
-                  or coalesce(lm.parsed->'mergedFrom', '[]'::jsonb) ?| ${sql.array(ids)}::text[]))
-          )
-      ),
-      linked as (
-        insert into stay_links (message_id, admission_id)
-        select ${id}::bigint, admission_id from targets
-        on conflict do nothing
-      )
-      select admission_id, hospital_ods, visit_number, workflow_id from targets order by admission_id`;
-  }
-
-  async function signal(stay: Stay, summary: EventSummary): Promise<void> {
-    const input: AdmissionWorkflowInput = {
-      admissionId: stay.admission_id,
-      hospitalOds: stay.hospital_ods,
-      visitNumber: stay.visit_number,
-      lingerSeconds: deps.lingerSeconds,
-      ...(deps.reviewAlertSeconds !== undefined ? { reviewAlertSeconds: deps.reviewAlertSeconds } : {}),
-      ...(deps.maxStaySeconds !== undefined ? { maxStaySeconds: deps.maxStaySeconds } : {}),
-      ...(deps.historyLimit !== undefined ? { historyLimit: deps.historyLimit } : {}),
-    };
-    await deps.temporal.connection.withDeadline(Date.now() + signalTimeoutMs, () =>
-      deps.temporal.workflow.signalWithStart(ADMISSION_WORKFLOW, {
+  /** signalWithStart with the relay's deadline: signalTimeoutMs, and never past the lease. */
+  async function signal(stay: OutboxStay, summary: EventSummary, leaseEnd: number): Promise<void> {
+    const now = Date.now();
+    if (leaseEnd - now < minCallMs) throw new LeaseSpent();
+    await signalStayEvent(
+      deps.temporal,
+      stays,
+      {
+        admissionId: stay.admission_id,
+        hospitalOds: stay.hospital_ods,
+        visitNumber: stay.visit_number,
         workflowId: stay.workflow_id,
-        taskQueue: deps.taskQueue,
-        args: [input],
-        signal: admissionEventSignal,
-        signalArgs: [summary],
-        typedSearchAttributes: [
-          { key: HospitalOdsKey, value: stay.hospital_ods },
-          { key: AdmissionStatusKey, value: 'received' },
-        ],
-      }),
+      },
+      summary,
+      Math.min(now + signalTimeoutMs, leaseEnd),
     );
   }
 
@@ -319,10 +287,16 @@ export function startRelay(deps: RelayDeps): Relay {
       try {
         outcome = await dispatchBatch();
       } catch (err) {
-        // PostgreSQL failed (claim, mark or commit): every row of the batch stays undispatched
+        // PostgreSQL failed. At the claim: nothing was claimed (or the claim committed and its answer was lost: those
+        // rows wait for their lease). At the mark, after the signals: the rows stay leased and undispatched, and are
+        // signalled again once the lease expires. Releasing the failed ones: they wait for the lease.
         failures++;
         if (failures === 1 || failures % 20 === 0) {
-          logger.warn({ err: (err as Error).message, failures }, 'relay batch failed; its events will be signalled again');
+          const msg =
+            err instanceof MarkFailed
+              ? 'relay could not mark events dispatched; they will be signalled again when their lease expires'
+              : 'relay could not reach PostgreSQL; will retry';
+          logger.warn({ err: (err as Error).message, failures, leaseMs }, msg);
         }
       }
       if (outcome) {
@@ -348,8 +322,10 @@ export function startRelay(deps: RelayDeps): Relay {
         await sleep(Math.min(maxBackoffMs, 250 * 2 ** Math.min(failures - 1, 7)));
         continue;
       }
-      // a full batch means there may be more; a kick means something was stored while this batch ran
+      // a full batch means there may be more; so do rows released untried for want of lease time (when the batch
+      // got somewhere: else the poll paces the retries); a kick means something was stored while this batch ran
       if (outcome && outcome.claimed >= batchSize) continue;
+      if (outcome && outcome.failed.length === 0 && outcome.untried > 0 && outcome.done > 0) continue;
       if (pending) continue;
       for (const r of idleResolvers) r();
       idleResolvers = [];
@@ -367,7 +343,6 @@ export function startRelay(deps: RelayDeps): Relay {
         running = false;
         wake?.();
         await loop;
-        if (unlisten) await unlisten().catch(() => undefined);
       })();
       return stopping;
     },

@@ -48,18 +48,25 @@ function startOptions(settings: StayStartSettings, stay: StayRef) {
   };
 }
 
-/** Hands an event to its stay's workflow, starting (or restarting) it when it is not running. */
+/**
+ * Hands an event to its stay's workflow, starting (or restarting) it when it is not running. `deadline` (epoch ms),
+ * when given, is the gRPC deadline of the call (`connection.withDeadline`): past it the call fails, although
+ * Temporal may still have taken the signal.
+ */
 export async function signalStayEvent(
   client: Client,
   settings: StayStartSettings,
   stay: StayRef,
   event: EventSummary,
+  deadline?: number,
 ): Promise<void> {
-  await client.workflow.signalWithStart(ADMISSION_WORKFLOW, {
-    ...startOptions(settings, stay),
-    signal: admissionEventSignal,
-    signalArgs: [event],
-  });
+  const call = () =>
+    client.workflow.signalWithStart(ADMISSION_WORKFLOW, {
+      ...startOptions(settings, stay),
+      signal: admissionEventSignal,
+      signalArgs: [event],
+    });
+  await (deadline === undefined ? call() : client.connection.withDeadline(deadline, call));
 }
 
 /** Asks the stay's workflow to match the stay again (an operator resolved its review item). */
