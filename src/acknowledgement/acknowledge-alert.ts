@@ -1,24 +1,24 @@
 /**
- * Acknowledging an alert: a workflow Update (so the ladder stops at once), or, when the stay's workflow has
- * already completed, the same record written straight to PostgreSQL.
+ * Acknowledging an alert (the API, the one-time link pages): a workflow Update, so the ladder stops at once; or,
+ * when the stay's workflow has already completed, the same record written straight to PostgreSQL.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import * as alerts from '../db/alerts.js';
+import type { Db } from '../db/client.js';
 import type { AckOutcome } from '../domain/admission-event.js';
-import { acknowledgeAlert, type AlertAckView } from '../db/alerts.js';
-import type { Sql } from '../db/client.js';
 import { acknowledgeUpdate } from '../../workflows/definitions.js';
 
-export async function acknowledge(
-  deps: { sql: Sql; temporal: Client },
+/** Acknowledges once (a second acknowledgement returns the first); undefined when there is no such alert. */
+export async function acknowledgeAlert(
+  deps: { db: Db; temporal: Client },
   input: { alertId: string; by: string; outcome?: AckOutcome; actor?: string },
-): Promise<AlertAckView | undefined> {
-  const [row] = await deps.sql<{ workflow_id: string; status: string }[]>`
-    select ad.workflow_id, a.status from alerts a join admissions ad on ad.id = a.admission_id where a.id = ${input.alertId}`;
-  if (!row) return undefined;
-  if (row.status !== 'acknowledged') {
+): Promise<alerts.AlertAckView | undefined> {
+  const alert = await alerts.workflowOf(deps.db, input.alertId);
+  if (!alert) return undefined;
+  if (alert.status !== 'acknowledged') {
     try {
       return await deps.temporal.workflow
-        .getHandle(row.workflow_id)
+        .getHandle(alert.workflowId)
         .executeUpdate(acknowledgeUpdate, {
           args: [{ alertId: input.alertId, by: input.by, ...(input.outcome ? { outcome: input.outcome } : {}) }],
         });
@@ -26,7 +26,7 @@ export async function acknowledge(
       if (!isClosedWorkflow(err)) throw err;
     }
   }
-  return acknowledgeAlert(deps.sql, input);
+  return alerts.acknowledge(deps.db, input);
 }
 
 function isClosedWorkflow(err: unknown): boolean {
