@@ -9,10 +9,9 @@ import { isValidNhsNumber } from '../src/domain/nhs-number.js';
 import { toEventSummary } from '../src/domain/summary.js';
 import type { AdmissionActivities, MatchResult } from './types.js';
 
-export function createAdmissionActivities(deps: { db: Db }): Pick<
-  AdmissionActivities,
-  'openAdmission' | 'matchProviders' | 'recordAdmission' | 'findNewerStay'
-> {
+export function createAdmissionActivities(deps: {
+  db: Db;
+}): Pick<AdmissionActivities, 'openAdmission' | 'matchProviders' | 'recordAdmission' | 'findNewerStay'> {
   const { db } = deps;
   return {
     /**
@@ -60,7 +59,8 @@ export function createAdmissionActivities(deps: { db: Db }): Pick<
         .filter((c) => c.dateOfBirth === withNhs.dateOfBirth)
         .map(({ providerId, providerOds, clientId }) => ({ providerId, providerOds, clientId }));
       const all = [...matched, ...manual.filter((m) => !matched.some((x) => x.providerId === m.providerId))];
-      if (all.length > 0) return { status: 'matched', providers: all.sort((a, b) => a.providerOds.localeCompare(b.providerOds)) };
+      if (all.length > 0)
+        return { status: 'matched', providers: all.sort((a, b) => a.providerOds.localeCompare(b.providerOds)) };
       // the NHS number is a client's but the date of birth is not: a person must look, never silence
       if (clients.length > 0) return unmatched('date-of-birth-mismatch');
       return { status: 'no-care-package' };

@@ -7,7 +7,9 @@ import { cancelledEvent } from '../src/domain/alert-text.js';
 import type { EscalationPolicy } from '../src/domain/escalation.js';
 import type { AdmissionActivities } from './types.js';
 
-export function createAlertActivities(deps: { db: Db }): Pick<
+export function createAlertActivities(deps: {
+  db: Db;
+}): Pick<
   AdmissionActivities,
   'raiseAlert' | 'withdrawAlert' | 'reopenAlert' | 'markUnacknowledged' | 'acknowledgeAlert'
 > {

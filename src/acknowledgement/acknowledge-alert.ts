@@ -17,11 +17,9 @@ export async function acknowledgeAlert(
   if (!alert) return undefined;
   if (alert.status !== 'acknowledged') {
     try {
-      return await deps.temporal.workflow
-        .getHandle(alert.workflowId)
-        .executeUpdate(acknowledgeUpdate, {
-          args: [{ alertId: input.alertId, by: input.by, ...(input.outcome ? { outcome: input.outcome } : {}) }],
-        });
+      return await deps.temporal.workflow.getHandle(alert.workflowId).executeUpdate(acknowledgeUpdate, {
+        args: [{ alertId: input.alertId, by: input.by, ...(input.outcome ? { outcome: input.outcome } : {}) }],
+      });
     } catch (err) {
       if (!isClosedWorkflow(err)) throw err;
     }

@@ -69,7 +69,10 @@ export async function reopen(db: Db, alertId: string): Promise<{ id: string; sta
     .update(alerts)
     .set({ status: 'open', withdrawnReason: null })
     .where(and(eq(alerts.id, alertId), eq(alerts.status, 'withdrawn')));
-  const [alert] = await db.orm.select({ id: alerts.id, status: alerts.status }).from(alerts).where(eq(alerts.id, alertId));
+  const [alert] = await db.orm
+    .select({ id: alerts.id, status: alerts.status })
+    .from(alerts)
+    .where(eq(alerts.id, alertId));
   return alert;
 }
 

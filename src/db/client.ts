@@ -52,7 +52,9 @@ function drizzleClient(sql: Sql): Sql {
     options: { ...sql.options, parsers: {}, serializers: {} },
     unsafe: sql.unsafe.bind(sql),
     ...(typeof s.begin === 'function' ? { begin: s.begin.bind(sql) } : {}),
-    ...(typeof s.savepoint === 'function' ? { savepoint: (s.savepoint as (...a: unknown[]) => unknown).bind(sql) } : {}),
+    ...(typeof s.savepoint === 'function'
+      ? { savepoint: (s.savepoint as (...a: unknown[]) => unknown).bind(sql) }
+      : {}),
   } as unknown as Sql;
 }
 

@@ -293,11 +293,6 @@ export async function liveEventsOfStayLatestFirst(db: Db, admissionId: string): 
     .select({ parsed: m.parsed })
     .from(m)
     .where(liveOfStay(db, admissionId))
-    .orderBy(
-      sql`${m.eventAt} desc nulls last`,
-      sql`${m.parsed}->>'messageAt' desc`,
-      desc(m.receivedAt),
-      desc(m.id),
-    );
+    .orderBy(sql`${m.eventAt} desc nulls last`, sql`${m.parsed}->>'messageAt' desc`, desc(m.receivedAt), desc(m.id));
   return rows.map((r) => r.parsed!);
 }

@@ -104,7 +104,7 @@ export async function activeContactIds(db: Db, providerId: string, ids: string[]
   const rows = await db.orm
     .select({ id: contacts.id })
     .from(contacts)
-    .where(and(eq(contacts.providerId, providerId), isNull(contacts.deletedAt), inArray(contacts.id, ids)))
+    .where(and(eq(contacts.providerId, providerId), isNull(contacts.deletedAt), inArray(contacts.id, ids)));
   return new Set(rows.map((r) => r.id));
 }
 

@@ -114,7 +114,11 @@ export function relayRoute(
   const visit = event.visitNumber || null;
   return {
     stay: visit
-      ? { hospitalOds: event.hospitalOds, visitNumber: visit, workflowId: admissionWorkflowId(event.hospitalOds, visit) }
+      ? {
+          hospitalOds: event.hospitalOds,
+          visitNumber: visit,
+          workflowId: admissionWorkflowId(event.hospitalOds, visit),
+        }
       : null,
     personLevel: FAN_OUT_KINDS.has(event.kind),
   };

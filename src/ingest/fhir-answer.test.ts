@@ -42,7 +42,12 @@ describe('fhir-answer', () => {
       outcome: {
         resourceType: 'OperationOutcome',
         issue: [
-          { severity: 'error', code: 'structure', diagnostics: 'The body is not valid JSON', expression: ['Encounter'] },
+          {
+            severity: 'error',
+            code: 'structure',
+            diagnostics: 'The body is not valid JSON',
+            expression: ['Encounter'],
+          },
         ],
       },
     });

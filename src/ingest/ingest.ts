@@ -273,7 +273,10 @@ export function createIngest(deps: IngestDeps) {
     try {
       codeMap = (await hospitalOf(ctx.keyHospitalOds))?.codeMap ?? null;
     } catch (err) {
-      logger.error({ errorClass: (err as Error).constructor.name, transport: 'fhir' }, 'cannot read the hospital: retry later');
+      logger.error(
+        { errorClass: (err as Error).constructor.name, transport: 'fhir' },
+        'cannot read the hospital: retry later',
+      );
       return FHIR_UNAVAILABLE;
     }
     let event: AdmissionEvent;

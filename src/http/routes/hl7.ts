@@ -16,7 +16,9 @@ const ACCEPTED_TYPES = [HL7_CONTENT_TYPE, 'application/hl7-v2', 'application/hl7
 function sender(req: Request): { odsCode: string } | { refused: Decision } {
   if (req.authFailure === 'unavailable') return { refused: UNAVAILABLE };
   const p = req.principal;
-  if (!p) return { refused: notAuthenticated(401, 'A valid hospital API key is required: Authorization: Bearer <key>') };
+  if (!p) {
+    return { refused: notAuthenticated(401, 'A valid hospital API key is required: Authorization: Bearer <key>') };
+  }
   if (p.kind !== 'hospital') return { refused: notAuthenticated(403, 'Only a hospital key may send messages') };
   return { odsCode: p.odsCode };
 }

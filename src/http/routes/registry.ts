@@ -326,9 +326,7 @@ export function createRegistryRoutes(deps: AppDeps): Router {
       for (const row of parsed.rows) {
         const body = clientBody.safeParse(row.client);
         if (!body.success) {
-          const reason = body.error.issues
-            .map((i) => `${csvColumn(String(i.path[0] ?? ''))}: ${i.message}`)
-            .join('; ');
+          const reason = body.error.issues.map((i) => `${csvColumn(String(i.path[0] ?? ''))}: ${i.message}`).join('; ');
           rejected.push({ line: row.line, reason });
           continue;
         }
