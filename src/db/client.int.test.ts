@@ -82,6 +82,20 @@ describe('drizzle and tagged templates on one pool', () => {
     expect(err?.message).not.toContain('9434765846');
   });
 
+  it("drizzle's queries are prepared once per connection, as tagged templates are (one round trip after the first)", async () => {
+    const single = openDatabase(testDb.url, { max: 1 });
+    try {
+      const id = '00000000-0000-4000-8000-000000000000';
+      expect(await providers.exists(single, id)).toBe(false);
+      expect(await providers.exists(single, id)).toBe(false);
+      const prepared = await single.sql<{ n: number }[]>`
+        select count(*)::int as n from pg_prepared_statements where statement like 'select "id" from "providers" where%'`;
+      expect(prepared[0]?.n).toBe(1);
+    } finally {
+      await single.close();
+    }
+  });
+
   it('a transaction holds tagged templates and drizzle queries alike: all are rolled back together', async () => {
     const failed = await transaction(db, async (tx) => {
       await tx.sql`insert into hospitals (ods_code, name) values ('TX1', 'x')`;

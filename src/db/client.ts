@@ -39,7 +39,7 @@ export interface Database extends Db {
 const jsonParameter = (x: unknown): string => (typeof x === 'string' ? x : JSON.stringify(x));
 
 /**
- * The client drizzle is given: the pool's (or transaction's) `unsafe`, `begin` and `savepoint`, and parser and
+ * The client drizzle is given: the pool's (or transaction's) `unsafe` (prepared), `begin` and `savepoint`, and parser and
  * serializer maps of its own. drizzle's postgres-js driver (0.45) overwrites entries of those maps on the client it
  * wraps (dates and times parsed and serialized as strings, JSON serialized as is), which must not happen to the
  * pool's: tagged templates read timestamps as Date objects. Its columns read either form (a timestamp column
@@ -50,7 +50,10 @@ function drizzleClient(sql: Sql): Sql {
   const s = sql as Sql & { savepoint?: unknown };
   return {
     options: { ...sql.options, parsers: {}, serializers: {} },
-    unsafe: sql.unsafe.bind(sql),
+    // named prepared statements, as tagged templates get: postgres.js prepares each query once per connection and
+    // then sends it in one round trip (drizzle asks for unnamed ones, which take a describe round trip every time)
+    unsafe: (query: string, params?: unknown[], opts?: object) =>
+      sql.unsafe(query, params as never, { ...opts, prepare: true }),
     ...(typeof s.begin === 'function' ? { begin: s.begin.bind(sql) } : {}),
     ...(typeof s.savepoint === 'function'
       ? { savepoint: (s.savepoint as (...a: unknown[]) => unknown).bind(sql) }
