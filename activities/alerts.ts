@@ -1,58 +1,57 @@
 /** Activities on alerts: raise (idempotent by alert key), withdraw, reopen, give up, acknowledge. */
 import { ApplicationFailure } from '@temporalio/activity';
-import { acknowledgeAlert } from '../src/db/alerts.js';
+import * as alerts from '../src/db/alerts.js';
+import type { Db } from '../src/db/client.js';
+import * as providers from '../src/db/providers.js';
 import { cancelledEvent } from '../src/domain/alert-text.js';
-import type { Sql } from '../src/db/client.js';
-import type { EscalationPolicy, EscalationStep } from '../src/domain/escalation.js';
+import type { EscalationPolicy } from '../src/domain/escalation.js';
 import type { AdmissionActivities } from './types.js';
 
-export function createAlertActivities(deps: { sql: Sql }): Pick<
+export function createAlertActivities(deps: {
+  db: Db;
+}): Pick<
   AdmissionActivities,
   'raiseAlert' | 'withdrawAlert' | 'reopenAlert' | 'markUnacknowledged' | 'acknowledgeAlert'
 > {
-  const { sql } = deps;
+  const { db } = deps;
 
   async function policyOf(providerId: string): Promise<EscalationPolicy> {
-    const [policy] = await sql<{ steps: EscalationStep[]; repeat: number }[]>`
-      select steps, repeat from escalation_policies where provider_id = ${providerId}`;
-    return policy && policy.steps.length > 0 ? { steps: policy.steps, repeat: policy.repeat } : defaultPolicy(sql, providerId);
+    const policy = await providers.getPolicy(db, providerId);
+    return policy && policy.steps.length > 0 ? policy : defaultPolicy(db, providerId);
   }
 
   return {
     async raiseAlert(input) {
-      await sql`
-        insert into alerts (admission_id, provider_id, client_id, alert_key, kind, status, message_id, occurred_at,
-                            cancels, destination_category)
-        values (${input.admissionId}, ${input.providerId}, ${input.clientId || null}, ${input.alertKey}, ${input.kind},
-                'open', ${input.messageId ?? null}, ${input.occurredAt || new Date().toISOString()},
-                ${input.cancels ?? (input.kind === 'cancellation' ? (cancelledEvent(input.alertKey) ?? null) : null)},
-                ${input.destinationCategory ?? null})
-        on conflict (admission_id, provider_id, alert_key) do nothing`;
-      const [alert] = await sql<{ id: string; status: 'open' | 'acknowledged' | 'unacknowledged' | 'withdrawn' }[]>`
-        select id, status from alerts
-        where admission_id = ${input.admissionId} and provider_id = ${input.providerId} and alert_key = ${input.alertKey}`;
-      return { alertId: alert!.id, status: alert!.status, policy: await policyOf(input.providerId) };
+      const alert = await alerts.raise(db, {
+        admissionId: input.admissionId,
+        providerId: input.providerId,
+        clientId: input.clientId || null,
+        alertKey: input.alertKey,
+        kind: input.kind,
+        messageId: input.messageId ?? null,
+        occurredAt: input.occurredAt || new Date().toISOString(),
+        cancels: input.cancels ?? (input.kind === 'cancellation' ? (cancelledEvent(input.alertKey) ?? null) : null),
+        destinationCategory: input.destinationCategory ?? null,
+      });
+      return { alertId: alert.id, status: alert.status, policy: await policyOf(input.providerId) };
     },
 
     async withdrawAlert({ alertId, reason }) {
-      await sql`update alerts set status = 'withdrawn', withdrawn_reason = ${reason}
-        where id = ${alertId} and status <> 'withdrawn'`;
+      await alerts.withdraw(db, alertId, reason);
     },
 
     async reopenAlert({ alertId, providerId }) {
-      await sql`update alerts set status = 'open', withdrawn_reason = null where id = ${alertId} and status = 'withdrawn'`;
-      const [alert] = await sql<{ id: string; status: 'open' | 'acknowledged' | 'unacknowledged' | 'withdrawn' }[]>`
-        select id, status from alerts where id = ${alertId}`;
+      const alert = await alerts.reopen(db, alertId);
       if (!alert) throw ApplicationFailure.nonRetryable(`alert ${alertId} not found`, 'NotFound');
       return { alertId: alert.id, status: alert.status, policy: await policyOf(providerId) };
     },
 
     async markUnacknowledged({ alertId }) {
-      await sql`update alerts set status = 'unacknowledged' where id = ${alertId} and status = 'open'`;
+      await alerts.markUnacknowledged(db, alertId);
     },
 
     async acknowledgeAlert(input) {
-      const res = await acknowledgeAlert(sql, input);
+      const res = await alerts.acknowledge(db, input);
       if (!res) throw new Error(`alert ${input.alertId} not found`);
       return res;
     },
@@ -60,15 +59,13 @@ export function createAlertActivities(deps: { sql: Sql }): Pick<
 }
 
 /** A provider with no policy yet: every contact, on every channel it has, once, waiting an hour. */
-async function defaultPolicy(sql: Sql, providerId: string): Promise<EscalationPolicy> {
-  const contacts = await sql<{ id: string; phone: string | null; email: string | null; webhook_url: string | null }[]>`
-    select id, phone, email, webhook_url from contacts where provider_id = ${providerId} and deleted_at is null
-    order by created_at`;
+async function defaultPolicy(db: Db, providerId: string): Promise<EscalationPolicy> {
+  const contacts = await providers.activeContacts(db, providerId);
   const channels = new Set<'sms' | 'email' | 'webhook'>();
   for (const c of contacts) {
     if (c.phone) channels.add('sms');
     if (c.email) channels.add('email');
-    if (c.webhook_url) channels.add('webhook');
+    if (c.webhookUrl) channels.add('webhook');
   }
   return {
     steps: [{ contactIds: contacts.map((c) => c.id), channels: [...channels], waitSeconds: 3600 }],

@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '../src/hash.js';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import type { AdmissionEvent, AlertKind, Location } from '../src/domain/admission-event.js';
+import * as alerts from '../src/db/alerts.js';
+import type { Db } from '../src/db/client.js';
+import * as providers from '../src/db/providers.js';
 import { eventWords, meaningOfAlert, type AlertMeaning } from '../src/domain/alert-text.js';
-import type { CancelsCode, DestinationCategory } from '../src/domain/clinical.js';
-import type { Sql } from '../src/db/client.js';
 import {
   ChannelConfigurationError,
   type NotifyPersonalisation,
@@ -22,7 +22,7 @@ import {
 import type { AdmissionActivities, DeliverInput, DeliveryResult } from './types.js';
 
 export interface DeliveryDeps {
-  sql: Sql;
+  db: Db;
   notify: NotifySender;
   webhook: WebhookSender;
   publicBaseUrl: string;
@@ -30,35 +30,7 @@ export interface DeliveryDeps {
   logger: Logger;
 }
 
-interface AlertContext {
-  id: string;
-  kind: AlertKind;
-  alert_key: string;
-  status: string;
-  cancels: CancelsCode | null;
-  destination_category: DestinationCategory | null;
-  admission_id: string;
-  occurred_at: Date;
-  hospital_ods: string;
-  hospital_name: string | null;
-  location: Location | null;
-  discharged_at: Date | null;
-  nhs_number: string | null;
-  date_of_birth: string | null;
-  family_name: string | null;
-  given_name: string | null;
-  reference: string | null;
-  parsed: AdmissionEvent | null;
-}
-
-interface ContactRow {
-  id: string;
-  phone: string | null;
-  email: string | null;
-  webhook_url: string | null;
-  webhook_secret: string | null;
-  deleted_at: Date | null;
-}
+type AlertContext = alerts.DeliveryContext;
 
 export const deliveryId = (alertId: string, step: number, contactId: string, channel: string): string =>
   `${alertId}:${step}:${contactId}:${channel}`;
@@ -90,17 +62,20 @@ function keepAlive(): () => void {
 export function createDeliveryActivities(
   deps: DeliveryDeps,
 ): Pick<AdmissionActivities, 'deliver' | 'recordDeliveryFailure'> {
-  const { sql, logger } = deps;
+  const { db, logger } = deps;
 
-  async function finish(id: string, status: DeliveryResult | 'sent', detail: string | null, providerRef?: string) {
-    await sql`update deliveries set status = ${status}, detail = ${detail}, provider_ref = ${providerRef ?? null},
-      sent_at = ${status === 'sent' ? sql`now()` : null} where id = ${id}`;
+  async function finish(id: string, status: DeliveryResult, detail: string | null, providerRef?: string) {
+    await alerts.finishDelivery(db, id, status, detail, providerRef);
   }
 
   async function newAckUrl(alertId: string, id: string): Promise<string> {
     const token = randomBytes(24).toString('base64url'); // 192 bits
-    await sql`insert into ack_tokens (token_hash, alert_id, delivery_id, expires_at)
-      values (${sha256Hex(token)}, ${alertId}, ${id}, now() + make_interval(secs => ${deps.ackTokenTtlSeconds}))`;
+    await alerts.addLinkToken(db, {
+      tokenHash: sha256Hex(token),
+      alertId,
+      deliveryId: id,
+      ttlSeconds: deps.ackTokenTtlSeconds,
+    });
     return `${deps.publicBaseUrl}/a/${token}`;
   }
 
@@ -116,38 +91,25 @@ export function createDeliveryActivities(
 
     async recordDeliveryFailure({ alertId, step, contactId, channel, reason }) {
       const id = deliveryId(alertId, step, contactId, channel);
-      await sql`update deliveries set status = 'failed', detail = ${reason} where id = ${id} and status = 'pending'`;
+      await alerts.failPendingDelivery(db, id, reason);
     },
   };
 
   async function deliverOnce({ alertId, step, contactId, channel }: DeliverInput): Promise<DeliveryResult> {
     const id = deliveryId(alertId, step, contactId, channel);
-    await sql`insert into deliveries (id, alert_id, step, contact_id, channel, status)
-      values (${id}, ${alertId}, ${step}, ${contactId}, ${channel}, 'pending') on conflict (id) do nothing`;
-    const [d] = await sql<{ status: string; attempts: number }[]>`
-      update deliveries set attempts = attempts + 1 where id = ${id} returning status, attempts`;
-    if (d!.status !== 'pending') return d!.status as DeliveryResult;
+    const d = await alerts.startDelivery(db, { id, alertId, step, contactId, channel });
+    if (d.status !== 'pending') return d.status as DeliveryResult;
 
-    const [alert] = await sql<AlertContext[]>`
-      select a.id, a.kind, a.alert_key, a.status, a.cancels, a.destination_category, a.admission_id, a.occurred_at, ad.hospital_ods, h.name as hospital_name,
-             ad.location, ad.discharged_at, c.nhs_number, c.date_of_birth::text as date_of_birth, c.family_name,
-             c.given_name, c.reference, m.parsed
-      from alerts a
-      join admissions ad on ad.id = a.admission_id
-      left join hospitals h on h.ods_code = ad.hospital_ods
-      left join clients c on c.id = a.client_id
-      left join inbound_messages m on m.id::text = a.message_id
-      where a.id = ${alertId}`;
+    const alert = await alerts.deliveryContext(db, alertId);
     if (!alert) throw ApplicationFailure.nonRetryable(`alert ${alertId} not found`, 'NotFound');
     if (alert.status === 'acknowledged' || alert.status === 'withdrawn') {
       await finish(id, 'skipped', `alert already ${alert.status}`);
       return 'skipped';
     }
-    await sql`update alerts set escalation_step = greatest(escalation_step, ${step}) where id = ${alertId}`;
+    await alerts.reachStep(db, alertId, step);
 
-    const [contact] = await sql<ContactRow[]>`
-      select id, phone, email, webhook_url, webhook_secret, deleted_at from contacts where id = ${contactId}`;
-    if (!contact || contact.deleted_at) {
+    const contact = await providers.getContact(db, contactId);
+    if (!contact || contact.deletedAt) {
       await finish(id, 'skipped', 'contact no longer exists');
       return 'skipped';
     }
@@ -155,12 +117,12 @@ export function createDeliveryActivities(
     let outcome: SendOutcome;
     try {
       if (channel === 'webhook') {
-        if (!contact.webhook_url || !contact.webhook_secret) {
+        if (!contact.webhookUrl || !contact.webhookSecret) {
           await finish(id, 'skipped', 'contact has no webhook URL');
           return 'skipped';
         }
         const body = webhookBody(alert, step, webhookEventId(id), await newAckUrl(alertId, id));
-        outcome = await deps.webhook.send(contact.webhook_url, contact.webhook_secret, body);
+        outcome = await deps.webhook.send(contact.webhookUrl, contact.webhookSecret, body);
       } else {
         const address = channel === 'sms' ? contact.phone : contact.email;
         if (!address) {
@@ -171,7 +133,7 @@ export function createDeliveryActivities(
           await finish(id, 'skipped', 'NOTIFY_API_KEY is not set: SMS and email are switched off');
           return 'skipped';
         }
-        if (d!.attempts > 1) {
+        if (d.attempts > 1) {
           // an earlier attempt may have reached Notify before this worker died: never send twice
           const earlier = await deps.notify.findByReference(id, channel);
           if (earlier) {
@@ -191,7 +153,7 @@ export function createDeliveryActivities(
         await finish(id, 'failed', err.message);
         return 'failed';
       }
-      await sql`update deliveries set detail = ${err instanceof Error ? err.message : String(err)} where id = ${id}`;
+      await alerts.noteDeliveryError(db, id, err instanceof Error ? err.message : String(err));
       throw err;
     }
     switch (outcome.status) {
@@ -214,7 +176,7 @@ function notifyPersonalisation(a: AlertContext, acknowledgeUrl: string): NotifyP
   return {
     event: eventWords(a.kind, meaningOf(a)),
     kind: a.kind,
-    hospital: a.hospital_name ?? a.hospital_ods,
+    hospital: a.hospitalName ?? a.hospitalOds,
     client_reference: a.reference ?? '',
     acknowledge_url: acknowledgeUrl,
   };
@@ -226,24 +188,24 @@ function webhookBody(a: AlertContext, step: number, id: string, acknowledgeUrl: 
     id,
     type: a.kind,
     alertId: a.id,
-    admissionId: a.admission_id,
+    admissionId: a.admissionId,
     escalationStep: step,
-    occurredAt: a.occurred_at.toISOString(),
+    occurredAt: a.occurredAt.toISOString(),
     patient: {
-      nhsNumber: a.nhs_number ?? patient?.nhsNumber ?? '',
-      familyName: patient?.familyName ?? a.family_name ?? undefined,
-      givenName: patient?.givenName ?? a.given_name ?? undefined,
-      dateOfBirth: a.date_of_birth ?? patient?.dateOfBirth ?? '',
+      nhsNumber: a.nhsNumber ?? patient?.nhsNumber ?? '',
+      familyName: patient?.familyName ?? a.familyName ?? undefined,
+      givenName: patient?.givenName ?? a.givenName ?? undefined,
+      dateOfBirth: a.dateOfBirth ?? patient?.dateOfBirth ?? '',
       reference: a.reference ?? undefined,
     },
-    hospital: { odsCode: a.hospital_ods, name: a.hospital_name ?? a.hospital_ods },
+    hospital: { odsCode: a.hospitalOds, name: a.hospitalName ?? a.hospitalOds },
     acknowledgeUrl,
   };
   const loc = a.parsed?.location ?? a.location ?? undefined;
   if (loc && (loc.ward || loc.bed)) body.location = { ward: loc.ward, bed: loc.bed };
   if (a.kind === 'discharge' || a.kind === 'death') {
     body.discharge = {
-      at: a.parsed?.dischargedAt ?? a.discharged_at?.toISOString(),
+      at: a.parsed?.dischargedAt ?? a.dischargedAt?.toISOString(),
       method: a.parsed?.discharge?.method,
       destination: a.parsed?.discharge?.destination,
       destinationCategory: meaningOf(a).destinationCategory ?? 'unknown',

@@ -1,11 +1,11 @@
-import type { Sql } from '../src/db/client.js';
+import type { Db } from '../src/db/client.js';
 import { createAdmissionActivities } from './admissions.js';
 import { createAlertActivities } from './alerts.js';
 import { createDeliveryActivities, type DeliveryDeps } from './deliveries.js';
 import { createOperatorActivities, type OperatorContacts } from './operator.js';
 import type { AdmissionActivities } from './types.js';
 
-export type ActivityDeps = DeliveryDeps & { sql: Sql; operator?: OperatorContacts };
+export type ActivityDeps = DeliveryDeps & { db: Db; operator?: OperatorContacts };
 
 /** All activities, built from their dependencies (STYLE.md: factories, no singletons). */
 export function createActivities(deps: ActivityDeps): AdmissionActivities {

@@ -5,8 +5,9 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import type { Sql } from '../src/db/client.js';
-import { statusReasonText, type StatusReasonCode } from '../src/domain/clinical.js';
+import * as admissions from '../src/db/admissions.js';
+import type { Db } from '../src/db/client.js';
+import { statusReasonText } from '../src/domain/clinical.js';
 import { sha256Hex } from '../src/hash.js';
 import type { NotifySender, OperatorMessageBody, SendOutcome, WebhookSender } from '../src/notify/channel.js';
 import type { AdmissionActivities } from './types.js';
@@ -18,7 +19,7 @@ export interface OperatorContacts {
 }
 
 export interface OperatorDeps {
-  sql: Sql;
+  db: Db;
   notify: NotifySender;
   webhook: WebhookSender;
   publicBaseUrl: string;
@@ -27,49 +28,31 @@ export interface OperatorDeps {
 }
 
 export function createOperatorActivities(deps: OperatorDeps): Pick<AdmissionActivities, 'notifyReviewWaiting'> {
-  const { sql, logger } = deps;
+  const { db, logger } = deps;
   const contacts = deps.operator ?? { webhookUrl: undefined, webhookSecret: undefined, email: undefined };
 
   /** Sends one message on one channel once: a row already `sent` (or refused for good) is not sent again. */
   async function once(id: string, channel: 'webhook' | 'email', admissionId: string, send: () => Promise<SendOutcome>) {
-    await sql`insert into operator_messages (id, kind, channel, admission_id, status)
-      values (${id}, 'review-waiting', ${channel}, ${admissionId}, 'pending') on conflict (id) do nothing`;
-    const [row] = await sql<{ status: string }[]>`
-      update operator_messages set attempts = attempts + 1 where id = ${id} returning status`;
-    if (row?.status !== 'pending') return;
+    const status = await admissions.startOperatorMessage(db, { id, kind: 'review-waiting', channel, admissionId });
+    if (status !== 'pending') return;
     const outcome = await send();
-    const status = outcome.status === 'sent' ? 'sent' : outcome.status === 'rejected' ? 'rejected' : 'skipped';
+    const result = outcome.status === 'sent' ? 'sent' : outcome.status === 'rejected' ? 'rejected' : 'skipped';
     const detail = outcome.status === 'sent' ? null : outcome.reason;
-    await sql`update operator_messages set status = ${status}, detail = ${detail},
-      sent_at = ${status === 'sent' ? sql`now()` : null} where id = ${id}`;
-    logger.info({ operatorMessage: id, channel, outcome: status }, 'operator message');
+    await admissions.finishOperatorMessage(db, id, result, detail);
+    logger.info({ operatorMessage: id, channel, outcome: result }, 'operator message');
   }
 
   return {
     async notifyReviewWaiting({ admissionId }) {
-      const [adm] = await sql<
-        {
-          status: string;
-          review_resolved_at: Date | null;
-          hospital_ods: string;
-          hospital_name: string | null;
-          visit_number: string;
-          status_reason_code: StatusReasonCode | null;
-          status_reason: string | null;
-          unmatched_since: Date | null;
-        }[]
-      >`
-        select ad.status, ad.review_resolved_at, ad.hospital_ods, h.name as hospital_name, ad.visit_number,
-          ad.status_reason_code, ad.status_reason, ad.unmatched_since
-        from admissions ad left join hospitals h on h.ods_code = ad.hospital_ods where ad.id = ${admissionId}`;
+      const adm = await admissions.reviewNotice(db, admissionId);
       if (!adm) throw ApplicationFailure.nonRetryable(`admission ${admissionId} not found`, 'NotFound');
-      if (adm.status !== 'unmatched' || adm.review_resolved_at !== null) return; // resolved meanwhile
+      if (adm.status !== 'unmatched' || adm.reviewResolvedAt !== null) return; // resolved meanwhile
       if (!contacts.webhookUrl && !contacts.email) {
         logger.warn({ admissionId }, 'a stay waits in the review queue and no operator contact is configured');
         return;
       }
-      const hospital = adm.hospital_name ?? adm.hospital_ods;
-      const reason = adm.status_reason ?? (adm.status_reason_code ? statusReasonText(adm.status_reason_code) : null);
+      const hospital = adm.hospitalName ?? adm.hospitalOds;
+      const reason = adm.statusReason ?? (adm.statusReasonCode ? statusReasonText(adm.statusReasonCode) : null);
       const reviewUrl = `${deps.publicBaseUrl}/v1/review`;
       if (contacts.webhookUrl && contacts.webhookSecret) {
         const id = `review-waiting:${admissionId}:webhook`;
@@ -77,11 +60,11 @@ export function createOperatorActivities(deps: OperatorDeps): Pick<AdmissionActi
           id: `evt_${sha256Hex(id).slice(0, 32)}`,
           type: 'review-waiting',
           admissionId,
-          hospital: { odsCode: adm.hospital_ods, name: hospital },
-          visitNumber: adm.visit_number,
-          statusReasonCode: adm.status_reason_code,
+          hospital: { odsCode: adm.hospitalOds, name: hospital },
+          visitNumber: adm.visitNumber,
+          statusReasonCode: adm.statusReasonCode,
           statusReason: reason,
-          since: adm.unmatched_since?.toISOString() ?? null,
+          since: adm.unmatchedSince?.toISOString() ?? null,
           reviewUrl,
         };
         await once(id, 'webhook', admissionId, () => deps.webhook.send(contacts.webhookUrl!, contacts.webhookSecret!, body));
@@ -95,7 +78,7 @@ export function createOperatorActivities(deps: OperatorDeps): Pick<AdmissionActi
             contacts.email!,
             {
               subject: `A hospital stay at ${hospital} needs review`,
-              message: `Visit ${adm.visit_number} at ${hospital} could not be matched to a care provider's client (${adm.status_reason_code ?? 'unmatched'}: ${reason ?? 'no reason recorded'}). Until someone resolves it, no provider is told about this stay.`,
+              message: `Visit ${adm.visitNumber} at ${hospital} could not be matched to a care provider's client (${adm.statusReasonCode ?? 'unmatched'}: ${reason ?? 'no reason recorded'}). Until someone resolves it, no provider is told about this stay.`,
               link: reviewUrl,
             },
             id,

@@ -49,7 +49,7 @@ process.on('message', (m: unknown) => {
       relay = undefined;
     } else if (m === 'relay:resume' && !relay) {
       relay = startRelay({
-        sql: svc.database.sql,
+        db: svc.database,
         temporal: svc.temporal.client,
         taskQueue: config.temporal.taskQueue,
         logger,

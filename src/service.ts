@@ -8,7 +8,7 @@ import type { WorkflowBundle } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
 import type { Config } from './config.js';
-import { migrate, openDatabase, type Database } from './db/client.js';
+import { migrate, openDatabase, ping, type Database } from './db/client.js';
 import { createApp } from './http/app.js';
 import { createIngest, type Ingest } from './ingest/ingest.js';
 import { startRelay, type Relay } from './ingest/relay.js';
@@ -77,7 +77,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     stops.push(() => temporal.close());
     if (opts.registerSearchAttributes) await ensureSearchAttributes(temporal.connection, config.temporal.namespace);
 
-    const ingest = createIngest({ sql: database.sql, logger });
+    const ingest = createIngest({ db: database, logger });
     const running: RunningService = { database, temporal, ingest, stop: stopAll };
 
     // one Notify sender per process: the worker sends with it, /health/ready reports what Notify last said
@@ -99,7 +99,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
       if (notifyProblem) logger.warn(notifyProblem);
       const webhook = opts.webhook ?? createWebhookSender({ allowPrivateHosts: !config.production, logger });
       const activities = createActivities({
-        sql: database.sql,
+        db: database,
         notify,
         webhook,
         publicBaseUrl: config.publicBaseUrl,
@@ -124,7 +124,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
 
     if (opts.roles.includes('api')) {
       const relay = startRelay({
-        sql: database.sql,
+        db: database,
         temporal: temporal.client,
         taskQueue: config.temporal.taskQueue,
         logger,
@@ -139,7 +139,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
 
       const notifyHealth = notifyHealthReporter(notify);
       const app = createApp({
-        sql: database.sql,
+        db: database,
         temporal: temporal.client,
         config,
         logger,
@@ -147,10 +147,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         csrfSecret: opts.csrfSecret ?? randomBytes(32).toString('hex'),
         onStored: relay.kick,
         health: async () => ({
-          postgres: await database.sql`select 1`.then(
-            () => true,
-            () => false,
-          ),
+          postgres: await ping(database),
           temporal: await temporalHealthy(temporal.connection),
           notify: notifyHealth(),
         }),

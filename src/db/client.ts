@@ -1,21 +1,96 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { drizzle } from 'drizzle-orm/postgres-js';
+import { DrizzleQueryError } from 'drizzle-orm';
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { migrate as drizzleMigrate } from 'drizzle-orm/postgres-js/migrator';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import postgres from 'postgres';
 
+import { schema } from './schema.js';
+
+/** postgres.js's tagged template: the pool, or one transaction. Only `src/db/` writes SQL with it. */
 export type Sql = postgres.Sql;
 
+/** drizzle's query builder, typed from schema.ts. */
+export type Orm = PostgresJsDatabase<typeof schema>;
+
 /**
- * The pool. Queries are postgres.js tagged templates (parameters are always bound). The drizzle schema in
- * schema.ts is the single description of the tables and generates the migrations; drizzle's query builder is not
- * wrapped around this client, because it replaces postgres.js's JSON (de)serialisers on the client it wraps.
+ * What every data-access module takes as its first argument: the pool, or one transaction ({@link transaction}),
+ * as drizzle's query builder (`orm`, where it fits) and as postgres.js tagged templates (`sql`, where the builder
+ * does not fit or speed matters, e.g. the one-statement ingest in messages.ts). Both go through the same connections.
  */
-export interface Database {
-  sql: Sql;
+export interface Db {
+  readonly sql: Sql;
+  readonly orm: Orm;
+}
+
+/** The pool. */
+export interface Database extends Db {
   close(): Promise<void>;
+}
+
+/**
+ * JSON and jsonb parameters: a value is sent as its JSON text, and a string is taken to be JSON text already.
+ * postgres.js's own serializer stringifies every value; drizzle's jsonb columns hand over `JSON.stringify(value)`,
+ * which that would encode a second time (a jsonb string holding the object's text). Tagged templates pass objects
+ * (`sql.json(object)`), drizzle strings, so each is stored as the object it is. Never pass `sql.json` a string.
+ */
+const jsonParameter = (x: unknown): string => (typeof x === 'string' ? x : JSON.stringify(x));
+
+/**
+ * The client drizzle is given: the pool's (or transaction's) `unsafe` (prepared), `begin` and `savepoint`, and parser and
+ * serializer maps of its own. drizzle's postgres-js driver (0.45) overwrites entries of those maps on the client it
+ * wraps (dates and times parsed and serialized as strings, JSON serialized as is), which must not happen to the
+ * pool's: tagged templates read timestamps as Date objects. Its columns read either form (a timestamp column
+ * accepts a Date, a `date` column in string mode turns one back into `YYYY-MM-DD`, jsonb accepts parsed JSON), so the
+ * pool's parsers serve both; its jsonb parameters are strings, which {@link jsonParameter} sends as they are.
+ */
+function drizzleClient(sql: Sql): Sql {
+  const s = sql as Sql & { savepoint?: unknown };
+  return {
+    options: { ...sql.options, parsers: {}, serializers: {} },
+    // named prepared statements, as tagged templates get: postgres.js prepares each query once per connection and
+    // then sends it in one round trip (drizzle asks for unnamed ones, which take a describe round trip every time)
+    unsafe: (query: string, params?: unknown[], opts?: object) =>
+      sql.unsafe(query, params as never, { ...opts, prepare: true }),
+    ...(typeof s.begin === 'function' ? { begin: s.begin.bind(sql) } : {}),
+    ...(typeof s.savepoint === 'function'
+      ? { savepoint: (s.savepoint as (...a: unknown[]) => unknown).bind(sql) }
+      : {}),
+  } as unknown as Sql;
+}
+
+/**
+ * drizzle (0.45) wraps a failed query's error in a DrizzleQueryError whose message quotes the query and its
+ * parameters: NHS numbers and names would reach logs and Temporal's activity failures. Queries of this instance
+ * throw the driver's own error (postgres.js's PostgresError, which does not quote values), as tagged templates do.
+ */
+function withDriverErrors(orm: Orm): Orm {
+  type Prepared = { queryWithCache: (...a: unknown[]) => Promise<unknown> };
+  const session = (orm as unknown as { session: { prepareQuery: (...a: unknown[]) => Prepared } }).session;
+  const prepare = session.prepareQuery.bind(session);
+  session.prepareQuery = (...args) => {
+    const query = prepare(...args);
+    const run = query.queryWithCache.bind(query);
+    query.queryWithCache = (...a) =>
+      run(...a).catch((err: unknown) => {
+        throw err instanceof DrizzleQueryError && err.cause !== undefined ? err.cause : err;
+      });
+    return query;
+  };
+  return orm;
+}
+
+/** The pool or a transaction as a {@link Db}; drizzle's instance is made when first asked for. */
+function dbOver(sql: Sql): Db {
+  let orm: Orm | undefined;
+  return {
+    sql,
+    get orm() {
+      return (orm ??= withDriverErrors(drizzle(drizzleClient(sql), { schema })));
+    },
+  };
 }
 
 /** Opens a pool. `max` connections; notices are dropped (they are not errors). */
@@ -29,7 +104,27 @@ export function openDatabase(url: string, opts: { max?: number } = {}): Database
     backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
     connect_timeout: 10,
   });
-  return { sql, close: () => sql.end({ timeout: 5 }) };
+  sql.options.serializers[114] = jsonParameter;
+  sql.options.serializers[3802] = jsonParameter;
+  return Object.assign(dbOver(sql), { close: () => sql.end({ timeout: 5 }) });
+}
+
+/**
+ * Runs `fn` in one transaction (a savepoint when `db` is one already): committed when it resolves, rolled back
+ * when it throws. Tagged templates and drizzle's builder on `tx` share it.
+ */
+export async function transaction<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
+  const s = db.sql as Sql & { savepoint?: Sql['begin'] };
+  const run = (tx: postgres.TransactionSql) => fn(dbOver(tx as unknown as Sql));
+  return (typeof s.begin === 'function' ? s.begin(run) : s.savepoint!(run)) as Promise<T>;
+}
+
+/** True when PostgreSQL answers (`/health/ready`). */
+export function ping(db: Db): Promise<boolean> {
+  return db.sql`select 1`.then(
+    () => true,
+    () => false,
+  );
 }
 
 /** drizzle-kit's output: `<tag>.sql` files listed, in order, in `meta/_journal.json` (copied to dist/ by the build). */

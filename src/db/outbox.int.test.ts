@@ -78,7 +78,7 @@ describe('claimBatch', () => {
     const c = await message(); // no stay of its own
     const d = await message({ visit: 'V1' });
 
-    const claim = await claimBatch(pool.sql, { limit: 3, leaseMs: 30_000 });
+    const claim = await claimBatch(pool, { limit: 3, leaseMs: 30_000 });
     expect(ids(claim)).toEqual([a, b, c]);
     expect(claim.rows[0]).toMatchObject({ hospital_ods: 'RX1', visit_number: 'V1', workflow_id: 'admission-RX1-V1' });
     expect(claim.rows[0]!.parsed.kind).toBe('admit');
@@ -101,17 +101,17 @@ describe('claimBatch', () => {
     });
 
     // leased rows are not claimed again: the next claim takes what is left
-    expect(ids(await claimBatch(pool.sql, { limit: 10, leaseMs: 30_000 }))).toEqual([d]);
-    expect(ids(await claimBatch(pool.sql, { limit: 10, leaseMs: 30_000 }))).toEqual([]);
+    expect(ids(await claimBatch(pool, { limit: 10, leaseMs: 30_000 }))).toEqual([d]);
+    expect(ids(await claimBatch(pool, { limit: 10, leaseMs: 30_000 }))).toEqual([]);
   });
 
   it('claims a row again once its lease has expired, under a new lease', async () => {
     const a = await message({ visit: 'V1' });
-    const first = await claimBatch(pool.sql, { limit: 10, leaseMs: 300 });
+    const first = await claimBatch(pool, { limit: 10, leaseMs: 300 });
     expect(ids(first)).toEqual([a]);
-    expect(ids(await claimBatch(pool.sql, { limit: 10, leaseMs: 300 }))).toEqual([]);
+    expect(ids(await claimBatch(pool, { limit: 10, leaseMs: 300 }))).toEqual([]);
     await new Promise((r) => setTimeout(r, 400));
-    const again = await claimBatch(pool.sql, { limit: 10, leaseMs: 30_000 });
+    const again = await claimBatch(pool, { limit: 10, leaseMs: 30_000 });
     expect(ids(again)).toEqual([a]);
     expect(again.lease).not.toBe(first.lease);
   });
@@ -120,12 +120,12 @@ describe('claimBatch', () => {
     const all: string[] = [];
     for (let i = 0; i < 40; i++) all.push(await message({ visit: `V${i}` }));
     const claims = await Promise.all(
-      Array.from({ length: 8 }, () => claimBatch(pool.sql, { limit: 7, leaseMs: 30_000 })),
+      Array.from({ length: 8 }, () => claimBatch(pool, { limit: 7, leaseMs: 30_000 })),
     );
     const got = claims.flatMap(ids);
     expect(new Set(got).size).toBe(got.length);
     expect(got.length).toBeLessThanOrEqual(40);
-    const rest = await claimBatch(pool.sql, { limit: 100, leaseMs: 30_000 });
+    const rest = await claimBatch(pool, { limit: 100, leaseMs: 30_000 });
     expect([...got, ...ids(rest)].sort()).toEqual([...all].sort());
   });
 });
@@ -133,27 +133,27 @@ describe('claimBatch', () => {
 describe('markDispatched and recordFailures', () => {
   it('a marked row is dispatched, its lease released, one attempt counted, and never claimed again', async () => {
     const a = await message({ visit: 'V1' });
-    await claimBatch(pool.sql, { limit: 10, leaseMs: 30_000 });
-    await markDispatched(pool.sql, [a]);
-    await markDispatched(pool.sql, [a]); // a second mark changes nothing
+    await claimBatch(pool, { limit: 10, leaseMs: 30_000 });
+    await markDispatched(pool, [a]);
+    await markDispatched(pool, [a]); // a second mark changes nothing
     expect(await state(a)).toMatchObject({ dispatched: true, attempts: 1, lease_until: null });
-    expect(ids(await claimBatch(pool.sql, { limit: 10, leaseMs: 1 }))).toEqual([]);
+    expect(ids(await claimBatch(pool, { limit: 10, leaseMs: 1 }))).toEqual([]);
   });
 
   it('a mark after the lease expired and the row was claimed again still marks it (its signal went out)', async () => {
     const a = await message({ visit: 'V1' });
-    await claimBatch(pool.sql, { limit: 10, leaseMs: 100 });
+    await claimBatch(pool, { limit: 10, leaseMs: 100 });
     await new Promise((r) => setTimeout(r, 200));
-    await claimBatch(pool.sql, { limit: 10, leaseMs: 30_000 });
-    await markDispatched(pool.sql, [a]);
+    await claimBatch(pool, { limit: 10, leaseMs: 30_000 });
+    await markDispatched(pool, [a]);
     expect(await state(a)).toMatchObject({ dispatched: true, attempts: 1 });
   });
 
   it('failed rows count an attempt and keep the error, untried rows are only released; both claimable at once', async () => {
     const a = await message({ visit: 'V1' });
     const b = await message({ visit: 'V1' });
-    const claim = await claimBatch(pool.sql, { limit: 10, leaseMs: 30_000 });
-    await recordFailures(pool.sql, claim.lease!, [{ id: a, error: 'deadline exceeded' }], [b]);
+    const claim = await claimBatch(pool, { limit: 10, leaseMs: 30_000 });
+    await recordFailures(pool, claim.lease!, [{ id: a, error: 'deadline exceeded' }], [b]);
     expect(await state(a)).toMatchObject({
       dispatched: false,
       attempts: 1,
@@ -161,17 +161,17 @@ describe('markDispatched and recordFailures', () => {
       lease_until: null,
     });
     expect(await state(b)).toMatchObject({ dispatched: false, attempts: 0, error: null, lease_until: null });
-    expect(ids(await claimBatch(pool.sql, { limit: 10, leaseMs: 30_000 }))).toEqual([a, b]);
+    expect(ids(await claimBatch(pool, { limit: 10, leaseMs: 30_000 }))).toEqual([a, b]);
   });
 
   it('a claim whose lease expired and whose rows were claimed again releases nothing', async () => {
     const a = await message({ visit: 'V1' });
-    const stale = await claimBatch(pool.sql, { limit: 10, leaseMs: 100 });
+    const stale = await claimBatch(pool, { limit: 10, leaseMs: 100 });
     await new Promise((r) => setTimeout(r, 200));
-    const current = await claimBatch(pool.sql, { limit: 10, leaseMs: 30_000 });
-    await recordFailures(pool.sql, stale.lease!, [{ id: a, error: 'late' }]);
+    const current = await claimBatch(pool, { limit: 10, leaseMs: 30_000 });
+    await recordFailures(pool, stale.lease!, [{ id: a, error: 'late' }]);
     expect(await state(a)).toMatchObject({ leased: true, attempts: 0, error: null });
-    await recordFailures(pool.sql, current.lease!, [], [a]);
+    await recordFailures(pool, current.lease!, [], [a]);
     expect(await state(a)).toMatchObject({ lease_until: null, attempts: 0 });
   });
 });
@@ -187,13 +187,13 @@ describe('linkFanOutStays', () => {
     const [own] = await pool.sql<{ id: string }[]>`select id from admissions where visit_number = 'V4'`;
 
     const call = () =>
-      linkFanOutStays(pool.sql, { id: identity, hospitalOds: 'RX1', admissionId: own!.id }, ['9995260182']);
+      linkFanOutStays(pool, { id: identity, hospitalOds: 'RX1', admissionId: own!.id }, ['9995260182']);
     const stays = await call();
     expect(stays.map((s) => s.visit_number)).toEqual(['V1']);
     expect(stays[0]).toMatchObject({ hospital_ods: 'RX1', workflow_id: 'admission-RX1-V1' });
     expect(await call()).toHaveLength(1); // again: the same stay, one link
     const links = await other.sql`select admission_id from stay_links where message_id = ${identity}`;
     expect(links.map((l) => l.admission_id)).toEqual([stays[0]!.admission_id]);
-    expect(await linkFanOutStays(pool.sql, { id: identity, hospitalOds: 'RX1', admissionId: own!.id }, [])).toEqual([]);
+    expect(await linkFanOutStays(pool, { id: identity, hospitalOds: 'RX1', admissionId: own!.id }, [])).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@
  * in between leaves its rows leased: once the lease has expired any relay claims them again.
  */
 import type { AdmissionEvent } from '../domain/admission-event.js';
-import type { Sql } from './client.js';
+import type { Db } from './client.js';
 
 /** A hospital spell's admission row, as far as signalling its workflow needs it. */
 export interface OutboxStay {
@@ -43,7 +43,8 @@ export interface Claim {
  * are skipped (`FOR UPDATE SKIP LOCKED`), and rows it has claimed carry a lease that has not expired, so two relays
  * never hold the same row at once while their leases last.
  */
-export async function claimBatch(sql: Sql, opts: { limit: number; leaseMs: number }): Promise<Claim> {
+export async function claimBatch(db: Db, opts: { limit: number; leaseMs: number }): Promise<Claim> {
+  const { sql } = db;
   // the picked ids are materialised, so the LIMIT applies once (an IN (subquery … LIMIT) may be evaluated again)
   const rows = await sql<(OutboxRow & { lease: string })[]>`
     with picked as materialized (
@@ -73,7 +74,8 @@ export async function claimBatch(sql: Sql, opts: { limit: number; leaseMs: numbe
  * signals went out, whoever holds the row now (a relay that claimed it after this one's lease expired signals it
  * again, which the workflow ignores). A row already marked is left alone.
  */
-export async function markDispatched(sql: Sql, ids: readonly string[]): Promise<void> {
+export async function markDispatched(db: Db, ids: readonly string[]): Promise<void> {
+  const { sql } = db;
   if (ids.length === 0) return;
   await sql`
     update inbound_messages set dispatched_at = now(), lease_until = null, dispatch_attempts = dispatch_attempts + 1
@@ -89,11 +91,12 @@ export async function markDispatched(sql: Sql, ids: readonly string[]): Promise<
  * again belongs to that claim.
  */
 export async function recordFailures(
-  sql: Sql,
+  db: Db,
   lease: string,
   failed: readonly { id: string; error: string }[],
   untried: readonly string[] = [],
 ): Promise<void> {
+  const { sql } = db;
   const ids = [...failed.map((f) => f.id), ...untried];
   if (ids.length === 0) return;
   // '' for an untried row (postgres.js sends no NULL inside an array); a failure always has some text
@@ -118,10 +121,11 @@ export async function recordFailures(
  * does (by its NHS number, other identifiers or `mergedFrom`).
  */
 export async function linkFanOutStays(
-  sql: Sql,
+  db: Db,
   message: { id: string; hospitalOds: string; admissionId: string | null },
   identifiers: readonly string[],
 ): Promise<OutboxStay[]> {
+  const { sql } = db;
   if (identifiers.length === 0) return [];
   const ids = [...identifiers];
   return sql<OutboxStay[]>`

@@ -17,8 +17,8 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import type { AdmissionEvent, Location } from '../domain/admission-event.js';
-import type { CodeMap } from '../domain/clinical.js';
+import type { AckOutcome, AdmissionEvent, AdmissionStatus, Location } from '../domain/admission-event.js';
+import type { CancelsCode, CodeMap, DestinationCategory, StatusReasonCode } from '../domain/clinical.js';
 import type { EscalationStep } from '../domain/escalation.js';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
@@ -126,10 +126,10 @@ export const admissions = pgTable(
     hospitalOds: text('hospital_ods').notNull(),
     visitNumber: text('visit_number').notNull(),
     workflowId: text('workflow_id').notNull(),
-    status: text('status').notNull().default('received'),
+    status: text('status').$type<AdmissionStatus>().notNull().default('received'),
     statusReason: text('status_reason'),
     /** the stable code of statusReason (src/domain/clinical.ts StatusReasonCode) */
-    statusReasonCode: text('status_reason_code'),
+    statusReasonCode: text('status_reason_code').$type<StatusReasonCode>(),
     /** the NHS number the stay is matched on now (latest valid one in event order); for readmission and review */
     nhsNumber: text('nhs_number'),
     /** when the stay became `unmatched` (null when it is not): the review queue's "since" */
@@ -280,13 +280,13 @@ export const alerts = pgTable(
     createdAt: createdAt(),
     acknowledgedAt: timestamp('acknowledged_at', { withTimezone: true }),
     acknowledgedBy: text('acknowledged_by'),
-    outcome: text('outcome'),
+    outcome: text('outcome').$type<AckOutcome>(),
     /** a code (src/domain/clinical.ts WithdrawnReason); the words are made from it */
     withdrawnReason: text('withdrawn_reason'),
     /** cancellation alerts: what they cancel (CancelsCode) */
-    cancels: text('cancels'),
+    cancels: text('cancels').$type<CancelsCode>(),
     /** discharge alerts: where the patient went (DestinationCategory), as classified when the alert was raised */
-    destinationCategory: text('destination_category'),
+    destinationCategory: text('destination_category').$type<DestinationCategory>(),
   },
   (t) => [
     uniqueIndex('alerts_key_uq').on(t.admissionId, t.providerId, t.alertKey),

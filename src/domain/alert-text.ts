@@ -31,13 +31,13 @@ export function cancelledEvent(alertKey: string): CancelsCode | undefined {
  */
 export function meaningOfAlert(a: {
   kind: AlertKind;
-  alert_key: string;
+  alertKey: string;
   cancels: CancelsCode | null;
-  destination_category: DestinationCategory | null;
+  destinationCategory: DestinationCategory | null;
 }): AlertMeaning {
   return {
-    cancels: a.cancels ?? (a.kind === 'cancellation' ? (cancelledEvent(a.alert_key) ?? null) : null),
-    destinationCategory: a.kind === 'death' ? 'died' : a.destination_category,
+    cancels: a.cancels ?? (a.kind === 'cancellation' ? (cancelledEvent(a.alertKey) ?? null) : null),
+    destinationCategory: a.kind === 'death' ? 'died' : a.destinationCategory,
   };
 }
 

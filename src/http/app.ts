@@ -5,9 +5,9 @@ import type { Client } from '@temporalio/client';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { Sql } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import type { Ingest } from '../ingest/ingest.js';
-import { authenticate } from './auth.js';
+import { authenticate, createKeyResolver, requireCaller } from './auth.js';
 import { HttpProblem, sendProblem } from './problem.js';
 import { createAlertRoutes } from './routes/alerts.js';
 import { createHealthRoutes, type HealthCheck } from './routes/health.js';
@@ -19,7 +19,7 @@ import { createReviewRoutes } from './routes/review.js';
 import { createAckLinkPages } from './routes/ack-links.js';
 
 export interface AppDeps {
-  sql: Sql;
+  db: Db;
   temporal: Client;
   config: Pick<Config, 'adminToken' | 'production' | 'publicBaseUrl' | 'ackTokenTtlSeconds'> &
     Partial<Pick<Config, 'temporal' | 'admissionLingerSeconds' | 'reviewAlertSeconds' | 'maxStaySeconds' | 'workflowHistoryLimit'>>;
@@ -39,9 +39,11 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(createHealthRoutes(deps.health));
   app.use('/a', createAckLinkPages(deps));
-  app.use('/v1', createHl7Routes(deps));
-  app.use('/v1', createFhirRoutes(deps)); // before authenticate: it answers 401/403/415/413 as OperationOutcome itself
-  app.use('/v1', authenticate(deps.sql, deps.config.adminToken));
+  // every /v1 route: one key check (one resolver, one cache); each protocol answers a failure in its own format
+  app.use('/v1', authenticate(createKeyResolver({ db: deps.db, adminToken: deps.config.adminToken }), deps.logger));
+  app.use('/v1', createHl7Routes(deps)); // an AR ACK (401/403/503) once it has read the message it echoes
+  app.use('/v1', createFhirRoutes(deps)); // an OperationOutcome (401/403/503, and 415/413 for its own body)
+  app.use('/v1', requireCaller); // every other route: problem+json 401/503
   app.use('/v1', express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
   app.use('/v1', createMessageRoutes(deps));
   app.use('/v1', createRegistryRoutes(deps));

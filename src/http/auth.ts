@@ -5,7 +5,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { sha256Hex } from '../hash.js';
 import type { NextFunction, Request, Response } from 'express';
-import type { Sql } from '../db/client.js';
+import type { Logger } from 'pino';
+import * as apiKeys from '../db/api-keys.js';
+import type { Db } from '../db/client.js';
+import { createTtlCache } from '../ttl-cache.js';
 import { HttpProblem } from './problem.js';
 
 export type Principal =
@@ -13,9 +16,13 @@ export type Principal =
   | { kind: 'hospital'; hospitalId: string; odsCode: string }
   | { kind: 'provider'; providerId: string; odsCode: string };
 
+/** Why a request has no caller: no (or an unknown) key, or PostgreSQL could not be asked. */
+export type AuthFailure = 'unknown-key' | 'unavailable';
+
 declare module 'express-serve-static-core' {
   interface Request {
     principal?: Principal;
+    authFailure?: AuthFailure;
   }
 }
 
@@ -39,41 +46,63 @@ export function bearer(req: Request): string | undefined {
   return m?.[1];
 }
 
-/** Resolves the caller, or undefined for a missing or unknown key. */
-export async function resolvePrincipal(sql: Sql, adminToken: string | undefined, key: string | undefined) {
-  if (!key) return undefined;
-  if (adminToken && safeEqual(key, adminToken)) return { kind: 'admin' } as Principal;
-  const [row] = await sql<
-    { kind: 'hospital' | 'provider'; hospital_id: string | null; provider_id: string | null; ods: string }[]
-  >`
-    select k.kind, k.hospital_id, k.provider_id, coalesce(h.ods_code, p.ods_code) as ods
-    from api_keys k left join hospitals h on h.id = k.hospital_id left join providers p on p.id = k.provider_id
-    where k.key_hash = ${hashKey(key)} and k.revoked_at is null`;
-  if (!row) return undefined;
-  return row.kind === 'hospital'
-    ? ({ kind: 'hospital', hospitalId: row.hospital_id!, odsCode: row.ods } as Principal)
-    : ({ kind: 'provider', providerId: row.provider_id!, odsCode: row.ods } as Principal);
+/**
+ * How long a hospital key, once found, is trusted without asking PostgreSQL again: one query less per message on
+ * the ingest routes. (There is no API to revoke a key; one revoked in the database stops working within this time.)
+ */
+export const HOSPITAL_KEY_CACHE_MS = 10_000;
+
+/** Resolves a bearer key to its caller: undefined for a missing or unknown key; throws when PostgreSQL cannot be asked. */
+export type KeyResolver = (key: string | undefined) => Promise<Principal | undefined>;
+
+/** The one key resolver: the operator's token, else a key in `api_keys` (hospital keys remembered for a while). */
+export function createKeyResolver(deps: { db: Db; adminToken: string | undefined }): KeyResolver {
+  const hospitalKeys = createTtlCache<string, Principal | undefined>({
+    ttlMs: HOSPITAL_KEY_CACHE_MS,
+    maxEntries: 1000,
+  });
+  const lookUp = (key: string) => apiKeys.ownerOf(deps.db, hashKey(key));
+  return async (key) => {
+    if (!key) return undefined;
+    if (deps.adminToken && safeEqual(key, deps.adminToken)) return { kind: 'admin' };
+    return hospitalKeys.get(key, lookUp, (p) => p?.kind === 'hospital');
+  };
 }
 
 export const unauthorized = () =>
   new HttpProblem(401, 'Unauthorized', 'A valid API key is required: Authorization: Bearer <key>');
 
 /**
- * Express middleware: 401 unless the key is known; the principal is put on the request. When PostgreSQL cannot be
- * asked, 503 (retry later), never a 500 or a 401 that would make a client drop a good key.
+ * Express middleware for every `/v1` route: resolves the bearer key once and puts the caller on the request
+ * (`req.principal`), or why there is none (`req.authFailure`: no or unknown key, or PostgreSQL could not be asked).
+ * It never answers itself: each protocol answers a failure in its own format, at its own point (the HL7 route as an
+ * AR ACK once it has read the message it echoes, the FHIR route as an OperationOutcome, every other route as
+ * problem+json through {@link requireCaller}).
  */
-export function authenticate(sql: Sql, adminToken: string | undefined) {
+export function authenticate(resolve: KeyResolver, logger: Logger) {
   return async (req: Request, _res: Response, next: NextFunction) => {
-    let principal: Principal | undefined;
     try {
-      principal = await resolvePrincipal(sql, adminToken, bearer(req));
-    } catch {
-      throw new HttpProblem(503, 'Service unavailable', 'The service cannot check keys just now; retry later');
+      const p = await resolve(bearer(req));
+      if (p) req.principal = p;
+      else req.authFailure = 'unknown-key';
+    } catch (err) {
+      logger.error({ errorClass: (err as Error).constructor.name, path: req.path }, 'cannot check the API key');
+      req.authFailure = 'unavailable';
     }
-    if (!principal) throw unauthorized();
-    req.principal = principal;
     next();
   };
+}
+
+/**
+ * Express middleware: the routes answering problem+json need a caller: 401 without a known key; when PostgreSQL
+ * cannot be asked, 503 (retry later), never a 500 or a 401 that would make a client drop a good key.
+ */
+export function requireCaller(req: Request, _res: Response, next: NextFunction): void {
+  if (req.authFailure === 'unavailable') {
+    throw new HttpProblem(503, 'Service unavailable', 'The service cannot check keys just now; retry later');
+  }
+  if (!req.principal) throw unauthorized();
+  next();
 }
 
 export function principal(req: Request): Principal {

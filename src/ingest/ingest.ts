@@ -1,34 +1,40 @@
 /**
- * HL7 v2 ingestion: parse → validate → store the raw message and its parsed event in one transaction → ACK.
- * The ACK is built only after COMMIT: an AA (or CA) is a promise that the message is never lost. Transport
- * (HTTP, MLLP) is the caller's; this module decides the outcome.
+ * Ingestion: parse → validate → store the raw message and its parsed event in one transaction → answer. The answer
+ * is built only after COMMIT: an AA (or CA, or FHIR 200) is a promise that the message is never lost. Transport
+ * (HTTP, MLLP) is the caller's. The parts: what to answer (decision.ts, pure), storing (src/db/messages.ts), and
+ * writing the answer as an HL7 ACK (hl7-answer.ts) or a FHIR OperationOutcome (fhir-answer.ts).
  */
-import { randomUUID } from 'node:crypto';
-import { sha256Hex } from '../hash.js';
 import type { Logger } from 'pino';
-import type { AdmissionEvent, EventKind } from '../domain/admission-event.js';
-import { isLiveProcessingId, type CodeMap } from '../domain/clinical.js';
+import * as hospitals from '../db/hospitals.js';
+import * as messages from '../db/messages.js';
+import type { Db } from '../db/client.js';
+import type { AdmissionEvent } from '../domain/admission-event.js';
+import type { CodeMap } from '../domain/clinical.js';
 import { HEADER_ERRORS, InputError } from '../domain/errors.js';
-import { admissionWorkflowId } from '../domain/summary.js';
-import type { Sql } from '../db/client.js';
-import {
-  ackCodeFor,
-  ackErrorFrom,
-  buildAck,
-  isEnhancedMode,
-  wantsAcceptAck,
-  type AckCode,
-  type AckError,
-  type AckOutcome,
-} from '../hl7/ack.js';
+import { canonicalJson, encounterToEvent } from '../fhir/encounter.js';
+import { hasUnstorableEscape, MAX_JSON_DEPTH, nestedDeeperThan } from '../fhir/json.js';
+import { sha256Hex } from '../hash.js';
+import { ackCodeFor, isEnhancedMode } from '../hl7/ack.js';
 import { readHeader, readHeaderLenient, toAdmissionEvent, validateHeader, type Hl7Header } from '../hl7/adt.js';
 import { canonicalSegments, decodeHl7Bytes, parseHl7 } from '../hl7/message.js';
-import type { OperationOutcome } from '@medplum/fhirtypes';
-import { canonicalJson, encounterToEvent } from '../fhir/encounter.js';
-import { acceptedOutcome, operationOutcome, outcomeForInputError } from '../fhir/outcome.js';
+import { createTtlCache } from '../ttl-cache.js';
+import { ACCEPTED, afterStore, refused, relayRoute, UNAVAILABLE, type Decision } from './decision.js';
+import {
+  FHIR_EXCEPTION,
+  FHIR_UNAVAILABLE,
+  fhirAfterStore,
+  fhirRefused,
+  fhirStructureProblem,
+  type FhirResult,
+} from './fhir-answer.js';
+import { answerHl7, type IngestResult } from './hl7-answer.js';
+
+export { FAN_OUT_KINDS } from './decision.js';
+export type { IngestResult } from './hl7-answer.js';
+export type { FhirResult } from './fhir-answer.js';
 
 export interface IngestDeps {
-  sql: Sql;
+  db: Db;
   logger: Logger;
   now?: () => Date;
 }
@@ -37,16 +43,6 @@ export interface IngestContext {
   transport: 'http' | 'mllp';
   /** HTTP: the ODS code of the hospital whose key sent the message (MSH-4 must match) */
   keyHospitalOds?: string;
-}
-
-export interface IngestResult {
-  code: AckCode;
-  httpStatus: number;
-  ack: string;
-  /** false when MSH-15 asked for no accept acknowledgement (MLLP only honours it) */
-  sendAck: boolean;
-  /** the stored row, when stored */
-  messageId?: string;
 }
 
 /** The notification channel the relay listens on. */
@@ -59,15 +55,6 @@ export const INBOUND_CHANNEL = 'inbound_messages';
 export const HOSPITAL_CACHE_MS = 10_000;
 
 /**
- * Person-level kinds (A31 without a visit, A34, A40, A47) that the relay hands to the patient's other open stays
- * at the hospital; they are relayed even without a PV1-19 stay of their own.
- */
-export const FAN_OUT_KINDS: ReadonlySet<EventKind> = new Set<EventKind>(['identity', 'merge']);
-
-/** MSH-11 as stored (processing_id): at most this many characters of a value that was refused. */
-const MAX_STORED_PROCESSING_ID = 20;
-
-/**
  * SHA-256 of the message as the parser reads it (segment separators, trailing whitespace and MLLP framing bytes
  * normalised), so a resend over another transport still matches.
  */
@@ -75,84 +62,39 @@ export function contentHash(text: string): string {
   return sha256Hex(canonicalSegments(text));
 }
 
-/**
- * Text as PostgreSQL can store it: NUL (which neither text nor jsonb can hold) becomes U+FFFD. Only for what is
- * stored for the record (raw, reasons); a message holding NUL is never accepted.
- */
-function storable(v: string): string;
-function storable(v: string | null): string | null;
-function storable(v: string | null): string | null {
-  return v !== null && v.includes('\u0000') ? v.replaceAll('\u0000', '\ufffd') : v;
-}
-
-/**
- * In JSON.stringify output: an escaped NUL (`\u0000`) or an unpaired surrogate (`\udXXX`, which JSON.stringify
- * escapes; paired ones it writes as they are). PostgreSQL jsonb refuses both.
- */
-const UNSTORABLE_JSON_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
-
-/** Deepest JSON nesting accepted in a FHIR resource (an Encounter needs about 8; deeper is an attack). */
-const MAX_JSON_DEPTH = 64;
-
-/** True when `value` nests arrays/objects deeper than `max`; iterative, so any depth is safe to ask about. */
-function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth >= max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) {
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
-    }
-  }
-  return false;
-}
-
-
-interface Decision {
-  outcome: AckOutcome;
-  httpStatus: number;
-  errors: AckError[];
-}
-
+/** PostgreSQL could not take the message: answered "retry later". */
 class StoreUnavailable extends Error {}
 
 export function createIngest(deps: IngestDeps) {
-  const { sql, logger } = deps;
+  const { db, logger } = deps;
   const now = deps.now ?? (() => new Date());
 
-  function answer(header: Partial<Hl7Header>, d: Decision, messageId?: string, text?: string): IngestResult {
-    const code = ackCodeFor(d.outcome, isEnhancedMode(header));
-    return {
-      code,
-      httpStatus: d.httpStatus,
-      ack: buildAck({ inbound: header, code, errors: d.errors, controlId: randomUUID(), now: now(), text }),
-      sendAck: wantsAcceptAck(header, d.outcome),
-      messageId,
-    };
-  }
-
   /**
-   * Stores a message that will not reach a workflow (rejected at the header, or by the sender check): it never takes
-   * the MSH-10 slot, so the same control id can still be sent correctly. False when PostgreSQL could not take it:
-   * the caller then answers "retry later" rather than a rejection nobody could find afterwards.
+   * Stores a message that will not reach a workflow (rejected at the header, or by the sender check). False when
+   * PostgreSQL could not take it: the caller then answers "retry later" rather than a rejection nobody could find
+   * afterwards.
    */
   async function storeRejected(
-    transport: 'http' | 'mllp' | 'fhir',
+    transport: messages.Transport,
     text: string,
     header: Partial<Hl7Header>,
     d: Decision,
     err: InputError,
     hash = contentHash(text),
   ): Promise<boolean> {
-    // MSH-11 as sent (a refused one too, cut short), so operators can tell training traffic from live
-    const processingId = storable((header.processingId || 'P').slice(0, MAX_STORED_PROCESSING_ID));
     try {
-      await sql`insert into inbound_messages (transport, hospital_ods, message_control_id, content_hash, raw, status,
-          is_primary, ack_code, http_status, error_code, error_reason, error_location, processing_id)
-        values (${transport}, ${storable(header.sendingFacility || null)}, ${storable(header.controlId || null)},
-          ${hash}, ${storable(text)}, 'rejected', false, ${ackCodeFor(d.outcome, isEnhancedMode(header))},
-          ${d.httpStatus}, ${err.code}, ${storable(err.message)}, ${storable(err.location ?? null)}, ${processingId})`;
+      await messages.storeRejected(db, {
+        transport,
+        text,
+        contentHash: hash,
+        hospitalOds: header.sendingFacility ?? null,
+        controlId: header.controlId ?? null,
+        // MSH-11 as sent (a refused one too), so operators can tell training traffic from live
+        processingId: header.processingId || 'P',
+        ackCode: ackCodeFor(d.outcome, isEnhancedMode(header)),
+        httpStatus: d.httpStatus,
+        error: err,
+      });
       return true;
     } catch (e) {
       logger.error(
@@ -163,51 +105,66 @@ export function createIngest(deps: IngestDeps) {
     }
   }
 
-  /** AR (or CR), HTTP 503, ERR 207: the message could not be stored now, the sender should send it again. */
-  function unavailable(header: Partial<Hl7Header>): IngestResult {
-    return answer(header, {
-      outcome: 'reject',
-      httpStatus: 503,
-      errors: [{ hl7Code: '207', message: 'The service cannot store messages right now: retry later' }],
-    });
-  }
-
-  const FHIR_UNAVAILABLE = {
-    httpStatus: 503,
-    outcome: operationOutcome([
-      { severity: 'error', code: 'transient', diagnostics: 'The service cannot store messages right now: retry later' },
-    ]),
-  };
-
   /**
    * Registered hospitals and their code maps (`PUT /v1/hospitals/{id}/code-map`), remembered for
-   * {@link HOSPITAL_CACHE_MS} once seen (hospitals are never deleted): one query less per message. Undefined for an
-   * ODS code that is no registered hospital (not remembered, so a registration is seen at once).
+   * {@link HOSPITAL_CACHE_MS} once seen (hospitals are never deleted). Undefined for an ODS code that is no
+   * registered hospital (not remembered, so a registration is seen at once).
    */
-  const knownHospitals = new Map<string, { until: number; codeMap: CodeMap | null }>();
-  /** bumped by every {@link codeMapChanged}: a look-up that started before a change does not remember its answer */
-  let codeMapEpoch = 0;
-  async function hospitalOf(ods: string): Promise<{ codeMap: CodeMap | null } | undefined> {
-    const known = knownHospitals.get(ods);
-    if (known && known.until > Date.now()) return known;
-    const epoch = codeMapEpoch;
-    const [row] = await sql<{ code_map: CodeMap | null }[]>`select code_map from hospitals where ods_code = ${ods}`;
-    if (!row) return undefined;
-    const entry = { until: Date.now() + HOSPITAL_CACHE_MS, codeMap: row.code_map ?? null };
-    if (epoch === codeMapEpoch) {
-      if (knownHospitals.size >= 1000) knownHospitals.clear();
-      knownHospitals.set(ods, entry);
-    }
-    return entry;
-  }
+  const knownHospitals = createTtlCache<string, { codeMap: CodeMap | null } | undefined>({
+    ttlMs: HOSPITAL_CACHE_MS,
+    maxEntries: 1000,
+  });
+  const hospitalOf = (ods: string) =>
+    knownHospitals.get(
+      ods,
+      async (o) => {
+        const row = await hospitals.findByOds(db, o);
+        return row && { codeMap: row.codeMap ?? null };
+      },
+      (h) => h !== undefined,
+    );
 
   /**
    * A hospital's code map was changed in this process (the registry route calls this after its PUT): the next
    * message from it is classified with the new map. Other processes see it within {@link HOSPITAL_CACHE_MS}.
    */
   function codeMapChanged(ods: string): void {
-    codeMapEpoch++;
-    knownHospitals.delete(ods);
+    knownHospitals.forget(ods);
+  }
+
+  /**
+   * Stores one message and its event (or its content error), recognising an exact resend and a reused control id.
+   * Throws StoreUnavailable when PostgreSQL cannot take it.
+   */
+  async function store(
+    transport: messages.Transport,
+    text: string,
+    header: { hospitalOds: string; controlId: string; enhanced: boolean; processingId: string },
+    event: AdmissionEvent | undefined,
+    contentError: InputError | undefined,
+    hash = contentHash(text),
+  ): Promise<{ decision: Decision; messageId?: string }> {
+    const decided = event !== undefined ? ACCEPTED : refused(contentError!);
+    let stored: messages.StoreOutcome;
+    try {
+      stored = await messages.store(db, {
+        transport,
+        text,
+        contentHash: hash,
+        hospitalOds: header.hospitalOds,
+        controlId: header.controlId,
+        processingId: header.processingId,
+        event,
+        contentError,
+        ackCode: ackCodeFor(decided.outcome, header.enhanced),
+        httpStatus: decided.httpStatus,
+        conflictAckCode: ackCodeFor('error', header.enhanced),
+        ...relayRoute(event, header.processingId),
+      });
+    } catch (err) {
+      throw new StoreUnavailable((err as Error).message);
+    }
+    return afterStore(stored, decided, header.controlId);
   }
 
   /**
@@ -257,7 +214,7 @@ export function createIngest(deps: IngestDeps) {
         event,
         contentError,
       );
-      return answer(full, stored.decision, stored.messageId);
+      return answerHl7(full, stored.decision, { now: now(), messageId: stored.messageId });
     } catch (err) {
       if (err instanceof StoreUnavailable || !(err instanceof InputError)) {
         // the error class only: a driver message may quote the values it could not store
@@ -265,133 +222,14 @@ export function createIngest(deps: IngestDeps) {
           { errorClass: (err as Error).constructor.name, transport: ctx.transport },
           'cannot store message: answered AR, retry later',
         );
-        return unavailable(header);
+        return answerHl7(header, UNAVAILABLE, { now: now() });
       }
-      const status = err.code === 'sender-mismatch' ? 403 : HEADER_ERRORS.has(err.code) ? 400 : 422;
-      const d: Decision = {
-        outcome: HEADER_ERRORS.has(err.code) ? 'reject' : 'error',
-        httpStatus: status,
-        errors: [ackErrorFrom(err)],
-      };
-      if (!(await storeRejected(ctx.transport, text, header, d, err))) return unavailable(header);
-      return answer(header, d);
+      const d = refused(err);
+      if (!(await storeRejected(ctx.transport, text, header, d, err))) {
+        return answerHl7(header, UNAVAILABLE, { now: now() });
+      }
+      return answerHl7(header, d, { now: now() });
     }
-  }
-
-  /**
-   * Stores one message and its event (or its content error) in one transaction, recognising an exact resend and
-   * a reused control id. Throws StoreUnavailable when PostgreSQL cannot take it.
-   *
-   * What the relay gets: a live (MSH-11 `P` or empty) accepted event with a PV1-19 upserts its spell's admission and
-   * waits for the relay (dispatched_at null); so does a live accepted identity or merge event without one (the relay
-   * hands it to the patient's other open stays). Training (`T`) and debugging (`D`) messages are stored and answered
-   * as usual but never reach a stay: no admission row is created or linked, and they are marked dispatched at once.
-   */
-  async function store(
-    transport: 'http' | 'mllp' | 'fhir',
-    text: string,
-    header: { hospitalOds: string; controlId: string; enhanced: boolean; processingId: string },
-    event: AdmissionEvent | undefined,
-    contentError: InputError | undefined,
-    hash = contentHash(text),
-  ): Promise<{ decision: Decision; messageId?: string }> {
-    const accepted = event !== undefined;
-    const decision: Decision = accepted
-      ? { outcome: 'accept', httpStatus: 200, errors: [] }
-      : { outcome: 'error', httpStatus: 422, errors: [ackErrorFrom(contentError!)] };
-    const storedCode = ackCodeFor(decision.outcome, header.enhanced);
-    type Existing = {
-      id: bigint;
-      content_hash: string;
-      status: string;
-      http_status: number;
-      error_code: string | null;
-      error_reason: string | null;
-      error_location: string | null;
-    };
-    let result: { id?: bigint; existing?: Existing };
-    try {
-      // The common case in one statement, so one round trip and its implicit COMMIT (synchronous_commit=on)
-      // before the ACK: the spell's admission row (upserted) and the message with its event. No NOTIFY: the relay
-      // in this process is kicked by the caller, and NOTIFY's commit-time lock would serialise every commit.
-      const live = isLiveProcessingId(header.processingId);
-      const visit = (live && event?.visitNumber) || null;
-      const personLevel = live && event !== undefined && FAN_OUT_KINDS.has(event.kind);
-      const [row] = await sql<{ id: bigint }[]>`
-        with adm as (
-          insert into admissions (hospital_ods, visit_number, workflow_id)
-          select ${event?.hospitalOds ?? null}::text, ${visit}::text,
-            ${event && visit ? admissionWorkflowId(event.hospitalOds, visit) : null}::text
-          where ${visit}::text is not null
-          on conflict (hospital_ods, visit_number) do update set updated_at = now()
-          returning id
-        )
-        insert into inbound_messages (transport, hospital_ods, message_control_id, content_hash, raw, parsed, status,
-          ack_code, http_status, error_code, error_reason, error_location, admission_id, event_at, dispatched_at,
-          processing_id)
-        values (${transport}, ${header.hospitalOds}, ${header.controlId}, ${hash}, ${storable(text)},
-          ${event ? sql.json(event as never) : null}, ${accepted ? 'accepted' : 'rejected'}, ${storedCode},
-          ${decision.httpStatus}, ${contentError?.code ?? null}, ${contentError?.message ?? null},
-          ${contentError?.location ?? null}, (select id from adm), ${event?.eventAt ?? null},
-          case when ${accepted}::boolean and (exists (select 1 from adm) or ${personLevel}::boolean) then null else now() end,
-          ${header.processingId})
-        on conflict (hospital_ods, message_control_id)
-          where is_primary and hospital_ods is not null and message_control_id is not null
-        do nothing
-        returning id`;
-      if (row) return { decision, messageId: String(row.id) };
-      // MSH-4 + MSH-10 seen before: an exact resend, or a reused control id
-      result = await sql.begin(async (tx) => {
-        const [existing] = await tx<Existing[]>`
-          select id, content_hash, status, http_status, error_code, error_reason, error_location from inbound_messages
-          where hospital_ods = ${header.hospitalOds} and message_control_id = ${header.controlId} and is_primary`;
-        if (existing && existing.content_hash !== hash) {
-          await tx`insert into inbound_messages (transport, hospital_ods, message_control_id, content_hash, raw, status,
-              is_primary, ack_code, http_status, error_code, error_reason, error_location, processing_id)
-            values (${transport}, ${header.hospitalOds}, ${header.controlId}, ${hash}, ${storable(text)}, 'rejected', false,
-              ${ackCodeFor('error', header.enhanced)}, 409, 'duplicate-control-id',
-              'same MSH-4 and MSH-10 as an earlier message with different content', 'MSH-10', ${header.processingId})`;
-        }
-        return { existing };
-      });
-    } catch (err) {
-      throw new StoreUnavailable((err as Error).message);
-    }
-    if (result.id !== undefined) return { decision, messageId: String(result.id) };
-    const existing = result.existing!;
-    if (existing.content_hash !== hash) {
-      return {
-        decision: {
-          outcome: 'error',
-          httpStatus: 409,
-          errors: [
-            {
-              hl7Code: '205',
-              location: 'MSH-10',
-              message: `MSH-10 ${header.controlId} was already used by this hospital for a different message`,
-            },
-          ],
-        },
-      };
-    }
-    // an exact resend: the stored outcome again, nothing done twice
-    const stored: Decision =
-      existing.status === 'accepted'
-        ? { outcome: 'accept', httpStatus: 200, errors: [] }
-        : {
-            outcome: 'error',
-            httpStatus: existing.http_status,
-            errors: [
-              {
-                hl7Code: existing.error_code
-                  ? ackErrorFrom(new InputError(existing.error_code as never, '')).hl7Code
-                  : '207',
-                message: existing.error_reason ?? 'rejected',
-                ...(existing.error_location ? { location: existing.error_location } : {}),
-              },
-            ],
-          };
-    return { decision: stored, messageId: String(existing.id) };
   }
 
   /**
@@ -406,16 +244,13 @@ export function createIngest(deps: IngestDeps) {
     ctx: { keyHospitalOds: string },
     /** the body as received, stored for the record (default: the JSON of `body`) */
     received?: string,
-  ): Promise<{ httpStatus: number; outcome: OperationOutcome; messageId?: string }> {
+  ): Promise<FhirResult> {
     const sender = { sendingFacility: ctx.keyHospitalOds };
-    const structural = (diagnostics: string, expression: string) => {
-      const err = new InputError('invalid', diagnostics, expression);
-      return {
-        err,
-        outcome: operationOutcome([{ severity: 'error', code: 'structure', diagnostics, expression: [expression] }]),
-      };
-    };
-    let problem: { err: InputError; outcome: OperationOutcome } | undefined;
+    const structural = (diagnostics: string, expression: string) => ({
+      err: new InputError('invalid', diagnostics, expression),
+      answer: fhirStructureProblem(diagnostics, expression),
+    });
+    let problem: ReturnType<typeof structural> | undefined;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       problem = structural('The body is not a FHIR resource (a JSON object)', 'Encounter');
     } else if (typeof (body as { resourceType?: unknown }).resourceType !== 'string') {
@@ -429,7 +264,7 @@ export function createIngest(deps: IngestDeps) {
         (nestedDeeperThan(body, MAX_JSON_DEPTH) ? '(nested too deeply to store)' : JSON.stringify(body ?? null));
       const d: Decision = { outcome: 'reject', httpStatus: 400, errors: [] };
       if (!(await storeRejected('fhir', raw, sender, d, problem.err, sha256Hex(raw)))) return FHIR_UNAVAILABLE;
-      return { httpStatus: 400, outcome: problem.outcome };
+      return problem.answer;
     }
     const normalised = JSON.stringify(body);
     const text = received ?? normalised;
@@ -438,30 +273,26 @@ export function createIngest(deps: IngestDeps) {
     try {
       codeMap = (await hospitalOf(ctx.keyHospitalOds))?.codeMap ?? null;
     } catch (err) {
-      logger.error({ errorClass: (err as Error).constructor.name, transport: 'fhir' }, 'cannot read the hospital: retry later');
+      logger.error(
+        { errorClass: (err as Error).constructor.name, transport: 'fhir' },
+        'cannot read the hospital: retry later',
+      );
       return FHIR_UNAVAILABLE;
     }
     let event: AdmissionEvent;
     try {
       event = encounterToEvent(body, { receivedAt: now(), senderOds: ctx.keyHospitalOds, codeMap });
-      if (UNSTORABLE_JSON_ESCAPE.test(normalised)) {
+      if (hasUnstorableEscape(normalised)) {
         throw new InputError('invalid', 'The resource contains a NUL character or an unpaired surrogate', 'Encounter');
       }
     } catch (err) {
       if (!(err instanceof InputError)) {
         logger.error({ errorClass: (err as Error).constructor.name, transport: 'fhir' }, 'cannot read an Encounter');
-        return {
-          httpStatus: 500,
-          outcome: operationOutcome([
-            { severity: 'error', code: 'exception', diagnostics: 'Something went wrong; it has been logged' },
-          ]),
-        };
+        return FHIR_EXCEPTION;
       }
-      const header = HEADER_ERRORS.has(err.code);
-      const status = err.code === 'sender-mismatch' ? 403 : header ? 400 : 422;
-      const d: Decision = { outcome: header ? 'reject' : 'error', httpStatus: status, errors: [] };
+      const d: Decision = { ...refused(err), errors: [] };
       if (!(await storeRejected('fhir', text, sender, d, err, hash))) return FHIR_UNAVAILABLE;
-      return { httpStatus: status, outcome: outcomeForInputError(err) };
+      return fhirRefused(err);
     }
     try {
       const stored = await store(
@@ -472,28 +303,7 @@ export function createIngest(deps: IngestDeps) {
         undefined,
         hash,
       );
-      if (stored.decision.outcome === 'accept') {
-        return {
-          httpStatus: 200,
-          outcome: acceptedOutcome(`Stored as message ${stored.messageId}`),
-          messageId: stored.messageId,
-        };
-      }
-      const e = stored.decision.errors[0];
-      const conflict = stored.decision.httpStatus === 409;
-      return {
-        httpStatus: stored.decision.httpStatus,
-        outcome: operationOutcome([
-          {
-            severity: 'error',
-            code: conflict ? 'conflict' : 'invalid',
-            diagnostics: conflict
-              ? `Encounter ${event.messageControlId.replace(/^fhir-/, '')} was already sent by this hospital with different content: give a changed resource a new meta.versionId`
-              : (e?.message ?? 'rejected'),
-            ...(conflict ? { expression: ['Encounter.meta.versionId'], detailCode: 'duplicate-control-id' } : {}),
-          },
-        ]),
-      };
+      return fhirAfterStore(stored.decision, stored.messageId, event.messageControlId);
     } catch (err) {
       logger.error(
         { errorClass: (err as Error).constructor.name, transport: 'fhir' },
@@ -507,23 +317,17 @@ export function createIngest(deps: IngestDeps) {
    * `POST /v1/fhir/Encounter` as received (UTF-8 text): a body that is not JSON is stored as rejected and answered
    * 400 `structure`; anything else goes to {@link ingestFhir}, with the text kept as the stored raw message.
    */
-  async function ingestFhirText(
-    received: string,
-    ctx: { keyHospitalOds: string },
-  ): Promise<{ httpStatus: number; outcome: OperationOutcome; messageId?: string }> {
+  async function ingestFhirText(received: string, ctx: { keyHospitalOds: string }): Promise<FhirResult> {
     let body: unknown;
     try {
       body = JSON.parse(received);
     } catch {
-      const diagnostics = 'The body is not valid JSON';
-      const err = new InputError('invalid', diagnostics, 'Encounter');
+      const problem = fhirStructureProblem('The body is not valid JSON', 'Encounter');
+      const err = new InputError('invalid', 'The body is not valid JSON', 'Encounter');
       const d: Decision = { outcome: 'reject', httpStatus: 400, errors: [] };
       const sender = { sendingFacility: ctx.keyHospitalOds };
       if (!(await storeRejected('fhir', received, sender, d, err, sha256Hex(received)))) return FHIR_UNAVAILABLE;
-      return {
-        httpStatus: 400,
-        outcome: operationOutcome([{ severity: 'error', code: 'structure', diagnostics, expression: ['Encounter'] }]),
-      };
+      return problem;
     }
     return ingestFhir(body, ctx, received);
   }

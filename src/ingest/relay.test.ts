@@ -3,7 +3,7 @@ import type { AdmissionEvent } from '../domain/admission-event.js';
 import { parseAdt } from '../hl7/adt.js';
 import type { Client } from '@temporalio/client';
 import pino from 'pino';
-import type { Sql } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { fansOut, personIdentifiers, startRelay } from './relay.js';
 
 /** An ADT message for trigger `trigger`, with an optional PV1-19 and extra segments (MRG). */
@@ -63,7 +63,7 @@ describe('personIdentifiers: what a message names its patient by', () => {
 
 describe('the relay’s lease', () => {
   const deps = {
-    sql: {} as Sql,
+    db: {} as Db,
     temporal: {} as Client,
     taskQueue: 'q',
     logger: pino({ level: 'silent' }),

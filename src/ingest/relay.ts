@@ -26,7 +26,7 @@ import type { Logger } from 'pino';
 import type { AdmissionEvent, EventSummary } from '../domain/admission-event.js';
 import { isLiveProcessingId } from '../domain/clinical.js';
 import { toEventSummary } from '../domain/summary.js';
-import type { Sql } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import {
   claimBatch,
   linkFanOutStays,
@@ -45,7 +45,7 @@ export const DEFAULT_LEASE_MS = 30_000;
 const MIN_CALL_MS = 1_000;
 
 export interface RelayDeps {
-  sql: Sql;
+  db: Db;
   temporal: Client;
   taskQueue: string;
   logger: Logger;
@@ -128,7 +128,7 @@ class MarkFailed extends Error {}
 class LeaseSpent extends Error {}
 
 export function startRelay(deps: RelayDeps): Relay {
-  const { sql, logger } = deps;
+  const { db, logger } = deps;
   const batchSize = deps.batchSize ?? 100;
   const signalTimeoutMs = deps.signalTimeoutMs ?? 5_000;
   const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
@@ -166,7 +166,7 @@ export function startRelay(deps: RelayDeps): Relay {
   async function dispatchBatch(): Promise<BatchOutcome> {
     // measured before the claim, so this relay's idea of its lease ends no later than PostgreSQL's
     const leaseEnd = Date.now() + leaseMs;
-    const { rows, lease } = await claimBatch(sql, { limit: batchSize, leaseMs });
+    const { rows, lease } = await claimBatch(db, { limit: batchSize, leaseMs });
     if (rows.length === 0 || lease === null) return { claimed: 0, done: 0, failed: [], untried: 0 };
     // one workflow's events in order; different workflows in parallel (a message with no stay of its own alone)
     const byWorkflow = new Map<string, OutboxRow[]>();
@@ -198,12 +198,12 @@ export function startRelay(deps: RelayDeps): Relay {
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, lists.length) }, lane));
     try {
-      await markDispatched(sql, done);
+      await markDispatched(db, done);
     } catch (err) {
       throw new MarkFailed((err as Error).message);
     }
     // the failed and untried are released early (else they would wait for the lease to expire)
-    await recordFailures(sql, lease, failed, untried);
+    await recordFailures(db, lease, failed, untried);
     return { claimed: rows.length, done: done.length, failed, untried: untried.length };
   }
 
@@ -225,7 +225,7 @@ export function startRelay(deps: RelayDeps): Relay {
     }
     if (!fansOut(r.parsed)) return;
     const others = await linkFanOutStays(
-      sql,
+      db,
       { id: String(r.id), hospitalOds: r.parsed.hospitalOds, admissionId: r.admission_id },
       personIdentifiers(r.parsed),
     );

@@ -425,7 +425,7 @@ describe('the relay failing in the middle of a batch', () => {
     } as unknown as Client;
     relayDb = openDatabase(proxy.url(svc.db.url), { max: 3 });
     relay = startRelay({
-      sql: relayDb.sql,
+      db: relayDb,
       temporal: watched,
       taskQueue: svc.taskQueue,
       logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),

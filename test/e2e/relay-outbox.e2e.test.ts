@@ -156,9 +156,9 @@ afterAll(async () => {
   await hooks?.close();
 });
 
-function relay(sql: Database['sql'], temporal: Client, opts: { leaseMs?: number; signalTimeoutMs?: number } = {}) {
+function relay(db: Database, temporal: Client, opts: { leaseMs?: number; signalTimeoutMs?: number } = {}) {
   const r = startRelay({
-    sql,
+    db,
     temporal,
     taskQueue: svc.taskQueue,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
@@ -201,7 +201,7 @@ describe('the claim is committed before Temporal is called', () => {
 
     proxy.hold();
     expect((await sendHl7(svc, hospital.apiKey, spellMessage('a01-admit.hl7', spell))).ack.code).toBe('AA');
-    const held = relay(pool.sql, client, { signalTimeoutMs: 20_000 });
+    const held = relay(pool, client, { signalTimeoutMs: 20_000 });
 
     // the relay has called Temporal, and its request sits in the proxy
     await eventually(async () => calls.length === 1 && proxy!.heldBytes > 0, 20_000, 'the signal held at the proxy');
@@ -326,7 +326,7 @@ describe('a relay killed between the call to Temporal and the mark', () => {
     // any relay (here one in this process, default 30 s lease) takes them over once the lease has expired
     const { client, calls } = recording(svc.temporal.client);
     const started = Date.now();
-    relay(svc.database.sql, client);
+    relay(svc.database, client);
     // meanwhile the signals the dead relay made reach the stays
     for (const s of spells) await waitForAdmission(hooks, s);
     await eventually(

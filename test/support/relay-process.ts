@@ -40,7 +40,7 @@ const holding = {
 } as unknown as Client;
 
 startRelay({
-  sql: db.sql,
+  db,
   temporal: holding,
   taskQueue: temporal.taskQueue,
   logger: pino({ level: 'warn' }, pino.destination(2)),

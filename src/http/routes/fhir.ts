@@ -3,13 +3,13 @@
  * OperationOutcome (`application/fhir+json`), as FHIR clients expect: 401 no or unknown key, 403 not a hospital
  * key, 415 not JSON, 413 over 1 MiB, then whatever ingest decides (a body that does not parse is 400 and stored).
  *
- * Mounted before the shared `/v1` authentication and JSON parser, so it authenticates and parses on its own.
+ * Mounted after the shared `/v1` authentication (which never answers) and before the JSON parser and
+ * `requireCaller`: it answers a missing key and every other failure itself, and reads its body on its own.
  */
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { operationOutcome, type IssueType } from '../../fhir/outcome.js';
 import type { AppDeps } from '../app.js';
-import { bearer, resolvePrincipal } from '../auth.js';
 
 export const FHIR_CONTENT_TYPE = 'application/fhir+json';
 
@@ -37,21 +37,15 @@ export function createFhirRoutes(deps: AppDeps): Router {
   const r = Router();
   r.post(
     '/fhir/Encounter',
-    async (req: Request, _res: Response, next: NextFunction) => {
-      let p: Awaited<ReturnType<typeof resolvePrincipal>>;
-      try {
-        p = await resolvePrincipal(deps.sql, deps.config.adminToken, bearer(req));
-      } catch (err) {
+    (req: Request, _res: Response, next: NextFunction) => {
+      // the caller, as `authenticate` (src/http/auth.ts) resolved it for every /v1 route
+      if (req.authFailure === 'unavailable') {
         // PostgreSQL is down: the key cannot be checked and nothing could be stored (CONTRACT.md: 503)
-        deps.logger.error(
-          { errorClass: (err as Error).constructor.name, transport: 'fhir' },
-          'cannot check the API key',
-        );
         throw new FhirProblem(503, 'transient', 'The service cannot store messages right now: retry later');
       }
+      const p = req.principal;
       if (!p) throw new FhirProblem(401, 'login', 'A valid hospital API key is required: Authorization: Bearer <key>');
       if (p.kind !== 'hospital') throw new FhirProblem(403, 'forbidden', 'Only a hospital key may send encounters');
-      req.principal = p;
       if (!req.is(FHIR_CONTENT_TYPE) && !req.is('application/json')) {
         throw new FhirProblem(415, 'not-supported', `Send a FHIR R4 Encounter as ${FHIR_CONTENT_TYPE}`);
       }

@@ -3,6 +3,7 @@
  * hospital sent and why a message was rejected. Metadata only: never the raw message or the parsed patient.
  */
 import { Router } from 'express';
+import * as messages from '../../db/messages.js';
 import { requireAdmin } from '../auth.js';
 import type { AppDeps } from '../app.js';
 import { badRequest } from '../problem.js';
@@ -10,28 +11,8 @@ import { badRequest } from '../problem.js';
 const STATUSES = ['accepted', 'rejected', 'all'] as const;
 const TRANSPORTS = ['http', 'mllp', 'fhir'] as const;
 
-interface MessageRow {
-  id: bigint;
-  transport: string;
-  hospital_ods: string | null;
-  message_control_id: string | null;
-  trigger: string | null;
-  status: string;
-  processing_id: string;
-  is_primary: boolean;
-  ack_code: string;
-  http_status: number;
-  error_code: string | null;
-  error_reason: string | null;
-  error_location: string | null;
-  admission_id: string | null;
-  event_at: Date | null;
-  received_at: Date;
-  dispatched_at: Date | null;
-}
-
 export function createMessageRoutes(deps: AppDeps): Router {
-  const { sql } = deps;
+  const { db } = deps;
   const r = Router();
 
   /**
@@ -58,36 +39,34 @@ export function createMessageRoutes(deps: AppDeps): Router {
     }
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
     const offset = Math.max(0, Number(req.query.offset ?? 0) || 0);
-    const rows = await sql<MessageRow[]>`
-      select id, transport, hospital_ods, message_control_id, parsed->>'trigger' as trigger, status, processing_id, is_primary,
-        ack_code, http_status, error_code, error_reason, error_location, admission_id, event_at, received_at,
-        dispatched_at
-      from inbound_messages
-      where ${status === 'all' ? sql`true` : sql`status = ${status}`}
-        and ${transport ? sql`transport = ${transport}` : sql`true`}
-        and ${hospital ? sql`hospital_ods = ${hospital}` : sql`true`}
-        and ${controlId ? sql`message_control_id = ${controlId}` : sql`true`}
-        and ${processingId ? sql`processing_id = ${processingId}` : sql`true`}
-      order by id desc limit ${limit} offset ${offset}`;
+    const rows = await messages.list(db, {
+      status: status === 'all' ? undefined : (status as 'accepted' | 'rejected'),
+      transport: transport as messages.Transport | undefined,
+      hospitalOds: hospital,
+      controlId,
+      processingId,
+      limit,
+      offset,
+    });
     res.json({
       items: rows.map((m) => ({
         id: String(m.id),
         transport: m.transport,
-        hospitalOds: m.hospital_ods,
-        messageControlId: m.message_control_id,
+        hospitalOds: m.hospitalOds,
+        messageControlId: m.messageControlId,
         trigger: m.trigger,
         status: m.status,
         /** MSH-11: `P` live; `T` (training) and `D` (debugging) never reach a stay */
-        processingId: m.processing_id,
+        processingId: m.processingId,
         /** false for a message that reused an earlier message's MSH-4 + MSH-10 with other content */
-        primary: m.is_primary,
-        ackCode: m.ack_code,
-        httpStatus: m.http_status,
-        error: m.error_code ? { code: m.error_code, reason: m.error_reason, location: m.error_location } : null,
-        admissionId: m.admission_id,
-        eventAt: m.event_at?.toISOString() ?? null,
-        receivedAt: m.received_at.toISOString(),
-        dispatchedAt: m.dispatched_at?.toISOString() ?? null,
+        primary: m.isPrimary,
+        ackCode: m.ackCode,
+        httpStatus: m.httpStatus,
+        error: m.errorCode ? { code: m.errorCode, reason: m.errorReason, location: m.errorLocation } : null,
+        admissionId: m.admissionId,
+        eventAt: m.eventAt?.toISOString() ?? null,
+        receivedAt: m.receivedAt.toISOString(),
+        dispatchedAt: m.dispatchedAt?.toISOString() ?? null,
       })),
       limit,
       offset,

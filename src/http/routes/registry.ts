@@ -2,7 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import express, { Router, type Request } from 'express';
 import { z } from 'zod';
-import type { Sql } from '../../db/client.js';
+import * as audit from '../../db/audit.js';
+import type { Db } from '../../db/client.js';
+import * as hospitals from '../../db/hospitals.js';
+import * as providers from '../../db/providers.js';
 import { DESTINATION_CATEGORIES, METHOD_CATEGORIES, type CodeMap } from '../../domain/clinical.js';
 import { isValidNhsNumber, nhsNumberProblem, normaliseNhsNumber } from '../../domain/nhs-number.js';
 import { checkWebhookUrl } from '../../notify/url-guard.js';
@@ -75,49 +78,46 @@ export function parseBody<T extends z.ZodTypeAny>(schema: T, body: unknown): z.i
   throw new HttpProblem(400, 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
 }
 
-async function audit(sql: Sql, req: Request, action: string, entityType: string, entityId: string, details?: object) {
+/** Audits a change made by this request's caller (`operator`, or `<kind>:<ODS code>`). */
+async function auditBy(
+  db: Db,
+  req: Request,
+  action: string,
+  entityType: string,
+  entityId: string,
+  details?: Record<string, unknown>,
+) {
   const p = principal(req);
   const actor = p.kind === 'admin' ? 'operator' : `${p.kind}:${p.odsCode}`;
-  await sql`insert into audit_events (actor, action, entity_type, entity_id, details)
-    values (${actor}, ${action}, ${entityType}, ${entityId}, ${details ? sql.json(details as never) : null})`;
+  await audit.record(db, { actor, action, entityType, entityId, ...(details ? { details } : {}) });
 }
 
 export function createRegistryRoutes(deps: AppDeps): Router {
-  const { sql } = deps;
+  const { db } = deps;
   const r = Router();
 
   for (const kind of ['hospital', 'provider'] as const) {
-    const table = kind === 'hospital' ? 'hospitals' : 'providers';
-    r.post(`/${table}`, async (req, res) => {
+    const path = kind === 'hospital' ? 'hospitals' : 'providers';
+    const orgs = kind === 'hospital' ? hospitals : providers;
+    r.post(`/${path}`, async (req, res) => {
       requireAdmin(req);
       const body = parseBody(orgBody, req.body);
       const apiKey = newApiKey(kind);
-      const row = await sql.begin(async (tx) => {
-        const [created] = await tx<{ id: string; odsCode: string; name: string }[]>`
-          insert into ${tx(table)} (ods_code, name) values (${body.odsCode}, ${body.name})
-          on conflict (ods_code) do nothing returning id, ods_code as "odsCode", name`;
-        if (!created) return undefined;
-        await tx`insert into api_keys (key_hash, kind, hospital_id, provider_id)
-          values (${hashKey(apiKey)}, ${kind}, ${kind === 'hospital' ? created.id : null}, ${kind === 'provider' ? created.id : null})`;
-        return created;
-      });
+      const row = await orgs.register(db, { odsCode: body.odsCode, name: body.name, keyHash: hashKey(apiKey) });
       if (!row) throw new HttpProblem(409, 'Conflict', `A ${kind} with ODS code ${body.odsCode} is already registered`);
-      await audit(sql, req, `${kind}.registered`, kind, row.id);
+      await auditBy(db, req, `${kind}.registered`, kind, row.id);
       res.status(201).json({ ...row, apiKey });
     });
-    r.get(`/${table}`, async (req, res) => {
+    r.get(`/${path}`, async (req, res) => {
       requireAdmin(req);
-      const rows =
-        await sql`select id, ods_code as "odsCode", name, created_at as "createdAt" from ${sql(table)} order by ods_code`;
-      res.json({ items: rows });
+      res.json({ items: await orgs.list(db) });
     });
-    r.get(`/${table}/:id`, async (req, res) => {
+    r.get(`/${path}/:id`, async (req, res) => {
       const id = String(req.params.id);
       if (kind === 'provider') requireProviderAccess(req, id);
       else requireAdmin(req);
       if (!uuid.safeParse(id).success) throw notFound(kind);
-      const [row] =
-        await sql`select id, ods_code as "odsCode", name, created_at as "createdAt" from ${sql(table)} where id = ${id}`;
+      const row = await orgs.get(db, id);
       if (!row) throw notFound(kind);
       res.json(row);
     });
@@ -128,8 +128,7 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     requireAdmin(req);
     const id = String(req.params.id);
     if (!uuid.safeParse(id).success) throw notFound('hospital');
-    const [row] = await sql<{ id: string; odsCode: string; codeMap: CodeMap | null }[]>`
-      select id, ods_code as "odsCode", code_map as "codeMap" from hospitals where id = ${id}`;
+    const row = await hospitals.getCodeMap(db, id);
     if (!row) throw notFound('hospital');
     return row;
   }
@@ -143,9 +142,9 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     const h = await hospital(req);
     const body = parseBody(codeMapBody, req.body) as CodeMap;
     const map = codeMapView(body);
-    await sql`update hospitals set code_map = ${sql.json(map as never)}, code_map_updated_at = now() where id = ${h.id}`;
+    await hospitals.setCodeMap(db, h.id, map);
     deps.ingest.codeMapChanged(h.odsCode);
-    await audit(sql, req, 'hospital.code-map.updated', 'hospital', h.id, map);
+    await auditBy(db, req, 'hospital.code-map.updated', 'hospital', h.id, map);
     res.status(200).json(map);
   });
 
@@ -158,8 +157,7 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     const id = String(req.params.id);
     requireProviderAccess(req, id);
     if (!uuid.safeParse(id).success) throw notFound('provider');
-    const [row] = await sql`select id from providers where id = ${id}`;
-    if (!row) throw notFound('provider');
+    if (!(await providers.exists(db, id))) throw notFound('provider');
     return id;
   }
 
@@ -190,30 +188,30 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     }
     const webhookSecret = body.webhookUrl ? `whsec_${randomBytes(32).toString('base64url')}` : null;
     const phone = body.phone ? normaliseUkMobile(body.phone) : null;
-    const [row] = await sql<Record<string, unknown>[]>`
-      insert into contacts (provider_id, name, role, phone, email, webhook_url, webhook_secret)
-      values (${providerId}, ${body.name}, ${body.role}, ${phone}, ${body.email ?? null}, ${body.webhookUrl ?? null}, ${webhookSecret})
-      returning id, provider_id as "providerId", name, role, phone, email, webhook_url as "webhookUrl", created_at as "createdAt"`;
-    await audit(sql, req, 'contact.created', 'contact', String(row!.id));
+    const row = await providers.addContact(db, {
+      providerId,
+      name: body.name,
+      role: body.role,
+      phone,
+      email: body.email ?? null,
+      webhookUrl: body.webhookUrl ?? null,
+      webhookSecret,
+    });
+    await auditBy(db, req, 'contact.created', 'contact', row.id);
     res.status(201).json({ ...row, ...(webhookSecret ? { webhookSecret } : {}) });
   });
 
   r.get('/providers/:id/contacts', async (req, res) => {
     const providerId = await provider(req);
-    const rows = await sql`
-      select id, provider_id as "providerId", name, role, phone, email, webhook_url as "webhookUrl", created_at as "createdAt"
-      from contacts where provider_id = ${providerId} and deleted_at is null order by created_at`;
-    res.json({ items: rows });
+    res.json({ items: await providers.listContacts(db, providerId) });
   });
 
   r.delete('/providers/:id/contacts/:contactId', async (req, res) => {
     const providerId = await provider(req);
     const contactId = String(req.params.contactId);
     if (!uuid.safeParse(contactId).success) throw notFound('contact');
-    const rows = await sql`update contacts set deleted_at = now()
-      where id = ${contactId} and provider_id = ${providerId} and deleted_at is null returning id`;
-    if (rows.length === 0) throw notFound('contact');
-    await audit(sql, req, 'contact.deleted', 'contact', contactId);
+    if (!(await providers.deleteContact(db, providerId, contactId))) throw notFound('contact');
+    await auditBy(db, req, 'contact.deleted', 'contact', contactId);
     res.status(204).end();
   });
 
@@ -243,11 +241,10 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     const providerId = await provider(req);
     const body = parseBody(policyBody, req.body);
     const ids = [...new Set(body.steps.flatMap((s) => s.contactIds))];
-    const known = await sql<{ id: string }[]>`
-      select id from contacts where provider_id = ${providerId} and deleted_at is null and id = any(${sql.array(ids)}::uuid[])`;
+    const known = await providers.activeContactIds(db, providerId, ids);
     const errors = body.steps.flatMap((step, i) =>
       step.contactIds
-        .filter((id) => !known.some((k) => k.id === id))
+        .filter((id) => !known.has(id))
         .map((id) => ({
           field: `steps.${i}.contactIds`,
           message: `unknown contact ${id} (not a contact of this provider)`,
@@ -259,24 +256,17 @@ export function createRegistryRoutes(deps: AppDeps): Router {
       });
     }
     const policy = { steps: body.steps, repeat: body.repeat ?? 0 };
-    await sql`insert into escalation_policies (provider_id, steps, repeat) values (${providerId}, ${sql.json(policy.steps as never)}, ${policy.repeat})
-      on conflict (provider_id) do update set steps = excluded.steps, repeat = excluded.repeat, updated_at = now()`;
-    await audit(sql, req, 'policy.updated', 'provider', providerId);
+    await providers.putPolicy(db, providerId, policy);
+    await auditBy(db, req, 'policy.updated', 'provider', providerId);
     res.status(200).json({ providerId, ...policy });
   });
 
   r.get('/providers/:id/escalation-policy', async (req, res) => {
     const providerId = await provider(req);
-    const [row] = await sql<
-      { steps: unknown; repeat: number }[]
-    >`select steps, repeat from escalation_policies where provider_id = ${providerId}`;
+    const row = await providers.getPolicy(db, providerId);
     if (!row) throw notFound('escalation policy');
     res.json({ providerId, steps: row.steps, repeat: row.repeat });
   });
-
-  const clientColumns = sql`id, nhs_number as "nhsNumber", date_of_birth::text as "dateOfBirth", family_name as "familyName",
-    given_name as "givenName", reference, created_at as "createdAt", updated_at as "updatedAt",
-    not_our_client_at as "notOurClientAt", not_our_client_by as "notOurClientBy"`;
 
   function nhsParam(req: Request): string {
     const nhs = normaliseNhsNumber(String(req.params.nhsNumber));
@@ -293,18 +283,16 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     const providerId = await provider(req);
     const nhs = nhsParam(req);
     const body = parseBody(clientBody, req.body);
-    const [row] = await upsertClient(sql, providerId, nhs, body);
-    await audit(sql, req, row!.created ? 'client.registered' : 'client.updated', 'client', String(row!.id));
-    const [client] = await sql<ClientRow[]>`select ${clientColumns} from clients where id = ${row!.id}`;
-    res.status(row!.created ? 201 : 200).json(clientView(client!));
+    const row = await providers.upsertClient(db, providerId, nhs, body);
+    await auditBy(db, req, row.created ? 'client.registered' : 'client.updated', 'client', row.id);
+    const client = await providers.getClient(db, row.id);
+    res.status(row.created ? 201 : 200).json(clientView(client!));
   });
 
   r.get('/providers/:id/clients/:nhsNumber', async (req, res) => {
     const providerId = await provider(req);
     const nhs = nhsParam(req);
-    const [client] = await sql<
-      ClientRow[]
-    >`select ${clientColumns} from clients where provider_id = ${providerId} and nhs_number = ${nhs}`;
+    const client = await providers.findClient(db, providerId, nhs);
     if (!client) throw notFound('client');
     res.json(clientView(client));
   });
@@ -312,19 +300,15 @@ export function createRegistryRoutes(deps: AppDeps): Router {
   r.delete('/providers/:id/clients/:nhsNumber', async (req, res) => {
     const providerId = await provider(req);
     const nhs = nhsParam(req);
-    const rows = await sql<
-      { id: string }[]
-    >`delete from clients where provider_id = ${providerId} and nhs_number = ${nhs} returning id`;
-    if (rows.length === 0) throw notFound('client');
-    await audit(sql, req, 'client.removed', 'client', rows[0]!.id);
+    const removed = await providers.deleteClient(db, providerId, nhs);
+    if (!removed) throw notFound('client');
+    await auditBy(db, req, 'client.removed', 'client', removed);
     res.status(204).end();
   });
 
   r.get('/providers/:id/clients', async (req, res) => {
     const providerId = await provider(req);
-    const rows = await sql<
-      ClientRow[]
-    >`select ${clientColumns} from clients where provider_id = ${providerId} order by family_name nulls last, nhs_number`;
+    const rows = await providers.listClients(db, providerId);
     res.json({ items: rows.map(clientView) });
   });
 
@@ -337,26 +321,20 @@ export function createRegistryRoutes(deps: AppDeps): Router {
         throw new HttpProblem(415, 'Unsupported media type', 'Send the client list as text/csv');
       const parsed = parseClientCsv(req.body);
       if ('error' in parsed) throw new HttpProblem(400, 'Invalid CSV', parsed.error);
-      let created = 0;
-      let updated = 0;
       const rejected = [...parsed.rejected];
-      await sql.begin(async (tx) => {
-        for (const row of parsed.rows) {
-          const body = clientBody.safeParse(row.client);
-          if (!body.success) {
-            const reason = body.error.issues
-              .map((i) => `${csvColumn(String(i.path[0] ?? ''))}: ${i.message}`)
-              .join('; ');
-            rejected.push({ line: row.line, reason });
-            continue;
-          }
-          const [r2] = await upsertClient(tx as unknown as Sql, providerId, row.nhsNumber, body.data);
-          if (r2!.created) created++;
-          else updated++;
+      const valid: { nhsNumber: string; details: providers.ClientDetails }[] = [];
+      for (const row of parsed.rows) {
+        const body = clientBody.safeParse(row.client);
+        if (!body.success) {
+          const reason = body.error.issues.map((i) => `${csvColumn(String(i.path[0] ?? ''))}: ${i.message}`).join('; ');
+          rejected.push({ line: row.line, reason });
+          continue;
         }
-      });
+        valid.push({ nhsNumber: row.nhsNumber, details: body.data });
+      }
+      const { created, updated } = await providers.importClients(db, providerId, valid);
       rejected.sort((a, b) => a.line - b.line);
-      await audit(sql, req, 'clients.imported', 'provider', providerId, {
+      await auditBy(db, req, 'clients.imported', 'provider', providerId, {
         created,
         updated,
         rejected: rejected.length,
@@ -373,41 +351,14 @@ function csvColumn(field: string): string {
   return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) || '(row)';
 }
 
-interface ClientRow {
-  id: string;
-  nhsNumber: string;
-  dateOfBirth: string;
-  familyName: string | null;
-  givenName: string | null;
-  reference: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-  notOurClientAt: Date | null;
-  notOurClientBy: string | null;
-}
-
 /**
  * A client as the provider sees it. `notOurClient` is `{at, by}` once an alert for this person was acknowledged
  * `not-our-client` (so the provider can clean its list), else null.
  */
-function clientView(r: ClientRow) {
+function clientView(r: providers.ClientRow) {
   const { notOurClientAt, notOurClientBy, ...rest } = r;
   return {
     ...rest,
     notOurClient: notOurClientAt ? { at: notOurClientAt.toISOString(), by: notOurClientBy } : null,
   };
-}
-
-function upsertClient(
-  sql: Sql,
-  providerId: string,
-  nhs: string,
-  body: { dateOfBirth: string; familyName?: string; givenName?: string; reference?: string },
-) {
-  return sql<{ id: string; created: boolean }[]>`
-    insert into clients (provider_id, nhs_number, date_of_birth, family_name, given_name, reference)
-    values (${providerId}, ${nhs}, ${body.dateOfBirth}, ${body.familyName ?? null}, ${body.givenName ?? null}, ${body.reference ?? null})
-    on conflict (provider_id, nhs_number) do update set date_of_birth = excluded.date_of_birth,
-      family_name = excluded.family_name, given_name = excluded.given_name, reference = excluded.reference, updated_at = now()
-    returning id, (xmax = 0) as created`;
 }
