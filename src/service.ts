@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { WorkflowBundle } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { migrate, openDatabase, type Database } from './db/client.js';
 import { createApp } from './http/app.js';
 import { createIngest, type Ingest } from './ingest/ingest.js';
@@ -64,6 +64,15 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
       }
     }
   };
+  if (config.allowLoopbackWebhooks) {
+    // loadConfig refuses it in production; this is for a config built some other way
+    if (config.production) {
+      throw new ConfigError('Invalid configuration: ALLOW_LOOPBACK_WEBHOOKS must not be true when NODE_ENV=production');
+    }
+    logger.warn(
+      'ALLOW_LOOPBACK_WEBHOOKS=true: webhooks may go to loopback addresses (localhost, 127.0.0.0/8, ::1), over http too; for tests and demos only',
+    );
+  }
   try {
     const database = openDatabase(config.databaseUrl);
     stops.push(() => database.close());
@@ -97,7 +106,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
       installRuntimeLogger(logger);
       const notifyProblem = describeNotifyConfiguration(config.notify);
       if (notifyProblem) logger.warn(notifyProblem);
-      const webhook = opts.webhook ?? createWebhookSender({ allowPrivateHosts: !config.production, logger });
+      const webhook = opts.webhook ?? createWebhookSender({ allowLoopback: config.allowLoopbackWebhooks, logger });
       const activities = createActivities({
         sql: database.sql,
         notify,

@@ -21,7 +21,7 @@ import { createAckLinkPages } from './routes/ack-links.js';
 export interface AppDeps {
   sql: Sql;
   temporal: Client;
-  config: Pick<Config, 'adminToken' | 'production' | 'publicBaseUrl' | 'ackTokenTtlSeconds'> &
+  config: Pick<Config, 'adminToken' | 'production' | 'allowLoopbackWebhooks' | 'publicBaseUrl' | 'ackTokenTtlSeconds'> &
     Partial<Pick<Config, 'temporal' | 'admissionLingerSeconds' | 'reviewAlertSeconds'>>;
   logger: Logger;
   ingest: Ingest;

@@ -181,7 +181,7 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     const providerId = await provider(req);
     const body = parseBody(contactBody, req.body);
     if (body.webhookUrl !== undefined) {
-      const check = checkWebhookUrl(body.webhookUrl, { production: deps.config.production });
+      const check = checkWebhookUrl(body.webhookUrl, { allowLoopback: deps.config.allowLoopbackWebhooks });
       if (!check.ok) {
         throw new HttpProblem(400, 'Invalid request', `webhookUrl: ${check.reason}`, {
           errors: [{ field: 'webhookUrl', message: check.reason }],
