@@ -11,6 +11,7 @@ import type { AppDeps } from '../app.js';
 import { hashKey, newApiKey, principal, requireAdmin, requireProviderAccess } from '../auth.js';
 import { HttpProblem, notFound } from '../problem.js';
 import { parseClientCsv } from './client-csv.js';
+import { mllpSendersGiven, mllpSendersShape, saveMllpSenders, withMllpSenders } from './hospitals-security.js';
 
 const odsCode = z
   .string()
@@ -18,6 +19,8 @@ const odsCode = z
   .regex(/^[A-Z0-9]{3,10}$/i, 'must be an ODS code: 3 to 10 letters and digits')
   .transform((s) => s.toUpperCase());
 const orgBody = z.object({ odsCode, name: z.string().trim().min(1).max(200) }).strict();
+/** A hospital may also carry its MLLP senders (CONTRACT.md "Security defaults"). */
+const hospitalBody = orgBody.extend(mllpSendersShape);
 
 const isoDate = z
   .string()
@@ -90,7 +93,7 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     const table = kind === 'hospital' ? 'hospitals' : 'providers';
     r.post(`/${table}`, async (req, res) => {
       requireAdmin(req);
-      const body = parseBody(orgBody, req.body);
+      const body = parseBody(kind === 'hospital' ? hospitalBody : orgBody, req.body);
       const apiKey = newApiKey(kind);
       const row = await sql.begin(async (tx) => {
         const [created] = await tx<{ id: string; odsCode: string; name: string }[]>`
@@ -99,17 +102,19 @@ export function createRegistryRoutes(deps: AppDeps): Router {
         if (!created) return undefined;
         await tx`insert into api_keys (key_hash, kind, hospital_id, provider_id)
           values (${hashKey(apiKey)}, ${kind}, ${kind === 'hospital' ? created.id : null}, ${kind === 'provider' ? created.id : null})`;
+        if (kind === 'hospital') await saveMllpSenders(tx as unknown as Sql, created.id, body);
         return created;
       });
       if (!row) throw new HttpProblem(409, 'Conflict', `A ${kind} with ODS code ${body.odsCode} is already registered`);
       await audit(sql, req, `${kind}.registered`, kind, row.id);
-      res.status(201).json({ ...row, apiKey });
+      if (kind === 'hospital') deps.mllpSendersChanged?.();
+      res.status(201).json({ ...row, ...mllpSendersGiven(body), apiKey });
     });
     r.get(`/${table}`, async (req, res) => {
       requireAdmin(req);
       const rows =
         await sql`select id, ods_code as "odsCode", name, created_at as "createdAt" from ${sql(table)} order by ods_code`;
-      res.json({ items: rows });
+      res.json({ items: kind === 'hospital' ? await withMllpSenders(sql, rows as unknown as { id: string }[]) : rows });
     });
     r.get(`/${table}/:id`, async (req, res) => {
       const id = String(req.params.id);
@@ -119,7 +124,7 @@ export function createRegistryRoutes(deps: AppDeps): Router {
       const [row] =
         await sql`select id, ods_code as "odsCode", name, created_at as "createdAt" from ${sql(table)} where id = ${id}`;
       if (!row) throw notFound(kind);
-      res.json(row);
+      res.json(kind === 'hospital' ? (await withMllpSenders(sql, [row as { id: string }]))[0] : row);
     });
   }
 
