@@ -133,7 +133,9 @@ function senderNotAllowed(ods: string, sender: MllpSender | undefined): Decision
   return {
     outcome: 'reject',
     httpStatus: 403,
-    errors: [{ hl7Code: '204', location: 'MSH-4', message: `sender not allowed: ${ods} does not allow MLLP from this ${how}` }],
+    errors: [
+      { hl7Code: '204', location: 'MSH-4', message: `sender not allowed: ${ods} does not allow MLLP from this ${how}` },
+    ],
   };
 }
 

@@ -23,7 +23,7 @@ export function parseCidr(input: string): CidrParse {
   const slash = raw.indexOf('/');
   const addr = slash === -1 ? raw : raw.slice(0, slash);
   const family = isIP(addr);
-  if (family !== 4 && family !== 6 || addr.includes('%')) {
+  if ((family !== 4 && family !== 6) || addr.includes('%')) {
     return { ok: false, reason: `${JSON.stringify(input)} is not an IPv4 or IPv6 address or CIDR block` };
   }
   const bytes = family === 4 ? ipv4Bytes(addr) : ipv6Bytes(addr);

@@ -27,9 +27,15 @@ describe('checkWebhookUrl (syntactic, no DNS)', () => {
 
   it.each([
     ['http://hooks.provider.example/x', 'webhook URL must use https'],
-    ['http://127.0.0.1:3000/x', 'webhook URL host 127.0.0.1 is a loopback address; webhooks go only to public addresses'],
+    [
+      'http://127.0.0.1:3000/x',
+      'webhook URL host 127.0.0.1 is a loopback address; webhooks go only to public addresses',
+    ],
     ['https://localhost/x', 'webhook URL host localhost is a loopback name; webhooks go only to public addresses'],
-    ['https://api.localhost/x', 'webhook URL host api.localhost is a loopback name; webhooks go only to public addresses'],
+    [
+      'https://api.localhost/x',
+      'webhook URL host api.localhost is a loopback name; webhooks go only to public addresses',
+    ],
     ['https://10.0.0.1/x', 'webhook URL host 10.0.0.1 is a private address; webhooks go only to public addresses'],
     ['http://10.0.0.1/', 'webhook URL host 10.0.0.1 is a private address; webhooks go only to public addresses'],
     ['https://127.1/x', 'loopback'],
@@ -52,12 +58,15 @@ describe('checkWebhookUrl (syntactic, no DNS)', () => {
     expect(!r.ok && r.reason).toContain(why);
   });
 
-  it.each(['http://localhost:3000/x', 'http://127.0.0.1:9999/x', 'http://127.8.9.10/x', 'http://[::1]:8080/x', 'https://127.0.0.1/x'])(
-    'ALLOW_LOOPBACK_WEBHOOKS allows http(s) to loopback %s',
-    (url) => {
-      expect(checkWebhookUrl(url, loopbackAllowed)).toEqual({ ok: true });
-    },
-  );
+  it.each([
+    'http://localhost:3000/x',
+    'http://127.0.0.1:9999/x',
+    'http://127.8.9.10/x',
+    'http://[::1]:8080/x',
+    'https://127.0.0.1/x',
+  ])('ALLOW_LOOPBACK_WEBHOOKS allows http(s) to loopback %s', (url) => {
+    expect(checkWebhookUrl(url, loopbackAllowed)).toEqual({ ok: true });
+  });
 
   it.each([
     ['http://192.168.1.5/x', 'private'],

@@ -64,7 +64,8 @@ export function checkWebhookUrl(url: string, opts: GuardOptions): UrlCheck {
 
   const loopback = isLocalhostName(host) || isLoopbackHost(host);
   if (loopback && opts.allowLoopback) return { ok: true };
-  if (isLocalhostName(host)) return { ok: false, reason: `webhook URL host ${host} is a loopback name; ${PUBLIC_ONLY}` };
+  if (isLocalhostName(host))
+    return { ok: false, reason: `webhook URL host ${host} is a loopback name; ${PUBLIC_ONLY}` };
   if (isIP(host) !== 0) {
     const range = blockedRange(host);
     if (range) return { ok: false, reason: `webhook URL host ${host} is a ${range} address; ${PUBLIC_ONLY}` };

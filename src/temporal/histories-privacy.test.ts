@@ -12,7 +12,9 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 /** Every base64 `data` field of a history's payloads, decoded. */
 function payloads(json: string): string[] {
-  return [...json.matchAll(/"data"\s*:\s*"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8'));
+  return [...json.matchAll(/"data"\s*:\s*"([A-Za-z0-9+/=]+)"/g)].map((m) =>
+    Buffer.from(m[1]!, 'base64').toString('utf8'),
+  );
 }
 
 /** The fixture patients' names (test/fixtures/hl7), and the shapes of NHS numbers and patient fields. */
@@ -28,7 +30,11 @@ describe('recorded workflow histories carry no patient data', () => {
   it('there are recorded histories to look at, and the check would see patient data', () => {
     expect(files.length).toBeGreaterThan(5);
     const leaky = ['{"nhs":"999 526 0182"}', '{"familyName":"X"}', '{"dateOfBirth":"1941-03-12"}', '"SMITH^MARGARET"'];
-    for (const text of leaky) expect(FORBIDDEN.some(([, p]) => p.test(text)), text).toBe(true);
+    for (const text of leaky)
+      expect(
+        FORBIDDEN.some(([, p]) => p.test(text)),
+        text,
+      ).toBe(true);
   });
 
   it.each(files)('%s', (file) => {

@@ -77,7 +77,9 @@ describe('MLLP sender authentication by address (plain TCP)', () => {
     const before = await stored(db, cid(spell));
     const c = await MllpTestClient.connect(svc.mllpPort!, { localAddress: '127.0.0.3' });
     // a flood of tiny frames, as in the issue: none of it may reach the database
-    await c.write(Buffer.concat([mllpFrame(a01(spell, h1.odsCode)), ...Array.from({ length: 50 }, () => mllpFrame('MSH|^~\\&|'))]));
+    await c.write(
+      Buffer.concat([mllpFrame(a01(spell, h1.odsCode)), ...Array.from({ length: 50 }, () => mllpFrame('MSH|^~\\&|'))]),
+    );
     await c.waitClosed(5_000);
     expect(c.frames).toEqual([]);
     expect(c.bytesIn).toBe(0);
@@ -163,7 +165,10 @@ describe('MLLP sender authentication by address (plain TCP)', () => {
       [h3, ['127.0.0.1/32']],
       [h2, []],
     ] as const) {
-      const res = await svc.api('PATCH', `/v1/hospitals/${h.id}`, { key: svc.adminToken, body: { mllpAllowedCidrs: cidrs } });
+      const res = await svc.api('PATCH', `/v1/hospitals/${h.id}`, {
+        key: svc.adminToken,
+        body: { mllpAllowedCidrs: cidrs },
+      });
       expect(res.status, res.text).toBe(200);
       expect(res.body.mllpAllowedCidrs).toEqual(cidrs);
     }
@@ -256,21 +261,43 @@ describe('the registry: mllpAllowedCidrs and mllpCertificateFingerprints', () =>
   });
 
   it('a hospital registered without them answers as before ({id, odsCode, name, apiKey}) and shows empty lists', async () => {
-    const res = await svc.api('POST', '/v1/hospitals', { key: svc.adminToken, body: { odsCode: ods('RP'), name: 'Plain' } });
+    const res = await svc.api('POST', '/v1/hospitals', {
+      key: svc.adminToken,
+      body: { odsCode: ods('RP'), name: 'Plain' },
+    });
     expect(Object.keys(res.body).sort()).toEqual(['apiKey', 'id', 'name', 'odsCode']);
     const one = await svc.api('GET', `/v1/hospitals/${res.body.id}`, { key: svc.adminToken });
     expect(one.body).toMatchObject({ mllpAllowedCidrs: [], mllpCertificateFingerprints: [] });
   });
 
   it.each([
-    [{ mllpAllowedCidrs: ['10.20.1.5/16'] }, 'mllpAllowedCidrs.0', '"10.20.1.5/16" has host bits set: the block is 10.20.0.0/16'],
-    [{ mllpAllowedCidrs: ['10.0.0.0/33'] }, 'mllpAllowedCidrs.0', '"10.0.0.0/33" has a prefix length that is not 0 to 32'],
-    [{ mllpAllowedCidrs: ['hospital.example'] }, 'mllpAllowedCidrs.0', '"hospital.example" is not an IPv4 or IPv6 address or CIDR block'],
+    [
+      { mllpAllowedCidrs: ['10.20.1.5/16'] },
+      'mllpAllowedCidrs.0',
+      '"10.20.1.5/16" has host bits set: the block is 10.20.0.0/16',
+    ],
+    [
+      { mllpAllowedCidrs: ['10.0.0.0/33'] },
+      'mllpAllowedCidrs.0',
+      '"10.0.0.0/33" has a prefix length that is not 0 to 32',
+    ],
+    [
+      { mllpAllowedCidrs: ['hospital.example'] },
+      'mllpAllowedCidrs.0',
+      '"hospital.example" is not an IPv4 or IPv6 address or CIDR block',
+    ],
     [{ mllpAllowedCidrs: '10.0.0.0/8' }, 'mllpAllowedCidrs', 'must be an array of CIDR blocks, e.g. ["10.20.0.0/16"]'],
-    [{ mllpCertificateFingerprints: ['abc'] }, 'mllpCertificateFingerprints.0', '"abc" is not a SHA-256 fingerprint (64 hex digits, colons allowed)'],
+    [
+      { mllpCertificateFingerprints: ['abc'] },
+      'mllpCertificateFingerprints.0',
+      '"abc" is not a SHA-256 fingerprint (64 hex digits, colons allowed)',
+    ],
   ])('POST %j → 400 problem+json naming the field, nothing registered', async (extra, field, message) => {
     const odsCode = ods('RX');
-    const res = await svc.api('POST', '/v1/hospitals', { key: svc.adminToken, body: { odsCode, name: 'Bad', ...extra } });
+    const res = await svc.api('POST', '/v1/hospitals', {
+      key: svc.adminToken,
+      body: { odsCode, name: 'Bad', ...extra },
+    });
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(res.body).toEqual({
@@ -299,7 +326,10 @@ describe('the registry: mllpAllowedCidrs and mllpCertificateFingerprints', () =>
       mllpAllowedCidrs: ['10.0.0.0/8'],
       mllpCertificateFingerprints: [FP.toUpperCase()],
     });
-    const cleared = await svc.api('PATCH', `/v1/hospitals/${h.id}`, { key: svc.adminToken, body: { mllpAllowedCidrs: [] } });
+    const cleared = await svc.api('PATCH', `/v1/hospitals/${h.id}`, {
+      key: svc.adminToken,
+      body: { mllpAllowedCidrs: [] },
+    });
     expect(cleared.body).toMatchObject({ mllpAllowedCidrs: [], mllpCertificateFingerprints: [FP.toUpperCase()] });
 
     const db = postgres(svc.db.url, { max: 1, onnotice: () => undefined });
@@ -307,7 +337,10 @@ describe('the registry: mllpAllowedCidrs and mllpCertificateFingerprints', () =>
       const audit = await db<{ actor: string; details: unknown }[]>`
         select actor, details from audit_events where action = 'hospital.mllp-senders.updated' and entity_id = ${h.id} order by id`;
       expect(audit).toEqual([
-        { actor: 'operator', details: { mllpAllowedCidrs: ['10.0.0.0/8'], mllpCertificateFingerprints: [FP.toUpperCase()] } },
+        {
+          actor: 'operator',
+          details: { mllpAllowedCidrs: ['10.0.0.0/8'], mllpCertificateFingerprints: [FP.toUpperCase()] },
+        },
         { actor: 'operator', details: { mllpAllowedCidrs: [], mllpCertificateFingerprints: [FP.toUpperCase()] } },
       ]);
     } finally {
@@ -319,7 +352,9 @@ describe('the registry: mllpAllowedCidrs and mllpCertificateFingerprints', () =>
     expect(empty.body.detail).toBe('(body): must set mllpAllowedCidrs, mllpCertificateFingerprints or both');
     const unknownField = await svc.api('PATCH', `/v1/hospitals/${h.id}`, { key: svc.adminToken, body: { name: 'x' } });
     expect(unknownField.status).toBe(400);
-    expect((await svc.api('PATCH', `/v1/hospitals/${h.id}`, { key: h.apiKey, body: { mllpAllowedCidrs: [] } })).status).toBe(403);
+    expect(
+      (await svc.api('PATCH', `/v1/hospitals/${h.id}`, { key: h.apiKey, body: { mllpAllowedCidrs: [] } })).status,
+    ).toBe(403);
     const missing = await svc.api('PATCH', '/v1/hospitals/00000000-0000-4000-8000-000000000000', {
       key: svc.adminToken,
       body: { mllpAllowedCidrs: [] },
@@ -394,11 +429,16 @@ describe('MLLP over TLS with client certificates', () => {
     svc = await startTestService({
       roles: ['api'],
       env: { MLLP_TLS_CERT: pki.server.certFile, MLLP_TLS_KEY: pki.server.keyFile, MLLP_TLS_CA: pki.ca.certFile },
-      logger: pino({ level: 'info' }, { write: (line: string) => void logs.push((JSON.parse(line) as { msg: string }).msg) }),
+      logger: pino(
+        { level: 'info' },
+        { write: (line: string) => void logs.push((JSON.parse(line) as { msg: string }).msg) },
+      ),
     });
     db = postgres(svc.db.url, { max: 2, onnotice: () => undefined });
     // fingerprints given as Node prints them (upper-case, colons) and lower-case without colons: both normalised
-    hTls = await registerHospital(svc, ods('RT'), 'Bound certificate', { mllpCertificateFingerprints: [bound.fingerprint256] });
+    hTls = await registerHospital(svc, ods('RT'), 'Bound certificate', {
+      mllpCertificateFingerprints: [bound.fingerprint256],
+    });
     // over TLS an allow-list alone is not enough: the certificate must be bound
     hOther = await registerHospital(svc, ods('RO'), 'Another certificate', {
       mllpCertificateFingerprints: ['cd'.repeat(32)],

@@ -69,7 +69,11 @@ const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
 describe('the process refuses to start in production', () => {
   const TOKEN_16 = 'aaaaaaaaaaaaaaaa';
   const GOOD_TOKEN = 'p'.repeat(40);
-  const base = { DATABASE_URL: 'postgres://127.0.0.1:1/none', TEMPORAL_ADDRESS: '127.0.0.1:1', npm_config_loglevel: 'error' };
+  const base = {
+    DATABASE_URL: 'postgres://127.0.0.1:1/none',
+    TEMPORAL_ADDRESS: '127.0.0.1:1',
+    npm_config_loglevel: 'error',
+  };
 
   it.each(['src/main-api.ts', 'src/main-worker.ts', 'src/main.ts'])(
     '%s with NODE_ENV=production and ADMIN_TOKEN=aaaaaaaaaaaaaaaa: exit 1, one line naming ADMIN_TOKEN, the token not shown',
@@ -109,8 +113,14 @@ describe('the process refuses to start in production', () => {
   it('loadConfig says the same, and startService refuses a configuration built around it', async () => {
     expect(() =>
       loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: GOOD_TOKEN, ALLOW_LOOPBACK_WEBHOOKS: 'true' }),
-    ).toThrow(new ConfigError('Invalid configuration: ALLOW_LOOPBACK_WEBHOOKS must not be true when NODE_ENV=production'));
-    const config = { ...loadConfig({ ...base, ADMIN_TOKEN: GOOD_TOKEN }), production: true, allowLoopbackWebhooks: true };
+    ).toThrow(
+      new ConfigError('Invalid configuration: ALLOW_LOOPBACK_WEBHOOKS must not be true when NODE_ENV=production'),
+    );
+    const config = {
+      ...loadConfig({ ...base, ADMIN_TOKEN: GOOD_TOKEN }),
+      production: true,
+      allowLoopbackWebhooks: true,
+    };
     await expect(
       startService({ config: config as ServiceOptions['config'], logger: pino({ level: 'silent' }), roles: ['api'] }),
     ).rejects.toThrow('Invalid configuration: ALLOW_LOOPBACK_WEBHOOKS must not be true when NODE_ENV=production');
@@ -128,7 +138,9 @@ describe('MLLP over TLS settings', () => {
     });
     await expect(
       startService({ config: config as ServiceOptions['config'], logger: pino({ level: 'silent' }), roles: ['api'] }),
-    ).rejects.toThrow(new ConfigError('Invalid configuration: MLLP_TLS_CERT cannot be read (ENOENT: /nonexistent/server.pem)'));
+    ).rejects.toThrow(
+      new ConfigError('Invalid configuration: MLLP_TLS_CERT cannot be read (ENOENT: /nonexistent/server.pem)'),
+    );
   });
 });
 

@@ -35,7 +35,8 @@ const problem = (message: string) => ({
   detail: `webhookUrl: ${message}`,
   errors: [{ field: 'webhookUrl', message }],
 });
-const METADATA_REFUSED = 'webhook URL host 169.254.169.254 is a link-local address; webhooks go only to public addresses';
+const METADATA_REFUSED =
+  'webhook URL host 169.254.169.254 is a link-local address; webhooks go only to public addresses';
 const PRIVATE_REFUSED = 'webhook URL host 10.0.0.1 is a private address; webhooks go only to public addresses';
 const LOOPBACK_REFUSED = 'webhook URL host 127.0.0.1 is a loopback address; webhooks go only to public addresses';
 const WARNING =
@@ -73,7 +74,10 @@ describe.each(COMBINATIONS)('NODE_ENV=$nodeEnv, ALLOW_LOOPBACK_WEBHOOKS=$loopbac
     if (nodeEnv) env.NODE_ENV = nodeEnv;
     svc = await startTestService({
       env,
-      logger: pino({ level: 'warn' }, { write: (l: string) => void warnings.push((JSON.parse(l) as { msg: string }).msg) }),
+      logger: pino(
+        { level: 'warn' },
+        { write: (l: string) => void warnings.push((JSON.parse(l) as { msg: string }).msg) },
+      ),
     });
     hospital = await registerHospital(svc, 'RX1');
     provider = await registerProvider(svc, `VW${String(++seq).padStart(3, '0')}`);

@@ -35,7 +35,9 @@ function openssl(args: string[], cwd: string): void {
     execFileSync('openssl', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const e = err as { stderr?: Buffer; message: string };
-    throw new Error(`openssl ${args[0]} failed (the TLS tests need the openssl command): ${e.stderr?.toString() ?? e.message}`);
+    throw new Error(
+      `openssl ${args[0]} failed (the TLS tests need the openssl command): ${e.stderr?.toString() ?? e.message}`,
+    );
   }
 }
 
@@ -45,14 +47,33 @@ function load(dir: string, name: string): TestCert {
   const certFile = join(dir, `${name}.pem`);
   const keyFile = join(dir, `${name}.key`);
   const cert = readFileSync(certFile);
-  return { certFile, keyFile, cert, key: readFileSync(keyFile), fingerprint256: new X509Certificate(cert).fingerprint256 };
+  return {
+    certFile,
+    keyFile,
+    cert,
+    key: readFileSync(keyFile),
+    fingerprint256: new X509Certificate(cert).fingerprint256,
+  };
 }
 
 function makeCa(dir: string, name: string): TestCert {
   openssl(
     [
-      'req', '-x509', ...EC, '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${name}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      ...EC,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ],
     dir,
   );
@@ -64,9 +85,23 @@ function makeLeaf(dir: string, name: string, ca: string, ext: string): TestCert 
   openssl(['req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
   openssl(
     [
-      'x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-set_serial',
-      String(Date.now() + Math.floor(Math.random() * 1e6)), '-days', '2', '-sha256', '-extfile', `${name}.ext`,
-      '-out', `${name}.pem`,
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${ca}.pem`,
+      '-CAkey',
+      `${ca}.key`,
+      '-set_serial',
+      String(Date.now() + Math.floor(Math.random() * 1e6)),
+      '-days',
+      '2',
+      '-sha256',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.pem`,
     ],
     dir,
   );

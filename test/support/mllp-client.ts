@@ -62,7 +62,11 @@ export class MllpTestClient {
   /** Plain TCP to 127.0.0.1:`port`, from `localAddress` (default: the kernel's choice, 127.0.0.1). */
   static connect(port: number, opts: { localAddress?: string } = {}): Promise<MllpTestClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host: '127.0.0.1', ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+      const s = net.connect({
+        port,
+        host: '127.0.0.1',
+        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+      });
       s.once('connect', () => resolve(new MllpTestClient(s)));
       s.once('error', reject);
     });
@@ -108,7 +112,8 @@ export class MllpTestClient {
     await this.write(mllpFrame(message));
     const deadline = Date.now() + timeoutMs;
     while (this.frames.length <= before) {
-      if (this.closedAt !== undefined) throw new Error(`connection closed without an ACK (${this.error ?? 'no error'})`);
+      if (this.closedAt !== undefined)
+        throw new Error(`connection closed without an ACK (${this.error ?? 'no error'})`);
       if (Date.now() > deadline) throw new Error('no ACK in time');
       await sleep(10);
     }
