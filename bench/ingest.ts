@@ -399,7 +399,7 @@ async function main() {
     const reg = await fetch(`http://127.0.0.1:${port}/v1/hospitals`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ odsCode: 'RX1', name: 'Benchmark General' }),
+      body: JSON.stringify({ odsCode: 'RX1', name: 'Benchmark General', mllpAllowedCidrs: ['127.0.0.1/32'] }),
     });
     const { apiKey } = (await reg.json()) as { apiKey: string };
 

@@ -45,7 +45,7 @@ describe('loadConfig', () => {
       TEMPORAL_ADDRESS: 'temporal:7233',
       TEMPORAL_NAMESPACE: 'care',
       TEMPORAL_TASK_QUEUE: 'q1',
-      ADMIN_TOKEN: 'a-long-enough-admin-token',
+      ADMIN_TOKEN: 'a-long-enough-admin-token-for-production',
       NOTIFY_API_KEY: NOTIFY_KEY,
       NOTIFY_BASE_URL: 'http://127.0.0.1:9999',
       NOTIFY_SMS_TEMPLATE_ID: TEMPLATE,
@@ -131,6 +131,17 @@ describe('loadConfig', () => {
       /^Invalid configuration: MLLP_IDLE_TIMEOUT_SECONDS must be a positive number of seconds$/,
     ],
     ['RELAY_POLL_MS', '0.5', /^Invalid configuration: RELAY_POLL_MS must be a positive whole number of milliseconds$/],
+    ['ALLOW_LOOPBACK_WEBHOOKS', 'yes', /^Invalid configuration: ALLOW_LOOPBACK_WEBHOOKS must be true or false$/],
+    [
+      'MLLP_MAX_CONNECTIONS',
+      '0',
+      /^Invalid configuration: MLLP_MAX_CONNECTIONS must be a positive whole number of connections$/,
+    ],
+    [
+      'MLLP_FRAME_TIMEOUT_SECONDS',
+      'soon',
+      /^Invalid configuration: MLLP_FRAME_TIMEOUT_SECONDS must be a positive number of seconds$/,
+    ],
   ])('%s=%j is refused with one line naming it', (name, value, expected) => {
     const message = problem({ [name]: value });
     expect(message.split('\n')).toHaveLength(1);
@@ -147,6 +158,92 @@ describe('loadConfig', () => {
       'ADMIN_TOKEN',
       'LOG_LEVEL',
     ]);
+  });
+});
+
+describe('security defaults (CONTRACT.md "Security defaults")', () => {
+  const PRODUCTION_TOKEN = 'x'.repeat(32);
+
+  it.each(['production', 'Production', 'PRODUCTION'])(
+    'NODE_ENV=%s with an ADMIN_TOKEN of 31 characters stops the process: one line, the token not echoed',
+    (nodeEnv) => {
+      const token = 'k'.repeat(31);
+      const message = problem({ NODE_ENV: nodeEnv, ADMIN_TOKEN: token });
+      expect(message).toBe(
+        'Invalid configuration: ADMIN_TOKEN must be at least 32 characters when NODE_ENV=production',
+      );
+      expect(message).not.toContain(token);
+    },
+  );
+
+  it.each([undefined, 'staging', 'development'])('NODE_ENV=%s: 16 characters are enough', (nodeEnv) => {
+    expect(loadConfig({ NODE_ENV: nodeEnv, ADMIN_TOKEN: 'a'.repeat(16) })).toMatchObject({
+      production: false,
+      adminToken: 'a'.repeat(16),
+    });
+  });
+
+  it('ADMIN_TOKEN=aaaaaaaaaaaaaaaa (16) is refused in production, and a token of 32 characters is accepted', () => {
+    expect(problem({ NODE_ENV: 'production', ADMIN_TOKEN: 'aaaaaaaaaaaaaaaa' })).toBe(
+      'Invalid configuration: ADMIN_TOKEN must be at least 32 characters when NODE_ENV=production',
+    );
+    expect(problem({ NODE_ENV: 'production', ADMIN_TOKEN: 'short' })).toBe(
+      'Invalid configuration: ADMIN_TOKEN must be at least 32 characters when NODE_ENV=production',
+    );
+    expect(loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: PRODUCTION_TOKEN })).toMatchObject({
+      production: true,
+      adminToken: PRODUCTION_TOKEN,
+    });
+  });
+
+  it('ALLOW_LOOPBACK_WEBHOOKS defaults to false; true is read outside production', () => {
+    expect(loadConfig({}).allowLoopbackWebhooks).toBe(false);
+    expect(loadConfig({ ALLOW_LOOPBACK_WEBHOOKS: 'false' }).allowLoopbackWebhooks).toBe(false);
+    expect(loadConfig({ ALLOW_LOOPBACK_WEBHOOKS: 'true' }).allowLoopbackWebhooks).toBe(true);
+    expect(loadConfig({ ALLOW_LOOPBACK_WEBHOOKS: 'TRUE', NODE_ENV: 'staging' }).allowLoopbackWebhooks).toBe(true);
+  });
+
+  it.each(['production', 'Production'])(
+    'NODE_ENV=%s with ALLOW_LOOPBACK_WEBHOOKS=true stops the process with one line',
+    (nodeEnv) => {
+      expect(problem({ NODE_ENV: nodeEnv, ALLOW_LOOPBACK_WEBHOOKS: 'true', ADMIN_TOKEN: PRODUCTION_TOKEN })).toBe(
+        'Invalid configuration: ALLOW_LOOPBACK_WEBHOOKS must not be true when NODE_ENV=production',
+      );
+      expect(loadConfig({ NODE_ENV: nodeEnv, ALLOW_LOOPBACK_WEBHOOKS: 'false' }).allowLoopbackWebhooks).toBe(false);
+    },
+  );
+
+  it('both rules are reported with the other bad variables, one line each', () => {
+    expect(
+      problem({ NODE_ENV: 'production', PORT: 'x', ADMIN_TOKEN: 'short', ALLOW_LOOPBACK_WEBHOOKS: 'true' }).split('\n'),
+    ).toEqual([
+      'Invalid configuration: PORT must be a port number from 0 to 65535',
+      'Invalid configuration: ADMIN_TOKEN must be at least 32 characters when NODE_ENV=production',
+      'Invalid configuration: ALLOW_LOOPBACK_WEBHOOKS must not be true when NODE_ENV=production',
+    ]);
+  });
+
+  it('MLLP defaults: 100 connections, a frame within 30 s, no TLS', () => {
+    expect(loadConfig({})).toMatchObject({ mllpMaxConnections: 100, mllpFrameTimeoutSeconds: 30, mllpTls: undefined });
+    expect(loadConfig({ MLLP_MAX_CONNECTIONS: '3', MLLP_FRAME_TIMEOUT_SECONDS: '0.5' })).toMatchObject({
+      mllpMaxConnections: 3,
+      mllpFrameTimeoutSeconds: 0.5,
+    });
+  });
+
+  it('MLLP_TLS_CERT, MLLP_TLS_KEY and MLLP_TLS_CA come all three or none', () => {
+    expect(loadConfig({ MLLP_TLS_CERT: 'c.pem', MLLP_TLS_KEY: 'k.pem', MLLP_TLS_CA: 'ca.pem' }).mllpTls).toEqual({
+      certFile: 'c.pem',
+      keyFile: 'k.pem',
+      caFile: 'ca.pem',
+    });
+    expect(problem({ MLLP_TLS_CERT: 'c.pem' }).split('\n')).toEqual([
+      'Invalid configuration: MLLP_TLS_KEY must be set when MLLP_TLS_CERT is (all three or none)',
+      'Invalid configuration: MLLP_TLS_CA must be set when MLLP_TLS_CERT is (all three or none)',
+    ]);
+    expect(problem({ MLLP_TLS_CERT: 'c.pem', MLLP_TLS_KEY: 'k.pem' })).toBe(
+      'Invalid configuration: MLLP_TLS_CA must be set when MLLP_TLS_CERT and MLLP_TLS_KEY are (all three or none)',
+    );
   });
 });
 

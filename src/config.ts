@@ -45,7 +45,14 @@ const schema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('admission-alerts'),
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  /** at least 16 characters; at least 32 when NODE_ENV=production (checked in loadConfig) */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** tests and demos only: webhooks may go to loopback over http; refused when NODE_ENV=production */
+  ALLOW_LOOPBACK_WEBHOOKS: z
+    .string()
+    .regex(/^(true|false)$/i, 'must be true or false')
+    .transform((v) => v.toLowerCase() === 'true')
+    .default('false'),
   PUBLIC_BASE_URL: httpUrl.optional(),
   /** `{key_name}-{service id}-{secret}` as Notify shows it once (Notify API docs, "API keys") */
   NOTIFY_API_KEY: z
@@ -70,6 +77,14 @@ const schema = z.object({
   RELAY_POLL_MS: positiveInt('milliseconds').default('1000'),
   /** an MLLP connection with no traffic for this long is ended */
   MLLP_IDLE_TIMEOUT_SECONDS: positiveSeconds.default('300'),
+  /** connections beyond this many are closed as soon as they are accepted */
+  MLLP_MAX_CONNECTIONS: positiveInt('connections').default('100'),
+  /** a frame must end within this long of its start byte (0x0B), else the connection is closed without an ACK */
+  MLLP_FRAME_TIMEOUT_SECONDS: positiveSeconds.default('30'),
+  /** PEM files: all three turn MLLP into MLLP over TLS with client certificates signed by MLLP_TLS_CA */
+  MLLP_TLS_CERT: z.string().optional(),
+  MLLP_TLS_KEY: z.string().optional(),
+  MLLP_TLS_CA: z.string().optional(),
   /** an unmatched stay waiting this long in the review queue is sent to the operator contacts (once) */
   REVIEW_ALERT_MINUTES: z
     .string()
@@ -133,6 +148,44 @@ export interface Config {
   ackTokenTtlSeconds: number;
   relayPollMs: number;
   mllpIdleTimeoutSeconds: number;
+  mllpMaxConnections: number;
+  mllpFrameTimeoutSeconds: number;
+  /** MLLP over TLS: paths of the server certificate, its key and the CA that signs hospitals' client certificates */
+  mllpTls: { certFile: string; keyFile: string; caFile: string } | undefined;
+  /** ALLOW_LOOPBACK_WEBHOOKS=true: webhooks may go to loopback (never set in production) */
+  allowLoopbackWebhooks: boolean;
+}
+
+/** NODE_ENV names production, whatever its case (`Production`, `PRODUCTION`). */
+export function isProductionEnv(nodeEnv: string | undefined): boolean {
+  return (nodeEnv ?? '').trim().toLowerCase() === 'production';
+}
+
+/** The length ADMIN_TOKEN must have at least when NODE_ENV=production (CONTRACT.md "Security defaults"). */
+export const MIN_PRODUCTION_ADMIN_TOKEN = 32;
+
+const TLS_VARIABLES = ['MLLP_TLS_CERT', 'MLLP_TLS_KEY', 'MLLP_TLS_CA'] as const;
+
+/**
+ * Rules between variables (CONTRACT.md "Security defaults"), one message per variable, checked on the raw values so
+ * they are reported even when another variable is invalid too.
+ */
+function crossChecks(env: Record<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  const production = isProductionEnv(env.NODE_ENV);
+  if (production && env.ADMIN_TOKEN !== undefined && env.ADMIN_TOKEN.length < MIN_PRODUCTION_ADMIN_TOKEN) {
+    out.set('ADMIN_TOKEN', `must be at least ${MIN_PRODUCTION_ADMIN_TOKEN} characters when NODE_ENV=production`);
+  }
+  if (production && env.ALLOW_LOOPBACK_WEBHOOKS?.toLowerCase() === 'true') {
+    out.set('ALLOW_LOOPBACK_WEBHOOKS', 'must not be true when NODE_ENV=production');
+  }
+  const tlsSet = TLS_VARIABLES.filter((v) => env[v] !== undefined);
+  if (tlsSet.length > 0 && tlsSet.length < TLS_VARIABLES.length) {
+    for (const v of TLS_VARIABLES.filter((t) => env[t] === undefined)) {
+      out.set(v, `must be set when ${tlsSet.join(' and ')} ${tlsSet.length > 1 ? 'are' : 'is'} (all three or none)`);
+    }
+  }
+  return out;
 }
 
 export class ConfigError extends Error {
@@ -148,19 +201,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       .filter(([, v]) => v !== ''),
   );
   const parsed = schema.safeParse(cleaned);
-  if (!parsed.success) {
+  const cross = crossChecks(cleaned);
+  if (!parsed.success || cross.size > 0) {
     // one line per variable (its first problem), in the order the schema lists them
     const byName = new Map<string, string>();
-    for (const i of parsed.error.issues) {
+    for (const i of parsed.success ? [] : parsed.error.issues) {
       const name = String(i.path[0] ?? 'environment');
       if (byName.has(name)) continue;
       const message = i.message.startsWith('must') ? i.message : `is invalid (${i.message})`;
-      byName.set(name, `Invalid configuration: ${name} ${message}`);
+      byName.set(name, message);
     }
-    throw new ConfigError([...byName.values()].join('\n'));
+    // a rule between variables says more than the variable's own check ("at least 32 characters in production")
+    for (const [name, message] of cross) byName.set(name, message);
+    throw new ConfigError([...byName].map(([name, message]) => `Invalid configuration: ${name} ${message}`).join('\n'));
   }
   const e = parsed.data;
-  const production = e.NODE_ENV === 'production';
+  const production = isProductionEnv(e.NODE_ENV);
   return {
     env: e.NODE_ENV,
     production,
@@ -197,6 +253,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ackTokenTtlSeconds: e.ACK_TOKEN_TTL_SECONDS,
     relayPollMs: e.RELAY_POLL_MS,
     mllpIdleTimeoutSeconds: e.MLLP_IDLE_TIMEOUT_SECONDS,
+    mllpMaxConnections: e.MLLP_MAX_CONNECTIONS,
+    mllpFrameTimeoutSeconds: e.MLLP_FRAME_TIMEOUT_SECONDS,
+    mllpTls:
+      e.MLLP_TLS_CERT !== undefined && e.MLLP_TLS_KEY !== undefined && e.MLLP_TLS_CA !== undefined
+        ? { certFile: e.MLLP_TLS_CERT, keyFile: e.MLLP_TLS_KEY, caFile: e.MLLP_TLS_CA }
+        : undefined,
+    allowLoopbackWebhooks: e.ALLOW_LOOPBACK_WEBHOOKS,
   };
 }
 

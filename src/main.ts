@@ -17,15 +17,19 @@ const stopAll = async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 };
 
-/** The admin token: ADMIN_TOKEN, else one generated on first start and kept under .data/ so it stays the same. */
-function adminToken(): string {
-  if (config.adminToken) return config.adminToken;
+/**
+ * The admin token: ADMIN_TOKEN, else one generated on first start and kept under .data/ so it stays the same.
+ * `generated` says whether it may be printed: a token supplied through the environment never is (CONTRACT.md
+ * "Security defaults"); the operator already has it, and logs and terminals are read by others.
+ */
+function adminToken(): { token: string; generated: boolean } {
+  if (config.adminToken) return { token: config.adminToken, generated: false };
   const file = join(config.dataDir, 'admin-token');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), generated: true };
   mkdirSync(config.dataDir, { recursive: true });
   const token = randomBytes(24).toString('base64url');
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return token;
+  return { token, generated: true };
 }
 
 try {
@@ -66,7 +70,7 @@ try {
     }
   }
 
-  const token = adminToken();
+  const { token, generated } = adminToken();
   const svc = await startService({
     config: { ...config, databaseUrl, adminToken: token, temporal: { ...config.temporal, address: temporalAddress } } as ServiceOptions['config'],
     logger,
@@ -82,7 +86,9 @@ try {
     `  API            http://localhost:${svc.httpPort}   (health: /health/ready)`,
     svc.mllpPort !== undefined ? `  MLLP           localhost:${svc.mllpPort}` : '  MLLP           off (MLLP_PORT=0)',
     `  Temporal UI    ${uiUrl ?? `(external Temporal at ${temporalAddress})`}`,
-    `  Admin token    ${token}`,
+    generated
+      ? `  Admin token    ${token}   (kept in ${join(config.dataDir, 'admin-token')})`
+      : '  Admin token    from ADMIN_TOKEN (not shown)',
     '  Ctrl-C stops everything.',
     '',
   ];

@@ -3,16 +3,19 @@
  * (HTTP + MLLP + relay) and the worker as separate processes. Tests start it the same way.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type { Server } from 'node:http';
 import type { WorkflowBundle } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { migrate, openDatabase, ping, type Database } from './db/client.js';
 import { createApp } from './http/app.js';
 import { createIngest, type Ingest } from './ingest/ingest.js';
 import { startRelay, type Relay } from './ingest/relay.js';
-import { createMllpServer, type MllpServer } from './mllp/server.js';
+import { createMllpSenderAuth } from './mllp/sender-auth.js';
+import { createMllpServer, type MllpServer, type MllpTlsOptions } from './mllp/server.js';
 import type { NotifySender, WebhookSender } from './notify/channel.js';
 import {
   checkNotifyAtStart,
@@ -64,6 +67,17 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
       }
     }
   };
+  if (config.allowLoopbackWebhooks) {
+    // loadConfig refuses it in production; this is for a config built some other way
+    if (config.production) {
+      throw new ConfigError('Invalid configuration: ALLOW_LOOPBACK_WEBHOOKS must not be true when NODE_ENV=production');
+    }
+    logger.warn(
+      'ALLOW_LOOPBACK_WEBHOOKS=true: webhooks may go to loopback addresses (localhost, 127.0.0.0/8, ::1), over http too; for tests and demos only',
+    );
+  }
+  // before anything starts: a TLS file that cannot be used stops the process with one line
+  const mllpTls = config.mllpTls && opts.roles.includes('api') ? readMllpTls(config.mllpTls) : undefined;
   try {
     const database = openDatabase(config.databaseUrl);
     stops.push(() => database.close());
@@ -78,6 +92,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     if (opts.registerSearchAttributes) await ensureSearchAttributes(temporal.connection, config.temporal.namespace);
 
     const ingest = createIngest({ db: database, logger });
+    const mllpSenders = createMllpSenderAuth({ db: database, logger });
     const running: RunningService = { database, temporal, ingest, stop: stopAll };
 
     // one Notify sender per process: the worker sends with it, /health/ready reports what Notify last said
@@ -97,7 +112,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
       installRuntimeLogger(logger);
       const notifyProblem = describeNotifyConfiguration(config.notify);
       if (notifyProblem) logger.warn(notifyProblem);
-      const webhook = opts.webhook ?? createWebhookSender({ allowPrivateHosts: !config.production, logger });
+      const webhook = opts.webhook ?? createWebhookSender({ allowLoopback: config.allowLoopbackWebhooks, logger });
       const activities = createActivities({
         db: database,
         notify,
@@ -146,6 +161,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         ingest,
         csrfSecret: opts.csrfSecret ?? randomBytes(32).toString('hex'),
         onStored: relay.kick,
+        mllpSendersChanged: mllpSenders.changed,
         health: async () => ({
           postgres: await ping(database),
           temporal: await temporalHealthy(temporal.connection),
@@ -171,8 +187,12 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         const mllp: MllpServer = createMllpServer({
           logger,
           idleTimeoutMs: config.mllpIdleTimeoutSeconds * 1000,
-          handler: async (message) => {
-            const result = await ingest.ingestHl7(message, { transport: 'mllp' });
+          maxConnections: config.mllpMaxConnections,
+          frameTimeoutMs: config.mllpFrameTimeoutSeconds * 1000,
+          ...(mllpTls ? { tls: mllpTls } : {}),
+          admit: (peer) => mllpSenders.admits(peer),
+          handler: async (message, peer) => {
+            const result = await ingest.ingestHl7(message, { transport: 'mllp', mllpSender: mllpSenders.sender(peer) });
             if (result.httpStatus === 200) relay.kick();
             return result.sendAck ? result.ack : null;
           },
@@ -186,4 +206,33 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * The PEM files of MLLP_TLS_CERT, MLLP_TLS_KEY and MLLP_TLS_CA, read and tried once at start: a file that cannot be
+ * read, or a key that does not fit its certificate, stops the process with one line naming the variable.
+ */
+function readMllpTls(files: NonNullable<Config['mllpTls']>): MllpTlsOptions {
+  const read = (name: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError(
+        `Invalid configuration: ${name} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}: ${path})`,
+      );
+    }
+  };
+  const tls = {
+    cert: read('MLLP_TLS_CERT', files.certFile),
+    key: read('MLLP_TLS_KEY', files.keyFile),
+    ca: read('MLLP_TLS_CA', files.caFile),
+  };
+  try {
+    createSecureContext(tls);
+  } catch (err) {
+    throw new ConfigError(
+      `Invalid configuration: MLLP_TLS_CERT, MLLP_TLS_KEY and MLLP_TLS_CA are not a usable certificate, key and CA (${(err as Error).message})`,
+    );
+  }
+  return tls;
 }

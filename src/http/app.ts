@@ -14,6 +14,7 @@ import { createHealthRoutes, type HealthCheck } from './routes/health.js';
 import { createHl7Routes } from './routes/hl7.js';
 import { createFhirRoutes } from './routes/fhir.js';
 import { createMessageRoutes } from './routes/messages.js';
+import { createHospitalSecurityRoutes } from './routes/hospitals-security.js';
 import { createRegistryRoutes } from './routes/registry.js';
 import { createReviewRoutes } from './routes/review.js';
 import { createAckLinkPages } from './routes/ack-links.js';
@@ -21,13 +22,15 @@ import { createAckLinkPages } from './routes/ack-links.js';
 export interface AppDeps {
   db: Db;
   temporal: Client;
-  config: Pick<Config, 'adminToken' | 'production' | 'publicBaseUrl' | 'ackTokenTtlSeconds'> &
+  config: Pick<Config, 'adminToken' | 'production' | 'allowLoopbackWebhooks' | 'publicBaseUrl' | 'ackTokenTtlSeconds'> &
     Partial<Pick<Config, 'temporal' | 'admissionLingerSeconds' | 'reviewAlertSeconds' | 'maxStaySeconds' | 'workflowHistoryLimit'>>;
   logger: Logger;
   ingest: Ingest;
   health: HealthCheck;
   /** called after a message is stored, so the relay in this process wakes at once */
   onStored?: () => void;
+  /** called after a hospital's MLLP allow-list or certificates changed, so this process's MLLP listener sees it */
+  mllpSendersChanged?: () => void;
   /** secret for CSRF tokens on the acknowledgement pages */
   csrfSecret: string;
 }
@@ -47,6 +50,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/v1', express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
   app.use('/v1', createMessageRoutes(deps));
   app.use('/v1', createRegistryRoutes(deps));
+  app.use('/v1', createHospitalSecurityRoutes(deps));
   app.use('/v1', createAlertRoutes(deps));
   app.use(
     '/v1',

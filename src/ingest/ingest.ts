@@ -15,6 +15,7 @@ import { canonicalJson, encounterToEvent } from '../fhir/encounter.js';
 import { hasUnstorableEscape, MAX_JSON_DEPTH, nestedDeeperThan } from '../fhir/json.js';
 import { sha256Hex } from '../hash.js';
 import { ackCodeFor, isEnhancedMode } from '../hl7/ack.js';
+import type { MllpSender } from '../mllp/sender-auth.js';
 import { readHeader, readHeaderLenient, toAdmissionEvent, validateHeader, type Hl7Header } from '../hl7/adt.js';
 import { canonicalSegments, decodeHl7Bytes, parseHl7 } from '../hl7/message.js';
 import { createTtlCache } from '../ttl-cache.js';
@@ -43,6 +44,11 @@ export interface IngestContext {
   transport: 'http' | 'mllp';
   /** HTTP: the ODS code of the hospital whose key sent the message (MSH-4 must match) */
   keyHospitalOds?: string;
+  /**
+   * MLLP: the connection (address, TLS certificate) the message came on; MSH-4's hospital must allow it, else AR and
+   * nothing is stored (CONTRACT.md "Security defaults"). Without one, no MLLP message is accepted.
+   */
+  mllpSender?: MllpSender;
 }
 
 /** The notification channel the relay listens on. */
@@ -64,6 +70,22 @@ export function contentHash(text: string): string {
 
 /** PostgreSQL could not take the message: answered "retry later". */
 class StoreUnavailable extends Error {}
+
+/**
+ * AR (or CR), ERR 204 at MSH-4: the hospital named in MSH-4 does not let this MLLP connection send as it. Not stored
+ * (anyone who can reach the port could otherwise fill the database). 204 ("unknown key identifier", as for an HTTP
+ * key of another hospital) rather than 207, which this service uses for "retry later": resending will not help.
+ */
+function senderNotAllowed(ods: string, sender: MllpSender | undefined): Decision {
+  const how = sender?.certificateFingerprint !== undefined ? 'certificate' : `address ${sender?.remoteAddress ?? ''}`;
+  return {
+    outcome: 'reject',
+    httpStatus: 403,
+    errors: [
+      { hl7Code: '204', location: 'MSH-4', message: `sender not allowed: ${ods} does not allow MLLP from this ${how}` },
+    ],
+  };
+}
 
 export function createIngest(deps: IngestDeps) {
   const { db, logger } = deps;
@@ -190,6 +212,9 @@ export function createIngest(deps: IngestDeps) {
       const hospital = await hospitalOf(full.sendingFacility);
       if (ctx.transport === 'mllp' && !hospital) {
         throw new InputError('unknown-sender', `MSH-4 ${full.sendingFacility} is not a registered hospital`, 'MSH-4');
+      }
+      if (ctx.transport === 'mllp' && !(await ctx.mllpSender?.mayActFor(full.sendingFacility))) {
+        return answerHl7(full, senderNotAllowed(full.sendingFacility, ctx.mllpSender), { now: now() });
       }
       let event: AdmissionEvent | undefined;
       let contentError: InputError | undefined;

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CR, FS, MllpDeframer, VT, frame } from '../hl7/mllp.js';
 import { createMllpServer } from './server.js';
-import type { MllpHandler, MllpServer, MllpServerOptions } from './server.js';
+import type { MllpHandler, MllpMessageContext, MllpServer, MllpServerOptions } from './server.js';
 
 /** Patient data that must never show up in a log line. */
 const PATIENT = 'SMITH^MARGARET';
@@ -402,5 +402,133 @@ describe('MLLP server', () => {
     await server.close(); // returns although the handler never will
     await sender.closed;
     expect(sender.acks).toEqual([]);
+  });
+
+  it('ends a connection whose frame does not finish within frameTimeoutMs of its start byte, handling nothing of it', async () => {
+    const handled: string[] = [];
+    const { port, logs } = await startServer({
+      frameTimeoutMs: 300,
+      handler: async (m) => (handled.push(controlId(m)), ackFor(controlId(m))),
+    });
+    const dripper = await Sender.connect(port);
+    const bytes = frame(msg('DRIP'));
+    const openedAt = performance.now();
+    // one byte every 50 ms: the socket never falls silent, but the frame would take seconds
+    const drip = (async () => {
+      for (const b of bytes) {
+        if (dripper.socket.destroyed || dripper.socket.writableEnded) return;
+        dripper.socket.write(Buffer.from([b]), () => undefined);
+        await sleep(50);
+      }
+    })();
+    await dripper.closed;
+    await drip;
+    expect(performance.now() - openedAt).toBeGreaterThanOrEqual(280);
+    expect(performance.now() - openedAt).toBeLessThan(2_000);
+    expect(dripper.acks).toEqual([]);
+    expect(handled).toEqual([]);
+    expect(logs.join('')).toContain('frame deadline');
+  });
+
+  it('the frame deadline runs per frame: a sender whose frames each finish in time is never cut off', async () => {
+    const { port } = await startServer({ frameTimeoutMs: 200 });
+    const sender = await Sender.connect(port);
+    for (let i = 1; i <= 4; i++) {
+      const bytes = frame(msg(`M${i}`));
+      await sender.write(bytes.subarray(0, 20));
+      await sleep(100);
+      await sender.write(bytes.subarray(20));
+      await sender.waitForAcks(i);
+    }
+    expect(sender.socket.destroyed).toBe(false);
+  });
+
+  it('bytes that complete no frame do not keep a connection alive past idleTimeoutMs', async () => {
+    const { port } = await startServer({ idleTimeoutMs: 300 });
+    const noisy = await Sender.connect(port);
+    const openedAt = performance.now();
+    const noise = (async () => {
+      while (!noisy.socket.destroyed && !noisy.socket.writableEnded && performance.now() - openedAt < 3_000) {
+        noisy.socket.write('x', () => undefined);
+        await sleep(50);
+      }
+    })();
+    await noisy.closed;
+    await noise;
+    expect(performance.now() - openedAt).toBeLessThan(2_000);
+  });
+
+  it('defaults to at most 100 connections', async () => {
+    const { port } = await startServer();
+    const senders = await Promise.all(Array.from({ length: 100 }, () => Sender.connect(port)));
+    const extra = await Sender.connect(port);
+    await extra.closed;
+    expect(extra.acks).toEqual([]);
+    await senders[99]!.write(frame(msg('M100')));
+    expect(await senders[99]!.waitForAcks(1)).toEqual([ackFor('M100')]);
+  });
+
+  it('admit: a refused peer is closed without anything of it being handled; an admitted one is served', async () => {
+    const handled: string[] = [];
+    const seen: string[] = [];
+    let allow = false;
+    const { port, logs } = await startServer({
+      admit: async (peer) => (seen.push(peer.remoteAddress), allow),
+      handler: async (m) => (handled.push(controlId(m)), ackFor(controlId(m))),
+    });
+    const refused = await Sender.connect(port);
+    refused.socket.write(frame(msg('NO')), () => undefined);
+    await refused.closed;
+    expect(refused.acks).toEqual([]);
+    expect(handled).toEqual([]);
+    expect(seen).toEqual(['127.0.0.1']);
+    expect(logs.join('')).toContain('sender not allowed for any hospital');
+
+    allow = true;
+    const admitted = await Sender.connect(port);
+    await admitted.write(frame(msg('YES')));
+    expect(await admitted.waitForAcks(1)).toEqual([ackFor('YES')]);
+    expect(handled).toEqual(['YES']);
+  });
+
+  it('admit: bytes sent before the answer are kept and handled once the peer is admitted', async () => {
+    let release: (ok: boolean) => void = () => undefined;
+    const { port } = await startServer({ admit: () => new Promise<boolean>((resolve) => (release = resolve)) });
+    const sender = await Sender.connect(port);
+    await sender.write(Buffer.concat([frame(msg('EARLY1')), frame(msg('EARLY2'))]));
+    await sleep(50);
+    expect(sender.acks).toEqual([]);
+    release(true);
+    expect(await sender.waitForAcks(2)).toEqual([ackFor('EARLY1'), ackFor('EARLY2')]);
+  });
+
+  it('admit: when the check cannot be made, the connection is served and asked about again before each message', async () => {
+    const answers: (boolean | Error)[] = [new Error('database down'), new Error('still down'), false];
+    const handled: string[] = [];
+    const { port } = await startServer({
+      admit: async () => {
+        const a = answers.shift() ?? true;
+        if (a instanceof Error) throw a;
+        return a;
+      },
+      handler: async (m) => (handled.push(controlId(m)), ackFor(controlId(m))),
+    });
+    const sender = await Sender.connect(port);
+    // connect: error (served); M1: error again (handled: the handler has its own check); M2: no → closed, no ACK
+    await sender.write(frame(msg('M1')));
+    expect(await sender.waitForAcks(1)).toEqual([ackFor('M1')]);
+    sender.socket.write(frame(msg('M2')), () => undefined);
+    await sender.closed;
+    expect(sender.acks).toEqual([ackFor('M1')]);
+    expect(handled).toEqual(['M1']);
+  });
+
+  it('passes the peer to the handler: address and connection id; no certificate on plain TCP', async () => {
+    const contexts: MllpMessageContext[] = [];
+    const { port } = await startServer({ handler: async (m, ctx) => (contexts.push(ctx), ackFor(controlId(m))) });
+    const sender = await Sender.connect(port);
+    await sender.write(frame(msg('M1')));
+    await sender.waitForAcks(1);
+    expect(contexts).toEqual([{ remoteAddress: '127.0.0.1', connectionId: expect.any(Number) }]);
   });
 });

@@ -1,14 +1,36 @@
 import net from 'node:net';
 import type { Socket } from 'node:net';
+import tls from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { DEFAULT_MAX_FRAME_BYTES, FrameTooLargeError, MllpDeframer, frame } from '../hl7/mllp.js';
 
-/** Who sent a message: passed to the handler with every payload. */
+/** Who sent a message: passed to the handler with every payload, and to `admit` when the connection opens. */
 export interface MllpMessageContext {
   /** Peer IP address as the socket saw it (`unknown` if it was already gone). */
   readonly remoteAddress: string;
   /** Unique per server; also in every log line about the connection. */
   readonly connectionId: number;
+  /**
+   * MLLP over TLS: SHA-256 of the client certificate (verified against the CA during the handshake), 64 upper-case
+   * hex digits without colons. Undefined on a plain connection.
+   */
+  readonly certificateFingerprint?: string;
+}
+
+/**
+ * Decides at connect time whether a peer may talk at all (CONTRACT.md "Security defaults": a connection from a
+ * sender no hospital allows is closed without an ACK). True: serve it; false: close it at once, reading nothing.
+ * Throwing means "cannot tell now" (PostgreSQL down): the connection is served, and asked about again before each
+ * message until it gets an answer; the handler has its own per-message check.
+ */
+export type MllpAdmit = (peer: MllpMessageContext) => Promise<boolean>;
+
+/** MLLP over TLS (PEM): the server's certificate and key, and the CA that must have signed every client certificate. */
+export interface MllpTlsOptions {
+  cert: Buffer | string;
+  key: Buffer | string;
+  ca: Buffer | string;
 }
 
 /**
@@ -25,8 +47,18 @@ export interface MllpServerOptions {
   maxFrameBytes?: number;
   /** A connection with no traffic and nothing in progress for this long is ended. Default 5 minutes. */
   idleTimeoutMs?: number;
-  /** Connections beyond this are refused at accept (Node's `server.maxConnections`). Default: unlimited. */
+  /** Connections beyond this are closed as soon as they are accepted (Node's `server.maxConnections`). Default 100. */
   maxConnections?: number;
+  /**
+   * A frame must end (0x1C) within this long of its start byte (0x0B), else the connection is ended without an ACK
+   * and the unfinished frame is dropped (nothing of it is handled or stored). Default 30 s. Over TLS the handshake
+   * gets the same time.
+   */
+  frameTimeoutMs?: number;
+  /** Connect-time sender check; none: every peer is served. */
+  admit?: MllpAdmit;
+  /** MLLP over TLS with client certificates (`requestCert`, `rejectUnauthorized` against `ca`); none: plain TCP. */
+  tls?: MllpTlsOptions;
   /** How long `close()` waits for in-flight handlers and their ACKs before destroying sockets. Default 10 s. */
   drainTimeoutMs?: number;
 }
@@ -45,6 +77,8 @@ export interface MllpServer {
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
+const DEFAULT_MAX_CONNECTIONS = 100;
+const DEFAULT_FRAME_TIMEOUT_MS = 30_000;
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 /** After we end a connection gracefully, how long the peer has to close its side before we destroy the socket. */
 const FORCE_CLOSE_AFTER_MS = 5_000;
@@ -64,30 +98,94 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
     handler: opts.handler,
     maxFrameBytes: opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    frameTimeoutMs: opts.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS,
+    admit: opts.admit,
   };
   const drainTimeoutMs = opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
   const open = new Set<Connection>();
+  /** Sockets whose connect-time check is still running: close() destroys them. */
+  const admitting = new Set<Socket>();
   /** Handler runs still going, including those whose socket has already gone: close() waits for them too. */
   const work = new Set<Promise<void>>();
   let nextId = 1;
   let closing: Promise<void> | undefined;
 
-  const server = net.createServer({
-    allowHalfOpen: true,
-    noDelay: true,
-    keepAlive: true,
-    keepAliveInitialDelay: 60_000,
-  });
-  if (opts.maxConnections !== undefined) server.maxConnections = opts.maxConnections;
+  const socketOptions = { allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 };
+  const server: net.Server = opts.tls
+    ? tls.createServer({
+        ...socketOptions,
+        cert: opts.tls.cert,
+        key: opts.tls.key,
+        ca: opts.tls.ca,
+        requestCert: true,
+        rejectUnauthorized: true,
+        handshakeTimeout: settings.frameTimeoutMs,
+        minVersion: 'TLSv1.2',
+      })
+    : net.createServer(socketOptions);
+  server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
 
-  server.on('connection', (socket) => {
-    const conn = new Connection(socket, nextId++, settings, log, (p) => {
+  const serve = (socket: Socket, ctx: MllpMessageContext, verified: boolean): void => {
+    const conn = new Connection(socket, ctx, verified, settings, log, (p) => {
       work.add(p);
       void p.finally(() => work.delete(p));
     });
     open.add(conn);
     socket.once('close', () => open.delete(conn));
     if (closing) conn.drain();
+  };
+
+  const onSocket = (socket: Socket): void => {
+    const connectionId = nextId++;
+    const fingerprint = opts.tls ? certificateFingerprint(socket as TLSSocket) : undefined;
+    const ctx: MllpMessageContext = {
+      remoteAddress: socket.remoteAddress ?? 'unknown',
+      connectionId,
+      ...(fingerprint !== undefined ? { certificateFingerprint: fingerprint } : {}),
+    };
+    const admit = settings.admit;
+    if (!admit) {
+      serve(socket, ctx, true);
+      return;
+    }
+    // Nothing is read until the peer is admitted: its bytes wait in the socket's buffer (no 'data' listener yet).
+    admitting.add(socket);
+    const onEarlyError = (): void => undefined;
+    socket.on('error', onEarlyError);
+    admit(ctx).then(
+      (allowed) => {
+        admitting.delete(socket);
+        socket.off('error', onEarlyError);
+        if (socket.destroyed) return;
+        if (!allowed) {
+          log.warn(
+            { connectionId, remoteAddress: ctx.remoteAddress, tls: opts.tls !== undefined },
+            'MLLP connection refused: sender not allowed for any hospital; closed without reading',
+          );
+          socket.destroy();
+          return;
+        }
+        serve(socket, ctx, true);
+      },
+      (err: unknown) => {
+        admitting.delete(socket);
+        socket.off('error', onEarlyError);
+        if (socket.destroyed) return;
+        log.warn(
+          { connectionId, errorClass: errorClass(err) },
+          'MLLP sender check failed; connection served, checked again before each message',
+        );
+        serve(socket, ctx, false);
+      },
+    );
+  };
+
+  server.on(opts.tls ? 'secureConnection' : 'connection', onSocket);
+  server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+    log.warn(
+      { remoteAddress: socket.remoteAddress, code: errorCode(err), errorClass: errorClass(err) },
+      'MLLP TLS handshake failed (no client certificate, one not signed by MLLP_TLS_CA, or a timeout); closed',
+    );
   });
   server.on('drop', (data) => {
     log.warn(
@@ -101,6 +199,7 @@ export function createMllpServer(opts: MllpServerOptions): MllpServer {
 
   async function close(): Promise<void> {
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of admitting) socket.destroy();
     for (const conn of open) conn.drain();
     const settled = Promise.all([...[...open].map((c) => c.closed), ...work]).then(() => true);
     let timer: NodeJS.Timeout | undefined;
@@ -149,9 +248,24 @@ interface ConnectionSettings {
   handler: MllpHandler;
   maxFrameBytes: number;
   idleTimeoutMs: number;
+  frameTimeoutMs: number;
+  admit: MllpAdmit | undefined;
 }
 
-/** One client socket: deframes, queues, runs the handler one message at a time, writes ACKs. */
+/** SHA-256 of the peer's (already verified) certificate as 64 upper-case hex digits; undefined when there is none. */
+function certificateFingerprint(socket: TLSSocket): string | undefined {
+  const cert = socket.getPeerCertificate();
+  const fp = cert && typeof cert.fingerprint256 === 'string' ? cert.fingerprint256.replace(/:/g, '').toUpperCase() : '';
+  return /^[0-9A-F]{64}$/.test(fp) ? fp : undefined;
+}
+
+/**
+ * One client socket: deframes, queues, runs the handler one message at a time, writes ACKs.
+ *
+ * Two clocks: the idle timer, restarted only when a frame completes or an ACK is written (bytes that complete no
+ * frame, such as noise dripped one byte at a time, do not keep a connection alive), and the frame deadline, started
+ * at a frame's start byte and stopped at its end (a frame dripped one byte at a time cannot hold the connection).
+ */
 class Connection {
   /** Resolves when the socket has closed. */
   readonly closed: Promise<void>;
@@ -174,12 +288,17 @@ class Connection {
   #waitingForDrain = false;
   #paused = false;
   #forceCloseTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #frameTimer: NodeJS.Timeout | undefined;
+  /** The connect-time sender check has answered yes (false while it could not be asked: asked before each message). */
+  #verified: boolean;
   #messages = 0;
   #bytesIn = 0;
 
   constructor(
     socket: Socket,
-    id: number,
+    ctx: MllpMessageContext,
+    verified: boolean,
     settings: ConnectionSettings,
     log: Logger,
     track: (work: Promise<void>) => void,
@@ -187,13 +306,14 @@ class Connection {
     this.#socket = socket;
     this.#settings = settings;
     this.#track = track;
-    this.#ctx = { remoteAddress: socket.remoteAddress ?? 'unknown', connectionId: id };
-    this.#log = log.child({ connectionId: id });
+    this.#ctx = ctx;
+    this.#verified = verified;
+    this.#log = log.child({ connectionId: ctx.connectionId });
     this.#deframer = new MllpDeframer({ maxFrameBytes: settings.maxFrameBytes });
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
 
     socket.setNoDelay(true);
-    socket.setTimeout(settings.idleTimeoutMs);
+    this.#restartIdleTimer();
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => {
       this.#waitingForDrain = false;
@@ -203,7 +323,6 @@ class Connection {
       this.#peerEnded = true;
       if (!this.#busy) this.#endGracefully();
     });
-    socket.on('timeout', () => this.#onIdle());
     socket.on('error', (err) => {
       // ECONNRESET and friends: the peer went away. 'close' follows; never let it reach the process.
       this.#log.info({ code: errorCode(err), errorClass: errorClass(err) }, 'MLLP socket error');
@@ -212,12 +331,17 @@ class Connection {
       this.#state = 'ended';
       this.#queue.length = 0;
       clearTimeout(this.#forceCloseTimer);
+      clearTimeout(this.#idleTimer);
+      clearTimeout(this.#frameTimer);
       this.#log.info(
         { messages: this.#messages, bytesIn: this.#bytesIn, unfinishedFrameBytes: this.#deframer.bufferedBytes },
         'MLLP connection closed',
       );
     });
-    this.#log.info({ remoteAddress: this.#ctx.remoteAddress }, 'MLLP connection opened');
+    this.#log.info(
+      { remoteAddress: ctx.remoteAddress, tls: ctx.certificateFingerprint !== undefined, verified },
+      'MLLP connection opened',
+    );
   }
 
   /** Server shutdown: stop reading; end once the in-flight message (if any) has been acknowledged. */
@@ -243,6 +367,7 @@ class Connection {
     if (this.#state !== 'open') return; // ending: read only to see the peer's FIN
     this.#bytesIn += chunk.length;
     const abandonedBefore = this.#deframer.abandonedFrames;
+    const wasInFrame = this.#deframer.inFrame;
     let payloads: Buffer[];
     try {
       payloads = this.#deframer.push(chunk);
@@ -261,6 +386,12 @@ class Connection {
         'MLLP frame restarted (0x0B before 0x1C); unfinished frame dropped without ACK',
       );
     }
+    // the frame deadline runs from the start byte of the frame now unfinished, if any
+    if (!this.#deframer.inFrame) this.#stopFrameDeadline();
+    else if (!wasInFrame || payloads.length > 0 || this.#deframer.abandonedFrames !== abandonedBefore) {
+      this.#startFrameDeadline();
+    }
+    if (payloads.length > 0) this.#restartIdleTimer();
     for (const payload of payloads) {
       if (payload.length === 0) {
         this.#log.debug('MLLP empty frame ignored');
@@ -299,6 +430,10 @@ class Connection {
     const started = performance.now();
     let reply: Buffer | string | null;
     this.#handling = true;
+    if (!this.#verified && !(await this.#recheck())) {
+      this.#handling = false;
+      return false;
+    }
     try {
       reply = await this.#settings.handler(message, this.#ctx);
     } catch (err) {
@@ -329,6 +464,7 @@ class Connection {
       return false;
     }
     const written = await this.#write(ack);
+    this.#restartIdleTimer();
     this.#log.debug(
       { messageBytes: message.length, ackBytes: ack.length, ms: Math.round((performance.now() - started) * 10) / 10 },
       'MLLP message acknowledged',
@@ -349,6 +485,31 @@ class Connection {
     });
   }
 
+  /**
+   * The connect-time check could not be made (PostgreSQL down): ask again before this message. No: end the
+   * connection without an ACK (false). Yes, or still cannot tell: go on (the handler checks MSH-4's hospital itself).
+   */
+  async #recheck(): Promise<boolean> {
+    const admit = this.#settings.admit;
+    if (!admit) return true;
+    let allowed: boolean | undefined;
+    try {
+      allowed = await admit(this.#ctx);
+    } catch {
+      allowed = undefined;
+    }
+    if (allowed === false) {
+      this.#log.warn(
+        { remoteAddress: this.#ctx.remoteAddress },
+        'MLLP connection refused: sender not allowed for any hospital; closed without an ACK',
+      );
+      this.destroy();
+      return false;
+    }
+    if (allowed === true) this.#verified = true;
+    return true;
+  }
+
   /** Backpressure: stop reading while the write buffer is full or too many received messages wait. */
   #updateFlow(): void {
     if (this.#state !== 'open') return;
@@ -359,17 +520,48 @@ class Connection {
     if (shouldPause && !this.#paused) {
       this.#socket.pause();
       this.#paused = true;
+      // while we do not read, an unfinished frame cannot finish: its deadline starts afresh when reading resumes
+      this.#stopFrameDeadline();
     } else if (!shouldPause && this.#paused) {
       this.#socket.resume();
       this.#paused = false;
+      if (this.#deframer.inFrame) this.#startFrameDeadline();
     }
+  }
+
+  #restartIdleTimer(): void {
+    if (this.#state === 'ended') return;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => this.#onIdle(), this.#settings.idleTimeoutMs);
+    this.#idleTimer.unref();
+  }
+
+  #startFrameDeadline(): void {
+    clearTimeout(this.#frameTimer);
+    if (this.#state !== 'open') return;
+    this.#frameTimer = setTimeout(() => this.#onFrameDeadline(), this.#settings.frameTimeoutMs);
+    this.#frameTimer.unref();
+  }
+
+  #stopFrameDeadline(): void {
+    clearTimeout(this.#frameTimer);
+    this.#frameTimer = undefined;
+  }
+
+  #onFrameDeadline(): void {
+    if (this.#state !== 'open' || !this.#deframer.inFrame) return;
+    this.#log.warn(
+      { frameTimeoutMs: this.#settings.frameTimeoutMs, unfinishedFrameBytes: this.#deframer.bufferedBytes },
+      'MLLP frame not finished within the frame deadline; ending the connection without an ACK',
+    );
+    this.#endGracefully();
   }
 
   #onIdle(): void {
     if (this.#state === 'ended') return;
     if (this.#handling) {
       // A slow handler is not idleness: look again later. (A peer that stops reading its ACKs is.)
-      this.#socket.setTimeout(this.#settings.idleTimeoutMs);
+      this.#restartIdleTimer();
       return;
     }
     this.#log.info({ idleTimeoutMs: this.#settings.idleTimeoutMs }, 'MLLP connection idle; ending it');
@@ -385,7 +577,8 @@ class Connection {
     this.#state = 'ended';
     this.#queue.length = 0;
     this.#queuedBytes = 0;
-    this.#socket.setTimeout(0);
+    clearTimeout(this.#idleTimer);
+    this.#stopFrameDeadline();
     this.#socket.end();
     this.#socket.resume();
     this.#paused = false;

@@ -11,27 +11,40 @@ import {
   pinnedLookup,
 } from './url-guard.js';
 
-const prod = { production: true };
-const dev = { production: false };
+/** The guard as it always is (ALLOW_LOOPBACK_WEBHOOKS unset), whatever NODE_ENV says. */
+const strict = { allowLoopback: false };
+/** ALLOW_LOOPBACK_WEBHOOKS=true (tests and demos). */
+const loopbackAllowed = { allowLoopback: true };
 
 describe('checkWebhookUrl (syntactic, no DNS)', () => {
   it.each(['https://hooks.provider.example/alerts', 'https://hooks.provider.example:8443/a?b=c'])(
-    'accepts %s in production',
+    'accepts %s, with or without ALLOW_LOOPBACK_WEBHOOKS',
     (url) => {
-      expect(checkWebhookUrl(url, prod)).toEqual({ ok: true });
+      expect(checkWebhookUrl(url, strict)).toEqual({ ok: true });
+      expect(checkWebhookUrl(url, loopbackAllowed)).toEqual({ ok: true });
     },
   );
 
   it.each([
-    ['http://hooks.provider.example/x', 'https'],
-    ['http://127.0.0.1:3000/x', 'https'],
-    ['https://localhost/x', 'localhost'],
-    ['https://api.localhost/x', 'localhost'],
-    ['https://10.0.0.1/x', 'private'],
+    ['http://hooks.provider.example/x', 'webhook URL must use https'],
+    [
+      'http://127.0.0.1:3000/x',
+      'webhook URL host 127.0.0.1 is a loopback address; webhooks go only to public addresses',
+    ],
+    ['https://localhost/x', 'webhook URL host localhost is a loopback name; webhooks go only to public addresses'],
+    [
+      'https://api.localhost/x',
+      'webhook URL host api.localhost is a loopback name; webhooks go only to public addresses',
+    ],
+    ['https://10.0.0.1/x', 'webhook URL host 10.0.0.1 is a private address; webhooks go only to public addresses'],
+    ['http://10.0.0.1/', 'webhook URL host 10.0.0.1 is a private address; webhooks go only to public addresses'],
     ['https://127.1/x', 'loopback'],
     ['https://2130706433/x', 'loopback'],
     ['https://0x7f000001/x', 'loopback'],
-    ['https://169.254.169.254/latest/meta-data', 'link-local'],
+    [
+      'https://169.254.169.254/latest/meta-data/',
+      'webhook URL host 169.254.169.254 is a link-local address; webhooks go only to public addresses',
+    ],
     ['https://100.64.0.1/x', 'CGNAT'],
     ['https://[::1]/x', 'loopback'],
     ['https://[fd00::1]/x', 'unique local'],
@@ -39,36 +52,43 @@ describe('checkWebhookUrl (syntactic, no DNS)', () => {
     ['https://user:pass@hooks.provider.example/x', 'credentials'],
     ['ftp://hooks.provider.example/x', 'https'],
     ['not a url', 'valid'],
-  ])('rejects %s in production (%s)', (url, why) => {
-    const r = checkWebhookUrl(url, prod);
+  ])('rejects %s without ALLOW_LOOPBACK_WEBHOOKS (%s)', (url, why) => {
+    const r = checkWebhookUrl(url, strict);
     expect(r.ok).toBe(false);
     expect(!r.ok && r.reason).toContain(why);
   });
 
-  it.each(['http://localhost:3000/x', 'http://127.0.0.1:9999/x', 'http://127.8.9.10/x', 'http://[::1]:8080/x'])(
-    'allows http to loopback %s outside production',
-    (url) => {
-      expect(checkWebhookUrl(url, dev)).toEqual({ ok: true });
-    },
-  );
-
-  it.each(['http://192.168.1.5/x', 'http://hooks.provider.example/x', 'http://api.localhost/x'])(
-    'rejects http to non-loopback %s outside production',
-    (url) => {
-      expect(checkWebhookUrl(url, dev).ok).toBe(false);
-    },
-  );
-
-  it('allows https to private hosts outside production', () => {
-    expect(checkWebhookUrl('https://10.0.0.1/x', dev)).toEqual({ ok: true });
+  it.each([
+    'http://localhost:3000/x',
+    'http://127.0.0.1:9999/x',
+    'http://127.8.9.10/x',
+    'http://[::1]:8080/x',
+    'https://127.0.0.1/x',
+  ])('ALLOW_LOOPBACK_WEBHOOKS allows http(s) to loopback %s', (url) => {
+    expect(checkWebhookUrl(url, loopbackAllowed)).toEqual({ ok: true });
   });
 
-  it('rejects credentials outside production too', () => {
-    expect(checkWebhookUrl('http://u:p@localhost/x', dev).ok).toBe(false);
+  it.each([
+    ['http://192.168.1.5/x', 'private'],
+    ['https://10.0.0.1/x', 'private'],
+    ['http://10.0.0.1/', 'private'],
+    ['https://169.254.169.254/latest/meta-data/', 'link-local'],
+    ['http://169.254.169.254/latest/meta-data/', 'link-local'],
+    ['https://[fd00::1]/x', 'unique local'],
+    ['https://[::ffff:127.0.0.1]/x', 'IPv4-mapped'],
+    ['http://hooks.provider.example/x', 'https'],
+  ])('ALLOW_LOOPBACK_WEBHOOKS still rejects %s (%s): loopback only', (url, why) => {
+    const r = checkWebhookUrl(url, loopbackAllowed);
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.reason).toContain(why);
+  });
+
+  it('rejects credentials with ALLOW_LOOPBACK_WEBHOOKS too', () => {
+    expect(checkWebhookUrl('http://u:p@localhost/x', loopbackAllowed).ok).toBe(false);
   });
 
   it('rejects absurdly long URLs', () => {
-    expect(checkWebhookUrl(`https://hooks.provider.example/${'a'.repeat(3000)}`, prod).ok).toBe(false);
+    expect(checkWebhookUrl(`https://hooks.provider.example/${'a'.repeat(3000)}`, strict).ok).toBe(false);
   });
 });
 
@@ -132,6 +152,23 @@ describe('assertPublicAddress (DNS at send time)', () => {
 
   it('rejects localhost through the real resolver', async () => {
     await expect(assertPublicAddress('localhost')).rejects.toBeInstanceOf(BlockedAddressError);
+  });
+
+  it('allowLoopback lets loopback answers through, and nothing else', async () => {
+    await expect(assertPublicAddress('localhost', { allowLoopback: true })).resolves.not.toHaveLength(0);
+    await expect(assertPublicAddress('127.0.0.1', { allowLoopback: true })).resolves.toEqual([
+      { address: '127.0.0.1', family: 4 },
+    ]);
+    for (const ip of ['10.0.0.1', '169.254.169.254', '192.168.0.1', 'fd00::1', '::ffff:127.0.0.1']) {
+      await expect(assertPublicAddress(ip, { allowLoopback: true })).rejects.toBeInstanceOf(BlockedAddressError);
+    }
+    const resolve = async () => [
+      { address: '127.0.0.1', family: 4 },
+      { address: '10.0.0.7', family: 4 },
+    ];
+    await expect(assertPublicAddress('mixed.example', { resolve, allowLoopback: true })).rejects.toThrow(
+      'mixed.example resolves to 10.0.0.7, a private address; webhooks go only to public addresses',
+    );
   });
 
   it('checks IP literals without DNS', async () => {

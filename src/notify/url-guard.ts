@@ -3,15 +3,24 @@ import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
 
 /**
- * The SSRF guard for providers' webhook URLs (CONTRACT.md "Registry": "webhookUrl: https, or http only to loopback
- * when NODE_ENV is not production").
+ * The SSRF guard for webhook URLs (CONTRACT.md "Security defaults"): always on, whatever `NODE_ENV` says. https
+ * only, public addresses only, checked at registration and again at every send, redirects not followed (the sender's
+ * part). The one exception is `ALLOW_LOOPBACK_WEBHOOKS=true` (tests and demos, refused in production): then http or
+ * https to loopback (localhost, 127.0.0.0/8, ::1) is allowed too, and nothing else is: private ranges, link-local
+ * (cloud metadata) and the rest stay refused.
  *
  * Two layers:
  * - {@link checkWebhookUrl} is syntactic and cheap (registration time and again at send time);
- * - {@link assertPublicAddress} resolves the host at send time and, in production, refuses any address that is not
- *   public unicast. The sender then connects to exactly the addresses that were checked ({@link pinnedLookup}), so a
- *   DNS answer that changes between the check and the connection (DNS rebinding) cannot redirect the request.
+ * - {@link assertPublicAddress} resolves the host at send time and refuses any address that is not public unicast
+ *   (loopback allowed only with the flag). The sender then connects to exactly the addresses that were checked
+ *   ({@link pinnedLookup}), so a DNS answer that changes between the check and the connection (DNS rebinding)
+ *   cannot redirect the request.
  */
+
+/** What the guard lets through besides public https: loopback, when `ALLOW_LOOPBACK_WEBHOOKS=true`. */
+export interface GuardOptions {
+  allowLoopback: boolean;
+}
 
 export type UrlCheck = { ok: true } | { ok: false; reason: string };
 
@@ -21,17 +30,20 @@ export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
 /** The longest webhook URL accepted. */
 export const MAX_WEBHOOK_URL_LENGTH = 2048;
 
-/** A host whose addresses must not be reached from production (private, loopback, link-local, ...). */
+/** A host whose addresses must never be reached (private, link-local, loopback without the flag, ...). */
 export class BlockedAddressError extends Error {
   override readonly name = 'BlockedAddressError';
 }
 
+/** The end of every refusal of a non-public host: what is allowed instead. */
+const PUBLIC_ONLY = 'webhooks go only to public addresses';
+
 /**
- * Syntactic check of a webhook URL: an absolute http(s) URL without credentials; in production https only and never
- * a literal private address or `localhost`; outside production http is allowed only to loopback hosts
- * (localhost, 127.0.0.0/8, ::1). Does no DNS.
+ * Syntactic check of a webhook URL: an absolute https URL without credentials whose host is not `localhost` nor a
+ * literal non-public address. With `allowLoopback`, a loopback host (localhost, `*.localhost`, 127.0.0.0/8, ::1) is
+ * allowed too, over http or https. Does no DNS.
  */
-export function checkWebhookUrl(url: string, opts: { production: boolean }): UrlCheck {
+export function checkWebhookUrl(url: string, opts: GuardOptions): UrlCheck {
   if (url.length > MAX_WEBHOOK_URL_LENGTH) {
     return { ok: false, reason: `webhook URL is longer than ${MAX_WEBHOOK_URL_LENGTH} characters` };
   }
@@ -50,20 +62,15 @@ export function checkWebhookUrl(url: string, opts: { production: boolean }): Url
   const host = bareHostname(u.hostname);
   if (host === '') return { ok: false, reason: 'webhook URL has no host' };
 
-  if (opts.production) {
-    if (u.protocol !== 'https:') return { ok: false, reason: 'webhook URL must use https' };
-    if (isLocalhostName(host)) return { ok: false, reason: `webhook URL host ${host} is not allowed in production` };
-    if (isIP(host) !== 0) {
-      const range = blockedRange(host);
-      if (range)
-        return { ok: false, reason: `webhook URL host ${host} is a ${range} address, not allowed in production` };
-    }
-  } else if (u.protocol === 'http:' && !isLoopbackHost(host)) {
-    return {
-      ok: false,
-      reason: 'webhook URL must use https; http is allowed only to loopback hosts (localhost, 127.0.0.0/8, ::1)',
-    };
+  const loopback = isLocalhostName(host) || isLoopbackHost(host);
+  if (loopback && opts.allowLoopback) return { ok: true };
+  if (isLocalhostName(host))
+    return { ok: false, reason: `webhook URL host ${host} is a loopback name; ${PUBLIC_ONLY}` };
+  if (isIP(host) !== 0) {
+    const range = blockedRange(host);
+    if (range) return { ok: false, reason: `webhook URL host ${host} is a ${range} address; ${PUBLIC_ONLY}` };
   }
+  if (u.protocol !== 'https:') return { ok: false, reason: 'webhook URL must use https' };
   return { ok: true };
 }
 
@@ -83,15 +90,14 @@ export function isLoopbackHost(hostname: string): boolean {
  * Resolves `hostname` (or takes it as is when it is an IP literal) and throws {@link BlockedAddressError} when any
  * of its addresses is not public unicast: unspecified, loopback, private (RFC 1918), CGNAT (100.64/10), link-local
  * (incl. cloud metadata 169.254.169.254), multicast, reserved/documentation ranges, IPv6 ULA (fc00::/7), IPv4-mapped
- * (::ffff:0:0/96), and NAT64/6to4 addresses embedding a blocked IPv4 address. A name with one public and one private
- * address is refused as a whole. Returns the checked addresses so the caller can connect to exactly those
- * ({@link pinnedLookup}). DNS failures are thrown as they come (transient: the caller retries).
- *
- * Call it only in production: outside production webhooks may go to private and loopback hosts.
+ * (::ffff:0:0/96), and NAT64/6to4 addresses embedding a blocked IPv4 address. With `allowLoopback`, loopback
+ * addresses (127.0.0.0/8, ::1) pass; nothing else does. A name with one public and one private address is refused
+ * as a whole. Returns the checked addresses so the caller can connect to exactly those ({@link pinnedLookup}). DNS
+ * failures are thrown as they come (transient: the caller retries).
  */
 export async function assertPublicAddress(
   hostname: string,
-  opts: { resolve?: Resolver } = {},
+  opts: { resolve?: Resolver; allowLoopback?: boolean } = {},
 ): Promise<LookupAddress[]> {
   const host = bareHostname(hostname);
   const family = isIP(host);
@@ -100,11 +106,12 @@ export async function assertPublicAddress(
   if (addresses.length === 0) throw new Error(`${host} did not resolve to any address`);
   for (const { address } of addresses) {
     const range = blockedRange(address);
+    if (range === 'loopback' && opts.allowLoopback) continue;
     if (range) {
       throw new BlockedAddressError(
         family !== 0
-          ? `${host} is a ${range} address, not allowed in production`
-          : `${host} resolves to ${address}, a ${range} address, not allowed in production`,
+          ? `${host} is a ${range} address; ${PUBLIC_ONLY}`
+          : `${host} resolves to ${address}, a ${range} address; ${PUBLIC_ONLY}`,
       );
     }
   }

@@ -38,7 +38,7 @@ let logLines: string[] = [];
 function sender(overrides: Partial<WebhookSenderOptions> = {}) {
   logLines = [];
   const logger: Logger = pino({ level: 'trace' }, { write: (s: string) => void logLines.push(s) });
-  return createWebhookSender({ allowPrivateHosts: true, logger, timeoutMs: 2_000, ...overrides });
+  return createWebhookSender({ allowLoopback: true, logger, timeoutMs: 2_000, ...overrides });
 }
 
 beforeAll(async () => {
@@ -134,34 +134,56 @@ describe('webhook sender against a local receiver', () => {
     await expect(sender().send(url, SECRET, body())).rejects.toBeInstanceOf(RetryableDeliveryError);
   });
 
-  it('outside production, http://127.0.0.1 is allowed but http to a non-loopback host is rejected', async () => {
+  it('with allowLoopback (ALLOW_LOOPBACK_WEBHOOKS), http://127.0.0.1 is allowed but http to a non-loopback host is rejected', async () => {
     await expect(sender().send(receiver.url('/hooks/local'), SECRET, body())).resolves.toEqual({ status: 'sent' });
     await expect(sender().send('http://hooks.example.com/x', SECRET, body())).resolves.toMatchObject({
       status: 'rejected',
     });
   });
 
-  it('in production http is rejected (https required) and nothing is sent', async () => {
-    const outcome = await sender({ allowPrivateHosts: false }).send(receiver.url('/hooks/prod'), SECRET, body());
-    expect(outcome).toEqual({ status: 'rejected', reason: 'webhook URL must use https' });
+  it('with allowLoopback, private and link-local addresses are still rejected and nothing is sent', async () => {
+    for (const url of ['http://10.0.0.1/', 'https://169.254.169.254/latest/meta-data/', 'https://[fd00::1]/x']) {
+      await expect(sender().send(url, SECRET, body())).resolves.toMatchObject({ status: 'rejected' });
+    }
+  });
+
+  it('without allowLoopback, loopback is rejected and nothing is sent', async () => {
+    const outcome = await sender({ allowLoopback: false }).send(receiver.url('/hooks/prod'), SECRET, body());
+    expect(outcome).toEqual({
+      status: 'rejected',
+      reason: 'webhook URL host 127.0.0.1 is a loopback address; webhooks go only to public addresses',
+    });
     expect(receiver.received()).toHaveLength(0);
   });
 
-  it('in production a literal private or loopback address is rejected', async () => {
-    const prod = sender({ allowPrivateHosts: false });
+  it('without allowLoopback, http to a public name is rejected (https required)', async () => {
+    const outcome = await sender({ allowLoopback: false }).send('http://hooks.provider.example/x', SECRET, body());
+    expect(outcome).toEqual({ status: 'rejected', reason: 'webhook URL must use https' });
+  });
+
+  it('a literal private or loopback address is rejected', async () => {
+    const strict = sender({ allowLoopback: false });
     for (const url of [
       'https://127.0.0.1:8443/x',
       'https://10.1.2.3/x',
       'https://[::1]/x',
       'https://169.254.169.254/',
     ]) {
-      await expect(prod.send(url, SECRET, body())).resolves.toMatchObject({ status: 'rejected' });
+      await expect(strict.send(url, SECRET, body())).resolves.toMatchObject({ status: 'rejected' });
     }
   });
 
-  it('in production a host name that resolves to a private address is rejected at send time (DNS checked)', async () => {
+  it('with allowLoopback, a name that resolves to loopback is sent to the checked address', async () => {
+    const port = new URL(receiver.baseUrl).port;
+    const local = sender({ resolve: async () => [{ address: '127.0.0.1', family: 4 }] });
+    await expect(local.send(`http://localhost:${port}/hooks/named`, SECRET, body())).resolves.toEqual({
+      status: 'sent',
+    });
+    expect(receiver.received('/hooks/named')).toHaveLength(1);
+  });
+
+  it('a host name that resolves to a private address is rejected at send time (DNS checked), loopback allowed or not', async () => {
     const prod = sender({
-      allowPrivateHosts: false,
       resolve: async () => [
         { address: '93.184.216.34', family: 4 },
         { address: '192.168.1.20', family: 4 },
@@ -172,9 +194,9 @@ describe('webhook sender against a local receiver', () => {
     expect(outcome.status === 'rejected' && outcome.reason).toContain('192.168.1.20');
   });
 
-  it('in production a DNS failure is retryable, not a rejection', async () => {
+  it('a DNS failure is retryable, not a rejection', async () => {
     const prod = sender({
-      allowPrivateHosts: false,
+      allowLoopback: false,
       resolve: async () => {
         throw Object.assign(new Error('getaddrinfo EAI_AGAIN'), { code: 'EAI_AGAIN' });
       },

@@ -19,12 +19,15 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 export interface WebhookSenderOptions {
   /** the whole attempt (connect, send, answer) must finish within this; default 10 s */
   timeoutMs?: number;
-  /** true when NODE_ENV is not production: http to loopback, and private addresses, are allowed */
-  allowPrivateHosts: boolean;
+  /**
+   * `ALLOW_LOOPBACK_WEBHOOKS=true` (tests and demos): http and https to loopback are allowed too. Whatever it says,
+   * every other non-public address is refused, at every send (CONTRACT.md "Security defaults").
+   */
+  allowLoopback: boolean;
   logger: Logger;
   /** the clock for the signature's `t` */
   now?: () => Date;
-  /** DNS resolution in production (tests pass a fake); default node:dns lookup of all addresses */
+  /** DNS resolution at send time (tests pass a fake); default node:dns lookup of all addresses */
   resolve?: Resolver;
 }
 
@@ -74,9 +77,10 @@ function hmacHex(secret: string, rawBody: string | Buffer, t: number): string {
  *
  * - 2xx → `sent`; redirects are never followed (a 3xx is a failure); any other answer, a timeout or a connection
  *   error → {@link RetryableDeliveryError}, so the caller retries with backoff and the same event id.
- * - A URL the SSRF guard refuses → `rejected` (permanent). In production the host is resolved and every address must
- *   be public; the connection is then made to exactly those checked addresses (no second DNS lookup, so no DNS
- *   rebinding between check and connect).
+ * - A URL the SSRF guard refuses → `rejected` (permanent). Always, whatever NODE_ENV says: the URL is checked again
+ *   and the host resolved, and every address must be public (loopback too with `allowLoopback`); the connection is
+ *   then made to exactly those checked addresses (no second DNS lookup, so no DNS rebinding between check and
+ *   connect).
  * - Logs the URL's host, the event id and the status only: never the body (patient data), the path or the secret.
  *
  * Uses node:http(s) rather than global fetch: fetch cannot be given a `lookup`, and pinning the connection needs the
@@ -85,14 +89,14 @@ function hmacHex(secret: string, rawBody: string | Buffer, t: number): string {
  */
 export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
-  const production = !opts.allowPrivateHosts;
+  const allowLoopback = opts.allowLoopback;
   const now = opts.now ?? (() => new Date());
   const log = opts.logger;
 
   return {
     async send(url: string, secret: string, body: WebhookBody | OperatorMessageBody): Promise<SendOutcome> {
       const eventId = body.id;
-      const check = checkWebhookUrl(url, { production });
+      const check = checkWebhookUrl(url, { allowLoopback });
       if (!check.ok) {
         log.warn({ eventId, outcome: 'rejected' }, `webhook refused: ${check.reason}`);
         return { status: 'rejected', reason: check.reason };
@@ -105,19 +109,17 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
         return { status: 'rejected', reason };
       }
 
-      let lookup: PinnedLookup | undefined;
-      if (production) {
-        try {
-          lookup = pinnedLookup(await assertPublicAddress(target.hostname, { resolve: opts.resolve }));
-        } catch (err) {
-          if (err instanceof BlockedAddressError) {
-            log.warn({ host, eventId, outcome: 'rejected' }, `webhook refused: ${err.message}`);
-            return { status: 'rejected', reason: err.message };
-          }
-          const code = (err as NodeJS.ErrnoException).code ?? 'DNS failure';
-          log.warn({ host, eventId, outcome: 'retry', code }, 'webhook host did not resolve');
-          throw new RetryableDeliveryError(`webhook host ${host} did not resolve (${code})`);
+      let lookup: PinnedLookup;
+      try {
+        lookup = pinnedLookup(await assertPublicAddress(target.hostname, { resolve: opts.resolve, allowLoopback }));
+      } catch (err) {
+        if (err instanceof BlockedAddressError) {
+          log.warn({ host, eventId, outcome: 'rejected' }, `webhook refused: ${err.message}`);
+          return { status: 'rejected', reason: err.message };
         }
+        const code = (err as NodeJS.ErrnoException).code ?? 'DNS failure';
+        log.warn({ host, eventId, outcome: 'retry', code }, 'webhook host did not resolve');
+        throw new RetryableDeliveryError(`webhook host ${host} did not resolve (${code})`);
       }
 
       const rawBody = JSON.stringify(body);
@@ -164,7 +166,7 @@ function post(
   target: URL,
   headers: Record<string, string>,
   rawBody: string,
-  lookup: PinnedLookup | undefined,
+  lookup: PinnedLookup,
   timeoutMs: number,
 ): Promise<PostResult> {
   return new Promise<PostResult>((resolve) => {
@@ -181,7 +183,7 @@ function post(
       headers,
       // one connection per delivery: no pooled socket can outlive the check it was made under
       agent: false,
-      ...(lookup ? { lookup } : {}),
+      lookup,
     });
     const timer = setTimeout(() => {
       settle({ kind: 'timeout' });

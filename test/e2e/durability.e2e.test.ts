@@ -28,6 +28,7 @@ import { startPgProxy, type TcpProxy } from '../support/pg-proxy.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import {
   addContact,
+  LOOPBACK_MLLP,
   newSpell,
   registerClient,
   registerHospital,
@@ -106,7 +107,7 @@ describe('the ACK is sent only after a durable COMMIT', () => {
 
   beforeAll(async () => {
     svc = await startTestService();
-    hospital = await registerHospital(svc, 'RX1');
+    hospital = await registerHospital(svc, 'RX1', undefined, LOOPBACK_MLLP);
     direct = postgres(svc.db.url, { max: 2, onnotice: () => undefined });
   });
   afterAll(async () => {
@@ -170,7 +171,7 @@ describe('while Temporal is down', () => {
     devOpts = { cliPath: inject('temporalCliPath'), port: await freePort(), dbFilename: join(dir, 'temporal.db') };
     [dev, hooks] = await Promise.all([startDevServer(devOpts), startWebhookReceiver()]);
     svc = await startTestService({ env: { TEMPORAL_ADDRESS: dev.address } });
-    hospital = await registerHospital(svc, 'RX1');
+    hospital = await registerHospital(svc, 'RX1', undefined, LOOPBACK_MLLP);
   });
   afterAll(async () => {
     await svc?.stop();
@@ -249,7 +250,7 @@ describe('while PostgreSQL is down', () => {
       startWebhookReceiver(),
     ]);
     svc = await startTestService({ db, env: { DATABASE_URL: proxy.url(db.url) } });
-    hospital = await registerHospital(svc, 'RX1');
+    hospital = await registerHospital(svc, 'RX1', undefined, LOOPBACK_MLLP);
     provider = await providerWithWebhook(svc, hooks, 'VP301');
   });
   afterAll(async () => {
@@ -391,7 +392,7 @@ describe('the relay failing in the middle of a batch', () => {
   });
 
   it('loses nothing and alerts nobody twice when its database is cut off after some signals went out, before the mark', async () => {
-    const hospital = await registerHospital(svc, 'RX1');
+    const hospital = await registerHospital(svc, 'RX1', undefined, LOOPBACK_MLLP);
     const provider = await providerWithWebhook(svc, hooks, 'VR401');
     const spells = Array.from({ length: 6 }, () => newSpell());
     for (const s of spells) await registerClient(svc, provider, s.nhs, { dateOfBirth: '1941-03-12' });

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAck } from '../../src/hl7/ack.js';
 import { parseHl7 } from '../../src/hl7/message.js';
 import { fixture } from '../support/fixtures.js';
-import { registerHospital } from '../support/scenario.js';
+import { LOOPBACK_MLLP, registerHospital } from '../support/scenario.js';
 import { startTestService, type TestService } from '../support/service.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
@@ -40,8 +40,8 @@ beforeAll(async () => {
   // the api role only: ingestion is under test, and nobody is any provider's client here
   svc = await startTestService({ roles: ['api'] });
   db = postgres(svc.db.url, { max: 2, onnotice: () => undefined });
-  rx1 = await registerHospital(svc, 'RX1', 'Leeds General Infirmary');
-  await registerHospital(svc, 'RR8', 'St James University Hospital');
+  rx1 = await registerHospital(svc, 'RX1', 'Leeds General Infirmary', LOOPBACK_MLLP);
+  await registerHospital(svc, 'RR8', 'St James University Hospital', LOOPBACK_MLLP);
 });
 afterAll(async () => {
   await db?.end();

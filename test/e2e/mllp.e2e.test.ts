@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAck, type ParsedAck } from '../../src/hl7/ack.js';
 import {
   addContact,
+  LOOPBACK_MLLP,
   newSpell,
   registerClient,
   registerHospital,
@@ -38,8 +39,8 @@ beforeAll(async () => {
     startWebhookReceiver(),
   ]);
   db = postgres(svc.db.url, { max: 2, onnotice: () => undefined });
-  rx1 = await registerHospital(svc, 'RX1', 'Leeds General Infirmary');
-  await registerHospital(svc, 'RR8', 'St James University Hospital');
+  rx1 = await registerHospital(svc, 'RX1', 'Leeds General Infirmary', LOOPBACK_MLLP);
+  await registerHospital(svc, 'RR8', 'St James University Hospital', LOOPBACK_MLLP);
 });
 afterAll(async () => {
   await db?.end();
@@ -427,7 +428,7 @@ describe('MLLP when PostgreSQL is gone', () => {
   it('every message, even one that would be rejected, is answered AR "retry later" (ERR 207), never AA', async () => {
     const lone = await startTestService({ roles: ['api'] });
     try {
-      await registerHospital(lone, 'RX1');
+      await registerHospital(lone, 'RX1', undefined, LOOPBACK_MLLP);
       const admin = postgres(inject('postgresUrl'), { max: 1, onnotice: () => undefined });
       await admin.unsafe(`drop database ${lone.db.name} with (force)`);
       await admin.end();

@@ -276,7 +276,7 @@ describe('contacts', () => {
     expect(typeof hook.body.webhookSecret).toBe('string');
     expect(hook.body.webhookSecret.length).toBeGreaterThanOrEqual(32);
 
-    // loopback http is allowed outside production
+    // loopback http is allowed with ALLOW_LOOPBACK_WEBHOOKS=true (the test service sets it)
     const local = await svc.api('POST', `/v1/providers/${p.id}/contacts`, {
       key: svc.adminToken,
       body: { name: 'Local', role: 'system', webhookUrl: 'http://127.0.0.1:9/hook' },

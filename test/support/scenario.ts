@@ -38,9 +38,17 @@ export function spellMessage(name: string, spell: ReturnType<typeof newSpell>, e
   });
 }
 
-export async function registerHospital(svc: TestService, odsCode = 'RX1', name = 'Leeds General Infirmary') {
-  const res = await svc.api('POST', '/v1/hospitals', { key: svc.adminToken, body: { odsCode, name } });
-  expect(res.status).toBe(201);
+/** The MLLP senders a test hospital allows: the tests' own MLLP clients connect from 127.0.0.1. */
+export const LOOPBACK_MLLP = { mllpAllowedCidrs: ['127.0.0.1/32'] };
+
+export async function registerHospital(
+  svc: TestService,
+  odsCode = 'RX1',
+  name = 'Leeds General Infirmary',
+  mllp: { mllpAllowedCidrs?: string[]; mllpCertificateFingerprints?: string[] } = {},
+) {
+  const res = await svc.api('POST', '/v1/hospitals', { key: svc.adminToken, body: { odsCode, name, ...mllp } });
+  expect(res.status, res.text).toBe(201);
   return res.body as { id: string; odsCode: string; name: string; apiKey: string };
 }
 

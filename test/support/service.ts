@@ -49,6 +49,8 @@ export async function startTestService(
     ADMISSION_LINGER_SECONDS: '5',
     RELAY_POLL_MS: '200',
     LOG_LEVEL: 'silent',
+    // the webhook receivers of the tests listen on 127.0.0.1 over http; a test of the guard itself sets it 'false'
+    ALLOW_LOOPBACK_WEBHOOKS: 'true',
     ...opts.env,
   });
   bundleCode ??= readFileSync(inject('workflowBundlePath'), 'utf8');

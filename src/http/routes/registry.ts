@@ -14,6 +14,7 @@ import type { AppDeps } from '../app.js';
 import { hashKey, newApiKey, principal, requireAdmin, requireProviderAccess } from '../auth.js';
 import { HttpProblem, notFound } from '../problem.js';
 import { parseClientCsv } from './client-csv.js';
+import { mllpSendersGiven, mllpSendersShape, saveMllpSenders, withMllpSenders } from './hospitals-security.js';
 
 const odsCode = z
   .string()
@@ -21,6 +22,8 @@ const odsCode = z
   .regex(/^[A-Z0-9]{3,10}$/i, 'must be an ODS code: 3 to 10 letters and digits')
   .transform((s) => s.toUpperCase());
 const orgBody = z.object({ odsCode, name: z.string().trim().min(1).max(200) }).strict();
+/** A hospital may also carry its MLLP senders (CONTRACT.md "Security defaults"). */
+const hospitalBody = orgBody.extend(mllpSendersShape);
 
 const isoDate = z
   .string()
@@ -101,16 +104,20 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     const orgs = kind === 'hospital' ? hospitals : providers;
     r.post(`/${path}`, async (req, res) => {
       requireAdmin(req);
-      const body = parseBody(orgBody, req.body);
+      const body = parseBody(kind === 'hospital' ? hospitalBody : orgBody, req.body);
       const apiKey = newApiKey(kind);
       const row = await orgs.register(db, { odsCode: body.odsCode, name: body.name, keyHash: hashKey(apiKey) });
       if (!row) throw new HttpProblem(409, 'Conflict', `A ${kind} with ODS code ${body.odsCode} is already registered`);
+      // a hospital registered without its MLLP senders cannot send over MLLP: never less safe if this step fails
+      if (kind === 'hospital') await saveMllpSenders(db, row.id, body);
       await auditBy(db, req, `${kind}.registered`, kind, row.id);
-      res.status(201).json({ ...row, apiKey });
+      if (kind === 'hospital') deps.mllpSendersChanged?.();
+      res.status(201).json({ ...row, ...mllpSendersGiven(body), apiKey });
     });
     r.get(`/${path}`, async (req, res) => {
       requireAdmin(req);
-      res.json({ items: await orgs.list(db) });
+      const rows = await orgs.list(db);
+      res.json({ items: kind === 'hospital' ? await withMllpSenders(db, rows) : rows });
     });
     r.get(`/${path}/:id`, async (req, res) => {
       const id = String(req.params.id);
@@ -119,7 +126,7 @@ export function createRegistryRoutes(deps: AppDeps): Router {
       if (!uuid.safeParse(id).success) throw notFound(kind);
       const row = await orgs.get(db, id);
       if (!row) throw notFound(kind);
-      res.json(row);
+      res.json(kind === 'hospital' ? (await withMllpSenders(db, [row]))[0] : row);
     });
   }
 
@@ -179,7 +186,7 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     const providerId = await provider(req);
     const body = parseBody(contactBody, req.body);
     if (body.webhookUrl !== undefined) {
-      const check = checkWebhookUrl(body.webhookUrl, { production: deps.config.production });
+      const check = checkWebhookUrl(body.webhookUrl, { allowLoopback: deps.config.allowLoopbackWebhooks });
       if (!check.ok) {
         throw new HttpProblem(400, 'Invalid request', `webhookUrl: ${check.reason}`, {
           errors: [{ field: 'webhookUrl', message: check.reason }],
