@@ -40,6 +40,7 @@ import {
   admissionEventSignal,
   admissionStateQuery,
   rematchSignal,
+  closeSignal,
   type AdmissionWorkflowInput,
 } from './definitions.js';
 import { roundSuffix, StayState, type AlertState } from './stay-state.js';
@@ -62,6 +63,8 @@ const PATCH = {
   maxStay: 'max-stay',
   /** the run continues as new when Temporal suggests it or its history passes its limit */
   continueAsNew: 'continue-as-new',
+  /** an operator closes the stay (`close` signal) */
+  operatorClose: 'operator-close',
 } as const;
 
 /** Defaults for workflows started without these inputs (started by an earlier version). */
@@ -117,6 +120,11 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
 
   setHandler(admissionEventSignal, (ev) => {
     if (state.eventReceived(ev)) dirty = true;
+  });
+  let closeRequested = false;
+  setHandler(closeSignal, () => {
+    closeRequested = true;
+    dirty = true;
   });
   setHandler(rematchSignal, () => {
     state.rematchRequested = true;
@@ -292,14 +300,22 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
         : (state.status === 'discharged' || state.status === 'closed') && newerStayOpen && !spell.died
           ? 'newer-stay-open'
           : undefined;
-    if (expired && !isQuiet(state.status, spell) && state.status !== 'closed') await expire();
+    if (closeRequested && patched(PATCH.operatorClose)) {
+      closeRequested = false;
+      state.closedAtEvents = state.events.size;
+    }
+    // a later event reopens a stay an operator closed
+    if (state.closedAtEvents !== undefined && state.events.size > state.closedAtEvents) state.closedAtEvents = undefined;
+    if (state.closedAtEvents !== undefined) await close('closed-by-operator');
+    else if (expired && !isQuiet(state.status, spell) && state.status !== 'closed') await close('stay-expired');
     await record(spell);
     updateSearchAttributes();
     // a discharge while a newer stay is open raised nothing to acknowledge: nothing left to follow
     quiet =
       isQuiet(state.status, spell) ||
       (state.status === 'discharged' && state.statusReasonCode === 'newer-stay-open') ||
-      state.statusReasonCode === 'stay-expired';
+      state.statusReasonCode === 'stay-expired' ||
+      state.statusReasonCode === 'closed-by-operator';
     if (state.status === 'unmatched' && !state.reviewTimerStarted && patched(PATCH.reviewWaiting)) startReviewTimer();
   }
 
@@ -323,19 +339,20 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
   }
 
   /**
-   * No discharge within MAX_STAY_DAYS: the stay is closed (`closed`, `stay-expired`) so that operators see it, and
-   * its alerts still awaiting an acknowledgement are withdrawn. Visits are not resumed: nobody is told they may.
+   * Closes the stay: no discharge within MAX_STAY_DAYS (`stay-expired`), or an operator's action
+   * (`closed-by-operator`). Status `closed` with the reason, so operators see it; alerts still awaiting an
+   * acknowledgement are withdrawn (their ladders stop). Visits are not resumed: nobody is told they may.
    */
-  async function expire(): Promise<void> {
+  async function close(reason: 'stay-expired' | 'closed-by-operator'): Promise<void> {
     for (const p of state.providers) {
       for (const a of state.alertsOf(p.providerId)) {
         if (a.status === 'open' || a.status === 'unacknowledged') {
-          await apply(p, { type: 'withdraw', alertId: a.alertId, reason: 'stay-expired' });
+          await apply(p, { type: 'withdraw', alertId: a.alertId, reason });
         }
       }
     }
     state.status = 'closed';
-    state.statusReasonCode = 'stay-expired';
+    state.statusReasonCode = reason;
   }
 
   /**

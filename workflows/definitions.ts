@@ -34,4 +34,6 @@ export const admissionEventSignal = defineSignal<[EventSummary]>('admissionEvent
 export const acknowledgeUpdate = defineUpdate<AlertAck, [AcknowledgeInput]>('acknowledge');
 /** An operator resolved the stay's review item (matched it to a client): match it again. */
 export const rematchSignal = defineSignal('rematch');
+/** An operator closes the stay (`POST /v1/admissions/{id}/close`): `closed`, `closed-by-operator`. */
+export const closeSignal = defineSignal<[{ reason: string }]>('close');
 export const admissionStateQuery = defineQuery<AdmissionView>('state');

@@ -31,6 +31,8 @@ export interface StaySnapshot {
   rounds: [string, number][];
   newerStay: [string, boolean][];
   reviewTimerStarted: boolean;
+  /** an operator closed the stay when it had this many events (a later event reopens it) */
+  closedAtEvents?: number;
   /** when the first run of this chain started (the maximum stay is counted from it) */
   startedAt: string;
 }
@@ -56,6 +58,8 @@ export class StayState {
   /** per discharge key: whether the person had a newer open stay when this discharge was first planned */
   readonly newerStay = new Map<string, boolean>();
   reviewTimerStarted = false;
+  /** an operator closed the stay when it had this many events; undefined when it is not closed by an operator */
+  closedAtEvents: number | undefined;
   status: AdmissionStatus = 'received';
   statusReasonCode: StatusReasonCode | undefined;
   startedAt: string;
@@ -77,6 +81,7 @@ export class StayState {
     for (const [k, v] of s.rounds) state.rounds.set(k, v);
     for (const [k, v] of s.newerStay) state.newerStay.set(k, v);
     state.reviewTimerStarted = s.reviewTimerStarted;
+    state.closedAtEvents = s.closedAtEvents;
     return state;
   }
 
@@ -93,6 +98,7 @@ export class StayState {
       rounds: [...this.rounds],
       newerStay: [...this.newerStay],
       reviewTimerStarted: this.reviewTimerStarted,
+      ...(this.closedAtEvents !== undefined ? { closedAtEvents: this.closedAtEvents } : {}),
       startedAt: this.startedAt,
     };
   }

@@ -8,6 +8,7 @@ import {
   ADMISSION_WORKFLOW,
   admissionEventSignal,
   rematchSignal,
+  closeSignal,
   type AdmissionWorkflowInput,
 } from '../../workflows/definitions.js';
 import { AdmissionStatusKey, HospitalOdsKey } from './search-attributes.js';
@@ -75,5 +76,19 @@ export async function signalStayRematch(client: Client, settings: StayStartSetti
     ...startOptions(settings, stay),
     signal: rematchSignal,
     signalArgs: [],
+  });
+}
+
+/** Asks the stay's workflow to close the stay (an operator's action), starting a run to do it when none is running. */
+export async function signalStayClose(
+  client: Client,
+  settings: StayStartSettings,
+  stay: StayRef,
+  reason: string,
+): Promise<void> {
+  await client.workflow.signalWithStart(ADMISSION_WORKFLOW, {
+    ...startOptions(settings, stay),
+    signal: closeSignal,
+    signalArgs: [{ reason }],
   });
 }

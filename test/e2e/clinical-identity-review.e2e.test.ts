@@ -291,3 +291,40 @@ describe('the review queue: resolve by match or dismiss', () => {
     expect(unknown.status).toBe(404);
   });
 });
+
+describe('an operator closes a stay (closed-by-operator)', () => {
+  it('the stay ends closed with the reason code, its waiting alert withdrawn; a later event reopens it', async () => {
+    const spell = newSpell();
+    const a = await newProvider({ waitSeconds: 4 });
+    await registerClient(story.svc, a.provider, spell.nhs, { dateOfBirth: DOB });
+    await send(spellMessage('a01-admit.hl7', spell));
+    const admission = await webhookOf(a.ods, 'admission');
+    const adm = await admissionWhere(spell.visit, (x) => x.status === 'alerting');
+
+    const noReason = await story.svc.api('POST', `/v1/admissions/${adm.id}/close`, { key: story.svc.adminToken, body: {} });
+    expect(noReason.status).toBe(400);
+    const asProvider = await story.svc.api('POST', `/v1/admissions/${adm.id}/close`, {
+      key: a.provider.apiKey,
+      body: { reason: 'x' },
+    });
+    expect(asProvider.status).toBe(403);
+    const res = await story.svc.api('POST', `/v1/admissions/${adm.id}/close`, {
+      key: story.svc.adminToken,
+      body: { reason: 'patient record created in error at the PAS' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ admissionId: adm.id, status: 'closed', statusReasonCode: 'closed-by-operator' });
+    const closed = await admissionWhere(spell.visit, (x) => x.status === 'closed', 'closed by the operator');
+    expect(closed.statusReasonCode).toBe('closed-by-operator');
+    const alert = await story.svc.api('GET', `/v1/alerts/${admission.alertId}`, { key: a.provider.apiKey });
+    expect(alert.body).toMatchObject({ status: 'withdrawn', withdrawnReasonCode: 'closed-by-operator' });
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(bodiesTo(a.ods, 'c2')).toHaveLength(0); // its ladder stopped: step 2 was due after 4 s
+
+    // a later event (the discharge) reopens the stay and is told as usual
+    await send(spellMessage('a03-discharge-home.hl7', spell));
+    await webhookOf(a.ods, 'discharge');
+    const reopened = await admissionWhere(spell.visit, (x) => x.status === 'discharged', 'reopened by the discharge');
+    expect(reopened.statusReasonCode).toBeUndefined();
+  });
+});

@@ -8,7 +8,8 @@ import { z } from 'zod';
 import * as admissions from '../../db/admissions.js';
 import * as providers from '../../db/providers.js';
 import { isValidNhsNumber, normaliseNhsNumber } from '../../domain/nhs-number.js';
-import { signalStayRematch, type StayStartSettings } from '../../temporal/stays.js';
+import * as audit from '../../db/audit.js';
+import { signalStayClose, signalStayRematch, type StayStartSettings } from '../../temporal/stays.js';
 import type { AppDeps } from '../app.js';
 import { principal } from '../auth.js';
 import { HttpProblem, notFound } from '../problem.js';
@@ -114,5 +115,42 @@ export function createReviewRoutes(deps: ReviewRouteDeps): Router {
     });
   });
 
+  /**
+   * `POST /v1/admissions/{id}/close` (operator) `{reason}`: the stay ends `closed` with `closed-by-operator`, its
+   * alerts still awaiting an acknowledgement are withdrawn; a later event from the hospital reopens it. Answered once
+   * the stay's workflow has the request (it is started to carry it out when none runs).
+   */
+  r.post('/admissions/:admissionId/close', async (req, res) => {
+    operatorOnly(req);
+    const id = String(req.params.admissionId);
+    if (!uuid.safeParse(id).success) throw notFound('admission');
+    const body = parseBody(closeBody, req.body);
+    const adm = await admissions.stayRef(db, id);
+    if (!adm) throw notFound('admission');
+    try {
+      await signalStayClose(
+        deps.temporal,
+        deps.stays,
+        { admissionId: adm.id, hospitalOds: adm.hospitalOds, visitNumber: adm.visitNumber, workflowId: adm.workflowId },
+        body.reason,
+      );
+    } catch (err) {
+      deps.logger.error({ admissionId: id, err: (err as Error).message }, 'could not signal the stay to close');
+      throw new HttpProblem(503, 'Service unavailable', 'The stay could not be closed now: try again');
+    }
+    await audit.record(db, {
+      actor: 'operator',
+      action: 'admission.closed',
+      entityType: 'admission',
+      entityId: id,
+      details: { reason: body.reason },
+    });
+    res.json({ admissionId: id, status: 'closed', statusReasonCode: 'closed-by-operator', reason: body.reason });
+  });
+
   return r;
 }
+
+const closeBody = z
+  .object({ reason: z.string().trim().min(1, 'must say why the stay is closed').max(2000) })
+  .strict();
