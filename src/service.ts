@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import type { WorkflowBundle } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
-import { ConfigError, type Config } from './config.js';
+import { ConfigError, csrfSecretOf, type Config } from './config.js';
 import { migrate, openDatabase, ping, type Database } from './db/client.js';
 import { createApp } from './http/app.js';
 import { createIngest, type Ingest } from './ingest/ingest.js';
@@ -159,7 +159,8 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         config,
         logger,
         ingest,
-        csrfSecret: opts.csrfSecret ?? randomBytes(32).toString('hex'),
+        // the same in every replica (CSRF_SECRET, else derived from ADMIN_TOKEN): a form opened on one is accepted by another
+        csrfSecret: opts.csrfSecret ?? csrfSecretOf(config) ?? randomBytes(32).toString('hex'),
         onStored: relay.kick,
         mllpSendersChanged: mllpSenders.changed,
         health: async () => ({

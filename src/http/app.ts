@@ -43,10 +43,13 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(createHealthRoutes(deps.health));
   app.use('/a', createAckLinkPages(deps));
   // every /v1 route: one key check (one resolver, one cache); each protocol answers a failure in its own format
-  app.use('/v1', authenticate(createKeyResolver({ db: deps.db, adminToken: deps.config.adminToken }), deps.logger));
-  app.use('/v1', createHl7Routes(deps)); // an AR ACK (401/403/503) once it has read the message it echoes
-  app.use('/v1', createFhirRoutes(deps)); // an OperationOutcome (401/403/503, and 415/413 for its own body)
-  app.use('/v1', requireCaller); // every other route: problem+json 401/503
+  app.use(
+    '/v1',
+    authenticate(createKeyResolver({ db: deps.db, adminToken: deps.config.adminToken }), deps.logger, deps.db),
+  );
+  app.use('/v1', createHl7Routes(deps)); // an AR ACK (401/403/429/503) once it has read the message it echoes
+  app.use('/v1', createFhirRoutes(deps)); // an OperationOutcome (401/403/429/503, and 415/413 for its own body)
+  app.use('/v1', requireCaller); // every other route: problem+json 401/429/503
   app.use('/v1', express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
   app.use('/v1', createMessageRoutes(deps));
   app.use('/v1', createRegistryRoutes(deps));
