@@ -10,7 +10,7 @@ import * as apiKeys from '../db/api-keys.js';
 import * as rateLimits from '../db/rate-limits.js';
 import type { Db } from '../db/client.js';
 import { createTtlCache } from '../ttl-cache.js';
-import { HttpProblem } from './problem.js';
+import { HttpProblem, RefusedAccess } from './problem.js';
 
 export type Principal =
   | { kind: 'admin' }
@@ -162,15 +162,15 @@ export function requireAdmin(req: Request): void {
 }
 
 /**
- * The operator, or the provider itself. Another provider's id is 404, never 403 (existence is not revealed);
- * a hospital key is 403.
+ * The operator, or the provider itself. Another provider's id is 404, never 403 (existence is not revealed), and
+ * audited as `access.refused`; a hospital key is 403.
  */
 export function requireProviderAccess(req: Request, providerId: string): void {
   const p = principal(req);
   if (p.kind === 'admin') return;
   if (p.kind === 'provider') {
     if (p.providerId === providerId) return;
-    throw new HttpProblem(404, 'Not found', 'provider not found');
+    throw new RefusedAccess(`provider:${p.odsCode}`, 'provider', providerId);
   }
   throw new HttpProblem(403, 'Forbidden', 'A hospital key cannot do this');
 }
