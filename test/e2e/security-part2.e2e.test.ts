@@ -130,12 +130,16 @@ describe('failed authentications are throttled per address (in PostgreSQL, acros
     expect(fhir.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
     expect(Number(fhir.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     const outcome = (await fhir.json()) as any;
-    expect(outcome).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'throttled' }] });
+    expect(outcome).toMatchObject({
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'throttled' }],
+    });
 
     // the state is a row in this database's rate_limits: other services (other databases) are not affected
     const db = postgres(throttled.db.url, { max: 1, onnotice: () => undefined });
     try {
-      const rows = await db`select key, hits, blocked_until > now() as blocked from rate_limits where key like 'auth-fail:%'`;
+      const rows =
+        await db`select key, hits, blocked_until > now() as blocked from rate_limits where key like 'auth-fail:%'`;
       expect(rows).toEqual([{ key: 'auth-fail:127.0.0.1', hits: 20, blocked: true }]);
     } finally {
       await db.end();
@@ -268,13 +272,19 @@ describe('link pages', () => {
     const page = await fetch(linkOf(replica, token));
     expect(page.status).toBe(200);
     const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-    const res = await fetch(linkOf(story.svc, token), { ...form(csrf), headers: { ...form(csrf).headers, origin: story.svc.baseUrl } });
+    const res = await fetch(linkOf(story.svc, token), {
+      ...form(csrf),
+      headers: { ...form(csrf).headers, origin: story.svc.baseUrl },
+    });
     expect(res.status, await res.clone().text()).toBe(200);
     expect(await res.text()).toContain('Alert acknowledged');
 
     // used: the same form again, on either replica, and another link of the acknowledged alert
     for (const svc of [story.svc, replica]) {
-      const again = await fetch(linkOf(svc, token), { ...form(csrf), headers: { ...form(csrf).headers, origin: svc.baseUrl } });
+      const again = await fetch(linkOf(svc, token), {
+        ...form(csrf),
+        headers: { ...form(csrf).headers, origin: svc.baseUrl },
+      });
       expect(again.status).toBe(410);
       expect(await again.text()).toContain('Alert already acknowledged');
     }
