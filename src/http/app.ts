@@ -89,7 +89,11 @@ export function createApp(deps: AppDeps): express.Express {
           action: 'access.refused',
           entityType: err.entityType,
           entityId: err.entityId,
-          details: { method: req.method, path: req.baseUrl + req.path },
+          // the route's pattern, not the path: a path may carry an NHS number (/providers/:id/clients/:nhsNumber)
+          details: {
+            method: req.method,
+            route: `${req.baseUrl}${String((req.route as { path?: unknown } | undefined)?.path ?? '')}`,
+          },
         })
         .catch((e: unknown) => deps.logger.error({ err: (e as Error).message }, 'cannot audit a refused access'))
         .then(() => sendProblem(res, err));

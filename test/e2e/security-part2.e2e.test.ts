@@ -176,6 +176,14 @@ describe('refused cross-provider access is audited (GET /v1/audit)', () => {
       expect(Object.keys(e).sort()).toEqual(['action', 'actor', 'at', 'details', 'entityId', 'entityType', 'id']);
       expect(e).toMatchObject({ actor: `provider:${other.odsCode}`, action: 'access.refused' });
     }
+    // the route's pattern, never the path (which may carry an NHS number)
+    expect(items.map((e) => e.details)).toEqual([
+      { method: 'GET', route: '/admissions/:admissionId' },
+      { method: 'POST', route: '/alerts/:alertId/acknowledge' },
+      { method: 'GET', route: '/alerts/:alertId' },
+      { method: 'GET', route: '/providers/:id/clients' },
+      { method: 'GET', route: '/providers/:id' },
+    ]);
     const times = items.map((e) => Date.parse(e.at));
     expect([...times].sort((a, b) => b - a)).toEqual(times);
 
