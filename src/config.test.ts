@@ -1,6 +1,6 @@
 /** CONTRACT.md "Process and configuration": invalid configuration stops the process with one line naming the variable. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, requireProductionSettings } from './config.js';
+import { ConfigError, csrfSecretOf, loadConfig, requireProductionSettings } from './config.js';
 
 const NOTIFY_KEY = 'live_key-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0';
 const TEMPLATE = 'f33517ff-2a88-4f6e-b855-c550268ce08a';
@@ -269,5 +269,25 @@ describe('requireProductionSettings', () => {
       ADMIN_TOKEN: 'a-long-enough-admin-token',
     });
     expect(() => requireProductionSettings(config)).not.toThrow();
+  });
+});
+
+describe('CSRF_SECRET (the link pages across replicas)', () => {
+  it('is at least 32 characters: shorter stops the start naming CSRF_SECRET', () => {
+    expect(() => loadConfig({ CSRF_SECRET: 'x'.repeat(31) })).toThrow(
+      'Invalid configuration: CSRF_SECRET must be at least 32 characters',
+    );
+    expect(loadConfig({ CSRF_SECRET: 'x'.repeat(32) }).csrfSecret).toBe('x'.repeat(32));
+  });
+
+  it('given, it is used; unset, it is derived from ADMIN_TOKEN, the same in every process, never the token itself', () => {
+    const token = 'a-token-of-the-operator-0123456789';
+    expect(csrfSecretOf(loadConfig({ ADMIN_TOKEN: token, CSRF_SECRET: 's'.repeat(40) }))).toBe('s'.repeat(40));
+    const derived = csrfSecretOf(loadConfig({ ADMIN_TOKEN: token }));
+    expect(derived).toMatch(/^[0-9a-f]{64}$/);
+    expect(csrfSecretOf(loadConfig({ ADMIN_TOKEN: token }))).toBe(derived);
+    expect(derived).not.toContain(token);
+    expect(csrfSecretOf(loadConfig({ ADMIN_TOKEN: `${token}-other` }))).not.toBe(derived);
+    expect(csrfSecretOf(loadConfig({}))).toBeUndefined();
   });
 });

@@ -2,6 +2,7 @@
  * Configuration (CONTRACT.md "Process and configuration"): read once from the environment, validated,
  * passed in. An invalid variable stops the process with one line naming it.
  */
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 
 /** Environment values are text; each helper says, in the message, what the variable must be. */
@@ -47,6 +48,8 @@ const schema = z.object({
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   /** at least 16 characters; at least 32 when NODE_ENV=production (checked in loadConfig) */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** HMAC key of the acknowledgement pages' CSRF tokens, the same in every API process; default: derived from ADMIN_TOKEN */
+  CSRF_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** tests and demos only: webhooks may go to loopback over http; refused when NODE_ENV=production */
   ALLOW_LOOPBACK_WEBHOOKS: z
     .string()
@@ -125,6 +128,8 @@ export interface Config {
     cliPath: string | undefined;
   };
   adminToken: string | undefined;
+  /** CSRF_SECRET as given (see {@link csrfSecretOf} for the one every replica uses) */
+  csrfSecret?: string | undefined;
   publicBaseUrl: string;
   notify: {
     apiKey: string | undefined;
@@ -231,6 +236,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       cliPath: e.TEMPORAL_CLI_PATH,
     },
     adminToken: e.ADMIN_TOKEN,
+    csrfSecret: e.CSRF_SECRET,
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     notify: {
       apiKey: e.NOTIFY_API_KEY,
@@ -272,4 +278,15 @@ export function requireProductionSettings(config: Config): void {
   if (missing.length > 0) {
     throw new ConfigError(missing.map((m) => `Invalid configuration: ${m} is required`).join('\n'));
   }
+}
+
+/**
+ * The CSRF secret of the acknowledgement pages, the same in every replica: CSRF_SECRET, else derived from ADMIN_TOKEN
+ * with HMAC-SHA256 (domain-separated, so the derived secret reveals nothing of the token); undefined without either
+ * (a single development process then uses a random one; production requires ADMIN_TOKEN).
+ */
+export function csrfSecretOf(config: Pick<Config, 'adminToken' | 'csrfSecret'>): string | undefined {
+  if (config.csrfSecret) return config.csrfSecret;
+  if (!config.adminToken) return undefined;
+  return createHmac('sha256', config.adminToken).update('admission-alerts/ack-page-csrf-secret/v1').digest('hex');
 }

@@ -9,8 +9,9 @@ import type { Server } from 'node:http';
 import type { WorkflowBundle } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
-import { ConfigError, type Config } from './config.js';
+import { ConfigError, csrfSecretOf, type Config } from './config.js';
 import { migrate, openDatabase, ping, type Database } from './db/client.js';
+import * as rateLimits from './db/rate-limits.js';
 import { createApp } from './http/app.js';
 import { createIngest, type Ingest } from './ingest/ingest.js';
 import { startRelay, type Relay } from './ingest/relay.js';
@@ -150,6 +151,18 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         pollMs: config.relayPollMs,
       });
       stops.push(() => relay.stop());
+
+      // housekeeping of the shared rate limits: counters whose window and block ended an hour ago go
+      const pruneRateLimits = setInterval(
+        () => {
+          rateLimits
+            .prune(database, 60 * 60 * 1000)
+            .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'cannot prune rate limits'));
+        },
+        10 * 60 * 1000,
+      );
+      pruneRateLimits.unref();
+      stops.push(async () => clearInterval(pruneRateLimits));
       running.relay = relay;
 
       const notifyHealth = notifyHealthReporter(notify);
@@ -159,7 +172,8 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         config,
         logger,
         ingest,
-        csrfSecret: opts.csrfSecret ?? randomBytes(32).toString('hex'),
+        // the same in every replica (CSRF_SECRET, else derived from ADMIN_TOKEN): a form opened on one is accepted by another
+        csrfSecret: opts.csrfSecret ?? csrfSecretOf(config) ?? randomBytes(32).toString('hex'),
         onStored: relay.kick,
         mllpSendersChanged: mllpSenders.changed,
         health: async () => ({

@@ -49,7 +49,7 @@ export async function get(db: Db, id: string) {
 /** Stays, most recently changed first, optionally of one status, hospital (ODS code) or visit number (PV1-19). */
 export function list(
   db: Db,
-  filter: { status?: string; hospitalOds?: string; visitNumber?: string; limit: number },
+  filter: { status?: string; hospitalOds?: string; visitNumber?: string; limit: number; offset?: number },
 ): Promise<
   Pick<
     Admission,
@@ -86,8 +86,9 @@ export function list(
         filter.visitNumber ? eq(admissions.visitNumber, filter.visitNumber) : undefined,
       ),
     )
-    .orderBy(desc(admissions.updatedAt))
-    .limit(filter.limit);
+    .orderBy(desc(admissions.updatedAt), desc(admissions.id))
+    .limit(filter.limit)
+    .offset(filter.offset ?? 0);
 }
 
 /** What starting or signalling the stay's workflow needs. */

@@ -1,4 +1,5 @@
 /** The audit trail (`audit_events`): who did what to which entity, appended, never changed. */
+import { desc, eq } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { auditEvents } from './schema.js';
 
@@ -16,4 +17,15 @@ export async function record(
     entityId: event.entityId,
     details: event.details ?? null,
   });
+}
+
+/** Events newest first, optionally of one action, a page at a time. */
+export function list(db: Db, filter: { action?: string; limit: number; offset: number }): Promise<AuditEvent[]> {
+  return db.orm
+    .select()
+    .from(auditEvents)
+    .where(filter.action !== undefined ? eq(auditEvents.action, filter.action) : undefined)
+    .orderBy(desc(auditEvents.at), desc(auditEvents.id))
+    .limit(filter.limit)
+    .offset(filter.offset);
 }

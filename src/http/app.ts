@@ -8,7 +8,9 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { Ingest } from '../ingest/ingest.js';
 import { authenticate, createKeyResolver, requireCaller } from './auth.js';
-import { HttpProblem, sendProblem } from './problem.js';
+import * as audit from '../db/audit.js';
+import { HttpProblem, RefusedAccess, sendProblem } from './problem.js';
+import { createAuditRoutes } from './routes/audit.js';
 import { createAlertRoutes } from './routes/alerts.js';
 import { createHealthRoutes, type HealthCheck } from './routes/health.js';
 import { createHl7Routes } from './routes/hl7.js';
@@ -23,7 +25,12 @@ export interface AppDeps {
   db: Db;
   temporal: Client;
   config: Pick<Config, 'adminToken' | 'production' | 'allowLoopbackWebhooks' | 'publicBaseUrl' | 'ackTokenTtlSeconds'> &
-    Partial<Pick<Config, 'temporal' | 'admissionLingerSeconds' | 'reviewAlertSeconds' | 'maxStaySeconds' | 'workflowHistoryLimit'>>;
+    Partial<
+      Pick<
+        Config,
+        'temporal' | 'admissionLingerSeconds' | 'reviewAlertSeconds' | 'maxStaySeconds' | 'workflowHistoryLimit'
+      >
+    >;
   logger: Logger;
   ingest: Ingest;
   health: HealthCheck;
@@ -43,15 +50,19 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(createHealthRoutes(deps.health));
   app.use('/a', createAckLinkPages(deps));
   // every /v1 route: one key check (one resolver, one cache); each protocol answers a failure in its own format
-  app.use('/v1', authenticate(createKeyResolver({ db: deps.db, adminToken: deps.config.adminToken }), deps.logger));
-  app.use('/v1', createHl7Routes(deps)); // an AR ACK (401/403/503) once it has read the message it echoes
-  app.use('/v1', createFhirRoutes(deps)); // an OperationOutcome (401/403/503, and 415/413 for its own body)
-  app.use('/v1', requireCaller); // every other route: problem+json 401/503
+  app.use(
+    '/v1',
+    authenticate(createKeyResolver({ db: deps.db, adminToken: deps.config.adminToken }), deps.logger, deps.db),
+  );
+  app.use('/v1', createHl7Routes(deps)); // an AR ACK (401/403/429/503) once it has read the message it echoes
+  app.use('/v1', createFhirRoutes(deps)); // an OperationOutcome (401/403/429/503, and 415/413 for its own body)
+  app.use('/v1', requireCaller); // every other route: problem+json 401/429/503
   app.use('/v1', express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
   app.use('/v1', createMessageRoutes(deps));
   app.use('/v1', createRegistryRoutes(deps));
   app.use('/v1', createHospitalSecurityRoutes(deps));
   app.use('/v1', createAlertRoutes(deps));
+  app.use('/v1', createAuditRoutes(deps));
   app.use(
     '/v1',
     createReviewRoutes({
@@ -70,6 +81,23 @@ export function createApp(deps: AppDeps): express.Express {
     next(new HttpProblem(404, 'Not found', 'No such endpoint'));
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof RefusedAccess) {
+      // another provider's object: the same 404 as for none, and a row in the audit trail
+      return audit
+        .record(deps.db, {
+          actor: err.actor,
+          action: 'access.refused',
+          entityType: err.entityType,
+          entityId: err.entityId,
+          // the route's pattern, not the path: a path may carry an NHS number (/providers/:id/clients/:nhsNumber)
+          details: {
+            method: req.method,
+            route: `${req.baseUrl}${String((req.route as { path?: unknown } | undefined)?.path ?? '')}`,
+          },
+        })
+        .catch((e: unknown) => deps.logger.error({ err: (e as Error).message }, 'cannot audit a refused access'))
+        .then(() => sendProblem(res, err));
+    }
     if (err instanceof HttpProblem) return sendProblem(res, err);
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.too.large') {

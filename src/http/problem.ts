@@ -44,3 +44,18 @@ export function sendProblem(res: Response, p: HttpProblem): void {
 export const notFound = (what: string) => new HttpProblem(404, 'Not found', `${what} not found`);
 export const badRequest = (detail: string, extra?: Record<string, unknown>) =>
   new HttpProblem(400, 'Bad request', detail, extra);
+
+/**
+ * 404 for a provider key asking for another provider's object (CONTRACT.md "Authentication": existence is not
+ * revealed), which the app's error handler also writes to the audit trail (`access.refused`) before answering.
+ * The answer is the same 404 as for an object that does not exist.
+ */
+export class RefusedAccess extends HttpProblem {
+  constructor(
+    readonly actor: string,
+    readonly entityType: string,
+    readonly entityId: string,
+  ) {
+    super(404, 'Not found', `${entityType} not found`);
+  }
+}

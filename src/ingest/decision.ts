@@ -43,7 +43,7 @@ export function refused(err: InputError): Decision {
 }
 
 /** A caller without a hospital key (401 none or unknown, 403 another kind): AR (CR), ERR 204. */
-export function notAuthenticated(httpStatus: 401 | 403, message: string): Decision {
+export function notAuthenticated(httpStatus: 401 | 403 | 429, message: string): Decision {
   return { outcome: 'reject', httpStatus, errors: [{ hl7Code: '204', message }] };
 }
 

@@ -34,7 +34,8 @@ export async function startTestService(
   } = {},
 ): Promise<TestService> {
   const db = opts.db ?? (await createTestDatabase(inject('postgresUrl')));
-  const adminToken = `admin-${randomBytes(16).toString('hex')}`;
+  // a replica of another test service passes that one's ADMIN_TOKEN (and so derives the same CSRF secret)
+  const adminToken = opts.env?.ADMIN_TOKEN ?? `admin-${randomBytes(16).toString('hex')}`;
   const taskQueue = opts.taskQueue ?? `aa-test-${randomBytes(4).toString('hex')}`;
   const port = await freePort();
   const config = loadConfig({

@@ -59,11 +59,16 @@ export interface AckPageDeps {
   /** Acknowledges once: `used` after success, else the reason it failed (`expired`, `unknown`). */
   acknowledge(token: string, input: { outcome: AckOutcome; by: string }): Promise<TokenLookup>;
   /**
-   * In-memory sliding-window limits: `max` requests per `windowMs` per token, `maxPerIp` (default `4 × max`) per
+   * Limits (in memory, sliding window, unless `limiter` says otherwise): `max` requests per `windowMs` per token, `maxPerIp` (default `4 × max`) per
    * client IP (`req.ip`: set the app's `trust proxy` when behind a proxy). Default 30 per token and 120 per IP in
    * 5 minutes.
    */
   rateLimit?: { windowMs: number; max: number; maxPerIp?: number };
+  /**
+   * Where the hits are counted: by default this process's memory; the service passes one backed by PostgreSQL
+   * (`rate_limits`), so every API process shares the budget. Keys are `ip:<ip>` and `token:<token>`.
+   */
+  limiter?: AckPageLimiter;
   /** HMAC key for the forms' CSRF tokens. At least 16 characters; the same in every API process. */
   csrfSecret: string;
   now?: () => Date;
@@ -75,6 +80,13 @@ export interface AckPageDeps {
   /** Told about unexpected errors (the page shows a generic "problem with the service" 500). */
   onError?: (err: unknown) => void;
 }
+
+/** Counts a request against every key; refused when any key is over its `max` within the window. */
+export type AckPageLimiter = (
+  keys: readonly { key: string; max: number }[],
+  windowMs: number,
+  nowMs: number,
+) => Promise<{ allowed: true } | { allowed: false; retryAfterS: number }>;
 
 export const DEFAULT_RATE_LIMIT = { windowMs: 5 * 60 * 1000, max: 30, maxPerIp: 120 } as const;
 
@@ -90,9 +102,9 @@ type SummaryRow = { key: { text: string }; value: { text: string } };
  * The coordinator's acknowledgement pages (CONTRACT.md "Alerts and acknowledgement"), to mount at `/a`:
  *
  * - `GET /a/:token`: what happened and a form; 410 when used or expired, 404 when unknown. Never changes state.
- * - `POST /a/:token` (urlencoded `csrf`, `outcome`, `by`): acknowledges; 200 with the confirmation, 400 when the
- *   outcome is not one of CONTRACT.md's (none means the kind's default, as on the API), 403 when cross-site or
- *   without a valid CSRF field, 410 when used or expired.
+ * - `POST /a/:token` (urlencoded `csrf`, `outcome`, `by`): acknowledges; 200 with the confirmation, 404 when unknown,
+ *   410 when used or expired (checked first, as on GET), then 403 when cross-site or without a valid CSRF field,
+ *   400 when the outcome is not one of CONTRACT.md's (none means the kind's default, as on the API).
  * - `GET /a/assets/...`: nhsuk-frontend's CSS, JS and images ({@link createAssetsRouter}).
  *
  * Every page is `no-store`, `noindex`, `no-referrer`, unframeable, with a nonce-based Content-Security-Policy.
@@ -103,7 +115,8 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
   const now = deps.now ?? (() => new Date());
   const { windowMs, max: maxPerToken } = deps.rateLimit ?? DEFAULT_RATE_LIMIT;
   const maxPerIp = deps.rateLimit?.maxPerIp ?? (deps.rateLimit ? maxPerToken * 4 : DEFAULT_RATE_LIMIT.maxPerIp);
-  const limiter = createSlidingWindowLimiter(windowMs);
+  const memory = deps.limiter ? undefined : createSlidingWindowLimiter(windowMs);
+  const limiter: AckPageLimiter = deps.limiter ?? (async (keys, _windowMs, nowMs) => memory!.hit(keys, nowMs));
   const env = createViewEnvironment();
   const publicHost = deps.publicBaseUrl ? new URL(deps.publicBaseUrl).host : undefined;
 
@@ -139,10 +152,10 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
   });
   router.use('/assets', (req, res) => notFound(req, res));
 
-  const rateLimited: express.RequestHandler<{ token: string }> = (req, res, next) => {
+  const rateLimited: express.RequestHandler<{ token: string }> = async (req, res, next) => {
     const keys = [{ key: `ip:${req.ip ?? 'unknown'}`, max: maxPerIp }];
     if (TOKEN_PATTERN.test(req.params.token)) keys.push({ key: `token:${req.params.token}`, max: maxPerToken });
-    const verdict = limiter.hit(keys, now().getTime());
+    const verdict = await limiter(keys, windowMs, now().getTime());
     if (verdict.allowed) return next();
     res.set('Retry-After', String(verdict.retryAfterS));
     const minutes = Math.ceil(verdict.retryAfterS / 60);
@@ -270,6 +283,10 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
       const token = req.params.token;
       if (!TOKEN_PATTERN.test(token)) return notFound(req, res);
       const body = (req.body ?? {}) as Record<string, unknown>;
+      // the token's state first: an unknown or altered token is 404, a used or expired one 410, as on GET; only a
+      // form for a token that can still be acknowledged is checked for CSRF (403)
+      const current = await deps.lookup(token);
+      if (current.state !== 'valid' || current.alert.status === 'acknowledged') return stateOrForm(req, res, current);
       if (isCrossSite(req) || verifyCsrfToken(deps.csrfSecret, token, body[CSRF_FIELD], now()) !== 'ok') {
         return page(req, res, 403, 'message.njk', {
           title: 'Form not accepted',
@@ -281,9 +298,6 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
           link: { href: `${req.baseUrl}/${encodeURIComponent(token)}`, text: 'Open the alert again' },
         });
       }
-
-      const current = await deps.lookup(token);
-      if (current.state !== 'valid' || current.alert.status === 'acknowledged') return stateOrForm(req, res, current);
 
       // the form always sends one (a radio is pre-selected); a client that sends none gets the kind's default
       const outcome =

@@ -2,16 +2,15 @@
 import type { Router } from 'express';
 import { acknowledgeAlert } from '../../acknowledgement/acknowledge-alert.js';
 import * as alerts from '../../db/alerts.js';
+import * as rateLimits from '../../db/rate-limits.js';
 import { sha256Hex as hashToken } from '../../hash.js';
 import { adviceWords, allowedOutcomes, defaultOutcome, meaningOfAlert } from '../../domain/alert-text.js';
 import type { AppDeps } from '../app.js';
-import { createAckPagesRouter, type AckPageAlert, type TokenLookup } from '../pages/ack-pages.js';
+import { createAckPagesRouter, type AckPageAlert, type AckPageLimiter, type TokenLookup } from '../pages/ack-pages.js';
 
 /** `M S` from the provider's own registration of the client (given name, family name); undefined without either. */
 export function initials(givenName: string | null, familyName: string | null): string | undefined {
-  const letters = [givenName, familyName]
-    .map((n) => n?.trim().charAt(0).toUpperCase() ?? '')
-    .filter((c) => c !== '');
+  const letters = [givenName, familyName].map((n) => n?.trim().charAt(0).toUpperCase() ?? '').filter((c) => c !== '');
   return letters.length === 0 ? undefined : letters.join(' ');
 }
 
@@ -55,8 +54,23 @@ export function createAckLinkPages(deps: AppDeps): Router {
     return { state: 'valid', alert: pageAlert(r) };
   }
 
+  /**
+   * The pages' limits counted in PostgreSQL (`rate_limits`, fixed windows), shared by every API process. A token is
+   * counted under its hash (`ack-token:<sha256>`), never stored as it is; an address as `ack-ip:<ip>`.
+   */
+  const limiter: AckPageLimiter = async (keys, windowMs) => {
+    let retryAfterS = 0;
+    for (const { key, max } of keys) {
+      const stored = key.startsWith('token:') ? `ack-token:${hashToken(key.slice('token:'.length))}` : `ack-${key}`;
+      const count = await rateLimits.hit(db, stored, windowMs);
+      if (count.hits > max) retryAfterS = Math.max(retryAfterS, count.retryAfterS);
+    }
+    return retryAfterS > 0 ? { allowed: false, retryAfterS } : { allowed: true };
+  };
+
   return createAckPagesRouter({
     csrfSecret: deps.csrfSecret,
+    limiter,
     publicBaseUrl: deps.config.publicBaseUrl,
     onError: (err) => deps.logger.error({ err: (err as Error).message }, 'acknowledgement page failed'),
     lookup: async (token) => state(await find(token)),

@@ -7,13 +7,27 @@ import * as alerts from '../../db/alerts.js';
 import * as messages from '../../db/messages.js';
 import type { AppDeps } from '../app.js';
 import { principal, type Principal } from '../auth.js';
-import { HttpProblem, notFound } from '../problem.js';
+import { HttpProblem, notFound, RefusedAccess } from '../problem.js';
 import { parseBody } from './registry.js';
+import { oneOf, pagingQuery, parseQuery, text } from '../query.js';
+import type { AdmissionStatus } from '../../domain/admission-event.js';
 import { allowedOutcomes, defaultOutcome, eventWords, meaningOfAlert } from '../../domain/alert-text.js';
 import { withdrawnReasonCode, withdrawnReasonText } from '../../domain/clinical.js';
 
 const uuid = z.string().uuid();
 const STATUSES = ['open', 'acknowledged', 'unacknowledged', 'withdrawn', 'all'] as const;
+/** CONTRACT.md's admission statuses (src/domain/admission-event.ts `AdmissionStatus`). */
+const ADMISSION_STATUSES = [
+  'received',
+  'no-care-package',
+  'unmatched',
+  'alerting',
+  'acknowledged',
+  'unacknowledged',
+  'discharged',
+  'closed',
+  'cancelled',
+] as const satisfies readonly AdmissionStatus[];
 
 function alertView(r: alerts.AlertDetails) {
   const meaning = meaningOfAlert(r);
@@ -62,6 +76,20 @@ function scope(p: Principal): alerts.AlertScope {
   throw new HttpProblem(403, 'Forbidden', 'A hospital key cannot read alerts');
 }
 
+/**
+ * Why a provider does not see an object: it is another provider's (404, audited as `access.refused`), or it does not
+ * exist (plain 404). `exists` is asked only on this path, so the usual read costs nothing more.
+ */
+async function refusedOrNotFound(
+  p: Principal,
+  entityType: string,
+  id: string,
+  exists: () => Promise<unknown>,
+): Promise<HttpProblem> {
+  if (p.kind === 'provider' && (await exists())) return new RefusedAccess(`provider:${p.odsCode}`, entityType, id);
+  return notFound(entityType);
+}
+
 const ackBody = z
   .object({
     by: z.string().trim().min(1, 'must say who acknowledges').max(200),
@@ -78,19 +106,17 @@ export function createAlertRoutes(deps: AppDeps): Router {
     const readable = scope(principal(req));
     if (!uuid.safeParse(id).success) throw notFound('alert');
     const row = await alerts.find(db, id, readable);
-    if (!row) throw notFound('alert');
+    if (!row) throw await refusedOrNotFound(principal(req), 'alert', id, () => alerts.find(db, id, {}));
     return row;
   }
 
   r.get('/alerts', async (req, res) => {
     const readable = scope(principal(req));
-    const status = String(req.query.status ?? 'all');
-    if (!(STATUSES as readonly string[]).includes(status)) {
-      throw new HttpProblem(400, 'Invalid request', `status must be one of ${STATUSES.join(', ')}`);
-    }
-    const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
-    const offset = Math.max(0, Number(req.query.offset ?? 0) || 0);
-    const rows = await alerts.list(db, readable, { status: status as (typeof STATUSES)[number], limit, offset });
+    const { status, limit, offset } = parseQuery(req, {
+      status: oneOf('status', STATUSES).default('all'),
+      ...pagingQuery,
+    });
+    const rows = await alerts.list(db, readable, { status, limit, offset });
     res.json({ items: rows.map(alertView), limit, offset });
   });
 
@@ -129,7 +155,7 @@ export function createAlertRoutes(deps: AppDeps): Router {
     const adm = await admissions.get(db, id);
     if (!adm) throw notFound('admission');
     const ofStay = await alerts.listOfStay(db, id, scope(p));
-    if (p.kind === 'provider' && ofStay.length === 0) throw notFound('admission');
+    if (p.kind === 'provider' && ofStay.length === 0) throw new RefusedAccess(`provider:${p.odsCode}`, 'admission', id);
     const events = await messages.eventsOfStay(db, id);
     res.json({
       id: adm.id,
@@ -157,12 +183,20 @@ export function createAlertRoutes(deps: AppDeps): Router {
   r.get('/admissions', async (req, res) => {
     const p = principal(req);
     if (p.kind !== 'admin') throw new HttpProblem(403, 'Forbidden', 'Only the operator may list admissions');
-    const status = req.query.status ? String(req.query.status) : undefined;
-    const hospital = req.query.hospital ? String(req.query.hospital) : undefined;
-    const visit = req.query.visitNumber ? String(req.query.visitNumber) : undefined;
-    const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
-    const rows = await admissions.list(db, { status, hospitalOds: hospital, visitNumber: visit, limit });
-    res.json({ items: rows });
+    const q = parseQuery(req, {
+      status: oneOf('status', ADMISSION_STATUSES).optional(),
+      hospital: text('hospital').optional(),
+      visitNumber: text('visitNumber').optional(),
+      ...pagingQuery,
+    });
+    const rows = await admissions.list(db, {
+      status: q.status,
+      hospitalOds: q.hospital,
+      visitNumber: q.visitNumber,
+      limit: q.limit,
+      offset: q.offset,
+    });
+    res.json({ items: rows, limit: q.limit, offset: q.offset });
   });
 
   return r;

@@ -1,6 +1,7 @@
 /**
  * `POST /v1/fhir/Encounter` (CONTRACT.md "FHIR R4"): every answer, failures included, is a FHIR R4
- * OperationOutcome (`application/fhir+json`), as FHIR clients expect: 401 no or unknown key, 403 not a hospital
+ * OperationOutcome (`application/fhir+json`), as FHIR clients expect: 401 no or unknown key, 429 an address throttled
+ * after too many failed authentications, 403 not a hospital
  * key, 415 not JSON, 413 over 1 MiB, then whatever ingest decides (a body that does not parse is 400 and stored).
  *
  * Mounted after the shared `/v1` authentication (which never answers) and before the JSON parser and
@@ -37,8 +38,13 @@ export function createFhirRoutes(deps: AppDeps): Router {
   const r = Router();
   r.post(
     '/fhir/Encounter',
-    (req: Request, _res: Response, next: NextFunction) => {
+    (req: Request, res: Response, next: NextFunction) => {
       // the caller, as `authenticate` (src/http/auth.ts) resolved it for every /v1 route
+      if (req.authFailure === 'throttled') {
+        // too many failed authentications from this address (CONTRACT.md "Security defaults")
+        res.set('Retry-After', String(req.retryAfterS ?? 60));
+        throw new FhirProblem(429, 'throttled', 'Too many failed authentications from this address: retry later');
+      }
       if (req.authFailure === 'unavailable') {
         // PostgreSQL is down: the key cannot be checked and nothing could be stored (CONTRACT.md: 503)
         throw new FhirProblem(503, 'transient', 'The service cannot store messages right now: retry later');

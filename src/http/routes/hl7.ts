@@ -10,11 +10,15 @@ const ACCEPTED_TYPES = [HL7_CONTENT_TYPE, 'application/hl7-v2', 'application/hl7
 
 /**
  * The hospital sending this message, or why this request may not send one, as an HL7 decision (CONTRACT.md: AR,
- * ERR 204, 401 without a known key, 403 for a key that is not a hospital's; AR, ERR 207, 503 when PostgreSQL cannot
+ * ERR 204, 401 without a known key, 403 for a key that is not a hospital's, 429 (with `Retry-After`) from an address
+ * throttled after too many failed authentications; AR, ERR 207, 503 when PostgreSQL cannot
  * check the key). Asked once the body is read: the ACK echoes the message's MSH.
  */
 function sender(req: Request): { odsCode: string } | { refused: Decision } {
   if (req.authFailure === 'unavailable') return { refused: UNAVAILABLE };
+  if (req.authFailure === 'throttled') {
+    return { refused: notAuthenticated(429, 'Too many failed authentications from this address: retry later') };
+  }
   const p = req.principal;
   if (!p) {
     return { refused: notAuthenticated(401, 'A valid hospital API key is required: Authorization: Bearer <key>') };
@@ -40,6 +44,7 @@ export function createHl7Routes(deps: AppDeps): Router {
       const from = sender(req);
       if ('refused' in from) {
         const answer = answerHl7(headerToAnswer(body), from.refused, { now: new Date() });
+        if (req.authFailure === 'throttled') res.set('Retry-After', String(req.retryAfterS ?? 60));
         res.status(answer.httpStatus).type(HL7_CONTENT_TYPE).send(answer.ack);
         return;
       }

@@ -7,6 +7,7 @@ import * as messages from '../../db/messages.js';
 import { requireAdmin } from '../auth.js';
 import type { AppDeps } from '../app.js';
 import { badRequest } from '../problem.js';
+import { oneOf, pagingQuery, parseQuery, text } from '../query.js';
 
 const STATUSES = ['accepted', 'rejected', 'all'] as const;
 const TRANSPORTS = ['http', 'mllp', 'fhir'] as const;
@@ -22,26 +23,20 @@ export function createMessageRoutes(deps: AppDeps): Router {
    */
   r.get('/messages', async (req, res) => {
     requireAdmin(req);
-    const status = String(req.query.status ?? 'all');
-    if (!(STATUSES as readonly string[]).includes(status)) {
-      throw badRequest(`status must be one of ${STATUSES.join(', ')}`);
-    }
-    const transport = req.query.transport === undefined ? undefined : String(req.query.transport);
-    if (transport !== undefined && !(TRANSPORTS as readonly string[]).includes(transport)) {
-      throw badRequest(`transport must be one of ${TRANSPORTS.join(', ')}`);
-    }
-    const hospital = req.query.hospital === undefined ? undefined : String(req.query.hospital);
-    const controlId = req.query.controlId === undefined ? undefined : String(req.query.controlId);
-    const processingId =
-      req.query.processingId === undefined ? undefined : String(req.query.processingId).trim().toUpperCase();
-    if (processingId !== undefined && (processingId === '' || processingId.length > 20)) {
-      throw badRequest('processingId must be an MSH-11 processing ID: P, T or D');
-    }
-    const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
-    const offset = Math.max(0, Number(req.query.offset ?? 0) || 0);
+    const q = parseQuery(req, {
+      status: oneOf('status', STATUSES).default('all'),
+      transport: oneOf('transport', TRANSPORTS).optional(),
+      hospital: text('hospital').optional(),
+      controlId: text('controlId').optional(),
+      processingId: text('processingId', 20).optional(),
+      ...pagingQuery,
+    });
+    const { status, transport, hospital, controlId, limit, offset } = q;
+    const processingId = q.processingId?.trim().toUpperCase();
+    if (processingId === '') throw badRequest('processingId must be an MSH-11 processing ID: P, T or D');
     const rows = await messages.list(db, {
       status: status === 'all' ? undefined : (status as 'accepted' | 'rejected'),
-      transport: transport as messages.Transport | undefined,
+      transport,
       hospitalOds: hospital,
       controlId,
       processingId,
