@@ -46,10 +46,7 @@ export default tseslint.config(
     // STYLE.md rule 13: SQL lives in src/db/, one module per aggregate; everything else calls its named functions.
     // Tests and benchmarks may look at the database directly.
     files: ['src/**/*.ts', 'activities/**/*.ts'],
-    ignores: [
-      'src/db/**',
-      '**/*.test.ts',
-    ],
+    ignores: ['src/db/**', '**/*.test.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

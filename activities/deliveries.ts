@@ -36,9 +36,7 @@ export const deliveryId = (alertId: string, step: number, contactId: string, cha
   `${alertId}:${step}:${contactId}:${channel}`;
 
 /** Webhook event id: stable for every retry of one delivery, so receivers can de-duplicate. */
-export const webhookEventId = (id: string): string =>
-  `evt_${sha256Hex(id).slice(0, 32)}`;
-
+export const webhookEventId = (id: string): string => `evt_${sha256Hex(id).slice(0, 32)}`;
 
 /** How often a running delivery tells Temporal it is alive (the workflow's heartbeat timeout is a few times this). */
 export const DELIVERY_HEARTBEAT_MS = 1_000;

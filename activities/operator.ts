@@ -67,7 +67,9 @@ export function createOperatorActivities(deps: OperatorDeps): Pick<AdmissionActi
           since: adm.unmatchedSince?.toISOString() ?? null,
           reviewUrl,
         };
-        await once(id, 'webhook', admissionId, () => deps.webhook.send(contacts.webhookUrl!, contacts.webhookSecret!, body));
+        await once(id, 'webhook', admissionId, () =>
+          deps.webhook.send(contacts.webhookUrl!, contacts.webhookSecret!, body),
+        );
       } else if (contacts.webhookUrl) {
         logger.error('OPERATOR_WEBHOOK_URL is set without OPERATOR_WEBHOOK_SECRET: operator webhooks are not sent');
       }

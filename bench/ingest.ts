@@ -39,7 +39,8 @@ import { findTemporalCli, freePort, startDevServer, type DevServer } from '../sr
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
-const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const adminUrl =
+  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const pacedRate = Number(process.env.BENCH_PACED_RATE ?? 200);
 /** how long the relay is watched draining the backlog of the ingest-alone levels */
@@ -115,7 +116,14 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
 }
 
-function summarise(transport: string, offered: string, latencies: number[], elapsedMs: number, notAa: number, rssMiB: number): LevelResult {
+function summarise(
+  transport: string,
+  offered: string,
+  latencies: number[],
+  elapsedMs: number,
+  notAa: number,
+  rssMiB: number,
+): LevelResult {
   const sorted = [...latencies].sort((a, b) => a - b);
   return {
     transport,
@@ -239,7 +247,19 @@ async function pgbench(dbUrl: string, args: string[], cwd: string): Promise<stri
   writeFileSync(script, "insert into bench_ceiling (payload) values (repeat('x', 700));\n");
   const { stdout } = await run(
     'pgbench',
-    [...args, '-n', '-f', script, '-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres'), u.pathname.slice(1)],
+    [
+      ...args,
+      '-n',
+      '-f',
+      script,
+      '-h',
+      u.hostname,
+      '-p',
+      u.port || '5432',
+      '-U',
+      decodeURIComponent(u.username || 'postgres'),
+      u.pathname.slice(1),
+    ],
     { cwd, env: { ...process.env, PGOPTIONS: '-c synchronous_commit=on', PGPASSWORD: decodeURIComponent(u.password) } },
   );
   return stdout;
@@ -261,7 +281,11 @@ async function machineCeiling(dbUrl: string) {
     const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
     if (!m?.[1]) throw new Error(`could not read pgbench's output:\n${out}`);
     // paced, with a log of every transaction's latency (µs, third column; from its scheduled start)
-    await pgbench(dbUrl, ['-c', String(clients), '-j', '2', '-T', String(secs), '-R', String(pacedRate), '--log', '--log-prefix=lat'], dir);
+    await pgbench(
+      dbUrl,
+      ['-c', String(clients), '-j', '2', '-T', String(secs), '-R', String(pacedRate), '--log', '--log-prefix=lat'],
+      dir,
+    );
     const latencies = readdirSync(dir)
       .filter((f) => f.startsWith('lat'))
       .flatMap((f) => readFileSync(join(dir, f), 'utf8').trim().split('\n'))
@@ -339,7 +363,9 @@ async function main() {
 
     process.stdout.write('ceiling: pgbench, durable single-row INSERT commits … ');
     const ceiling = await machineCeiling(dbUrl);
-    console.log(`${Math.round(ceiling.tps)}/s (${ceiling.clients} clients, ${ceiling.seconds} s, synchronous_commit=on)`);
+    console.log(
+      `${Math.round(ceiling.tps)}/s (${ceiling.clients} clients, ${ceiling.seconds} s, synchronous_commit=on)`,
+    );
     console.log(
       `         one such commit at ${pacedRate}/s: p50 ${ceiling.pacedP50.toFixed(2)} ms, p99 ${ceiling.pacedP99.toFixed(2)} ms, ` +
         `max ${ceiling.pacedMax.toFixed(1)} ms (the floor under any ACK latency at that rate)`,
@@ -349,7 +375,9 @@ async function main() {
     const [httpPortWanted, mllpPortWanted] = [await freePort(), await freePort()];
     const adminToken = randomBytes(16).toString('hex');
     let logLines = 0;
-    const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+    const profile = process.env.BENCH_PROFILE_DIR
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+      : [];
     child = spawn(process.execPath, [...profile, '--import', 'tsx', join(root, 'bench/service.ts')], {
       cwd: root,
       env: {
@@ -370,10 +398,12 @@ async function main() {
     let errOut = '';
     service.stdout?.on('data', (d: Buffer) => (logLines += d.toString().split('\n').length - 1));
     service.stderr?.on('data', (d: Buffer) => (errOut = (errOut + d.toString()).slice(-4000)));
-    const { httpPort: port, mllpPort } = await new Promise<{ httpPort: number; mllpPort: number }>((resolve, reject) => {
-      service.on('message', (m: { ready?: boolean; httpPort: number; mllpPort: number }) => m.ready && resolve(m));
-      service.once('exit', (code) => reject(new Error(`the service exited with code ${code}\n${errOut}`)));
-    });
+    const { httpPort: port, mllpPort } = await new Promise<{ httpPort: number; mllpPort: number }>(
+      (resolve, reject) => {
+        service.on('message', (m: { ready?: boolean; httpPort: number; mllpPort: number }) => m.ready && resolve(m));
+        service.once('exit', (code) => reject(new Error(`the service exited with code ${code}\n${errOut}`)));
+      },
+    );
     const serviceStats = () =>
       new Promise<ServiceStats>((resolve) => {
         const onMessage = (m: { stats?: ServiceStats }) => {
@@ -404,8 +434,10 @@ async function main() {
     const { apiKey } = (await reg.json()) as { apiKey: string };
 
     const backlog = async () =>
-      (await db!<{ n: number }[]>`
-        select count(*)::int as n from inbound_messages where status = 'accepted' and dispatched_at is null`)[0]!.n;
+      (
+        await db!<{ n: number }[]>`
+        select count(*)::int as n from inbound_messages where status = 'accepted' and dispatched_at is null`
+      )[0]!.n;
 
     // warm-up (JIT, pool connections, prepared statements, the relay's first workflows), not measured
     await httpLoad(port, apiKey, 5000);
@@ -476,7 +508,9 @@ async function main() {
     await level('live', 'MLLP');
 
     const mem = rss(pid);
-    const [stored] = await db<{ n: number }[]>`select count(*)::int as n from inbound_messages where status = 'accepted'`;
+    const [stored] = await db<
+      { n: number }[]
+    >`select count(*)::int as n from inbound_messages where status = 'accepted'`;
     console.log(`service process: peak RSS ${mem.peak.toFixed(0)} MiB (now ${mem.now.toFixed(0)} MiB)`);
     console.log(
       `stored ${stored?.n} accepted messages, every one answered AA only after its COMMIT; ` +

@@ -72,7 +72,12 @@ try {
 
   const { token, generated } = adminToken();
   const svc = await startService({
-    config: { ...config, databaseUrl, adminToken: token, temporal: { ...config.temporal, address: temporalAddress } } as ServiceOptions['config'],
+    config: {
+      ...config,
+      databaseUrl,
+      adminToken: token,
+      temporal: { ...config.temporal, address: temporalAddress },
+    } as ServiceOptions['config'],
     logger,
     roles: ['api', 'worker'],
     registerSearchAttributes,

@@ -108,7 +108,9 @@ export function validateAcknowledge(state: StayState, req: AcknowledgeInput): vo
 }
 
 export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<AdmissionStatus> {
-  const state = input.carried ? StayState.restore(input.carried) : new StayState(workflowInfo().startTime.toISOString());
+  const state = input.carried
+    ? StayState.restore(input.carried)
+    : new StayState(workflowInfo().startTime.toISOString());
   let ready = false;
   let dirty = true;
   /** ladders and other work (the review timer) still running: the run may not end or continue as new */
@@ -305,7 +307,8 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
       state.closedAtEvents = state.events.size;
     }
     // a later event reopens a stay an operator closed
-    if (state.closedAtEvents !== undefined && state.events.size > state.closedAtEvents) state.closedAtEvents = undefined;
+    if (state.closedAtEvents !== undefined && state.events.size > state.closedAtEvents)
+      state.closedAtEvents = undefined;
     if (state.closedAtEvents !== undefined) await close('closed-by-operator');
     else if (expired && !isQuiet(state.status, spell) && state.status !== 'closed') await close('stay-expired');
     await record(spell);
@@ -402,7 +405,8 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
   if (patched(PATCH.maxStay)) {
     const deadline = Date.parse(state.startedAt) + (input.maxStaySeconds ?? DEFAULT_MAX_STAY_SECONDS) * 1000;
     void (async () => {
-      for (let left = deadline - Date.now(); left > 0; left = deadline - Date.now()) await sleep(Math.min(left, MAX_SLEEP_MS));
+      for (let left = deadline - Date.now(); left > 0; left = deadline - Date.now())
+        await sleep(Math.min(left, MAX_SLEEP_MS));
       expired = true;
       dirty = true;
     })();

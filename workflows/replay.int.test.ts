@@ -38,7 +38,14 @@ beforeAll(() => {
 
 describe('recorded workflow histories replay against the current workflow code', () => {
   it('has the representative stays recorded', () => {
-    const stays = ['full-story', 'unacknowledged', 'cancelled', 'discharge-cancelled', 'reopened-stay', 'no-care-package'];
+    const stays = [
+      'full-story',
+      'unacknowledged',
+      'cancelled',
+      'discharge-cancelled',
+      'reopened-stay',
+      'no-care-package',
+    ];
     // v1: recorded before the clinical-safety rules (codes, death, identity corrections, review queue)
     const clinical = ['death-replaces-discharge', 'wrong-patient', 'review-resolved', 'newer-stay-open'];
     // a stay that continued as new: the run that handed its state over, and a run that started from it

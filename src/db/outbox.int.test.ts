@@ -119,9 +119,7 @@ describe('claimBatch', () => {
   it('concurrent claims never share a row', async () => {
     const all: string[] = [];
     for (let i = 0; i < 40; i++) all.push(await message({ visit: `V${i}` }));
-    const claims = await Promise.all(
-      Array.from({ length: 8 }, () => claimBatch(pool, { limit: 7, leaseMs: 30_000 })),
-    );
+    const claims = await Promise.all(Array.from({ length: 8 }, () => claimBatch(pool, { limit: 7, leaseMs: 30_000 })));
     const got = claims.flatMap(ids);
     expect(new Set(got).size).toBe(got.length);
     expect(got.length).toBeLessThanOrEqual(40);

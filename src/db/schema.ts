@@ -31,9 +31,15 @@ export const hospitals = pgTable('hospitals', {
   codeMap: jsonb('code_map').$type<CodeMap>(),
   codeMapUpdatedAt: timestamp('code_map_updated_at', { withTimezone: true }),
   /** MLLP senders allowed for this hospital (CONTRACT.md "Security defaults"): CIDR blocks, e.g. `10.20.0.0/16` */
-  mllpAllowedCidrs: text('mllp_allowed_cidrs').array().notNull().default(sql`'{}'::text[]`),
+  mllpAllowedCidrs: text('mllp_allowed_cidrs')
+    .array()
+    .notNull()
+    .default(sql`'{}'::text[]`),
   /** SHA-256 fingerprints (hex, upper-case, colon-free) of client certificates bound to this hospital (MLLP over TLS) */
-  mllpCertificateFingerprints: text('mllp_certificate_fingerprints').array().notNull().default(sql`'{}'::text[]`),
+  mllpCertificateFingerprints: text('mllp_certificate_fingerprints')
+    .array()
+    .notNull()
+    .default(sql`'{}'::text[]`),
   /** silence longer than this is a feed alert (CONTRACT.md "Feeds"); 0 never */
   silenceAlertSeconds: integer('silence_alert_seconds').notNull().default(7200),
   createdAt: createdAt(),

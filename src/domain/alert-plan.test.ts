@@ -10,7 +10,16 @@ const T = (h: number) => `2026-11-22T${String(h).padStart(2, '0')}:00:00.000Z`;
 
 function ev(kind: EventKind, eventAt: string, extra: Partial<EventSummary> = {}): EventSummary {
   const id = String(nextId++);
-  return { messageId: id, messageControlId: id, trigger: kind, kind, eventAt, messageAt: eventAt, receivedAt: eventAt, ...extra };
+  return {
+    messageId: id,
+    messageControlId: id,
+    trigger: kind,
+    kind,
+    eventAt,
+    messageAt: eventAt,
+    receivedAt: eventAt,
+    ...extra,
+  };
 }
 
 /**
@@ -26,10 +35,18 @@ function simulate(batches: (EventSummary[] | { ack: AlertKind })[], providers = 
   const settle = () => {
     for (;;) {
       const spell = foldSpell(seen);
-      const latest = seen.map((e) => e.eventAt).sort().at(-1) ?? '';
+      const latest =
+        seen
+          .map((e) => e.eventAt)
+          .sort()
+          .at(-1) ?? '';
       let changed = false;
       for (const p of providers) {
-        const actions = planProviderAlerts(spell, alerts.filter((a) => a.providerId === p), latest);
+        const actions = planProviderAlerts(
+          spell,
+          alerts.filter((a) => a.providerId === p),
+          latest,
+        );
         for (const act of actions) {
           changed = true;
           if (act.type === 'raise') {
@@ -86,9 +103,19 @@ describe('planProviderAlerts: what providers are told', () => {
     const a02 = ev('transfer', T(10), { location: ward7 });
     const r = simulate([[ev('admit', T(9), { location: ward12 })], [a02]]);
     expect(kinds(r.alerts)).toEqual(['admission', 'transfer']);
-    const plan = planProviderAlerts(foldSpell([ev('admit', T(9)), a02]), [{ ...r.alerts[0]!, coveredMoves: [] }], T(10));
+    const plan = planProviderAlerts(
+      foldSpell([ev('admit', T(9)), a02]),
+      [{ ...r.alerts[0]!, coveredMoves: [] }],
+      T(10),
+    );
     expect(plan).toEqual([
-      expect.objectContaining({ type: 'raise', kind: 'transfer', alertKey: `transfer:${a02.messageId}`, messageId: a02.messageId, occurredAt: T(10) }),
+      expect.objectContaining({
+        type: 'raise',
+        kind: 'transfer',
+        alertKey: `transfer:${a02.messageId}`,
+        messageId: a02.messageId,
+        occurredAt: T(10),
+      }),
     ]);
   });
 
@@ -96,7 +123,12 @@ describe('planProviderAlerts: what providers are told', () => {
     const a01 = ev('admit', T(9), { location: ward12 });
     const a02 = ev('transfer', T(10), { location: ward7 });
     const [raise] = planProviderAlerts(foldSpell([a01, a02]), [], T(10));
-    expect(raise).toMatchObject({ type: 'raise', kind: 'admission', messageId: a02.messageId, coveredMoves: [a02.messageId] });
+    expect(raise).toMatchObject({
+      type: 'raise',
+      kind: 'admission',
+      messageId: a02.messageId,
+      coveredMoves: [a02.messageId],
+    });
     expect(kinds(simulate([[a02], [a01]]).alerts)).toEqual(['admission']);
   });
 
@@ -114,7 +146,16 @@ describe('planProviderAlerts: what providers are told', () => {
     const a01 = ev('admit', T(9));
     const r = simulate([[a01], [ev('discharge', T(11))], [ev('transfer', T(10), { location: ward7 })]]);
     expect(kinds(r.alerts)).toEqual(['admission', 'discharge']);
-    const withdrawn: KnownAlert = { alertId: 'x', providerId: 'P1', alertKey: 'admission#0', kind: 'admission', status: 'withdrawn', withdrawnReason: 'other', reached: [], coveredMoves: [] };
+    const withdrawn: KnownAlert = {
+      alertId: 'x',
+      providerId: 'P1',
+      alertKey: 'admission#0',
+      kind: 'admission',
+      status: 'withdrawn',
+      withdrawnReason: 'other',
+      reached: [],
+      coveredMoves: [],
+    };
     expect(planProviderAlerts(foldSpell([a01, ev('transfer', T(10))]), [withdrawn], T(10))).toEqual([]);
   });
 
@@ -139,7 +180,12 @@ describe('planProviderAlerts: what providers are told', () => {
   });
 
   it('an A13 withdraws the discharge alert, tells whoever heard of it, and the stay is back to acknowledged', () => {
-    const r = simulate([[ev('admit', T(9))], { ack: 'admission' }, [ev('discharge', T(12))], [ev('cancel-discharge', T(13))]]);
+    const r = simulate([
+      [ev('admit', T(9))],
+      { ack: 'admission' },
+      [ev('discharge', T(12))],
+      [ev('cancel-discharge', T(13))],
+    ]);
     expect(r.alerts.map((a) => [a.kind, a.status])).toEqual([
       ['admission', 'acknowledged'],
       ['discharge', 'withdrawn'],
@@ -151,7 +197,12 @@ describe('planProviderAlerts: what providers are told', () => {
   });
 
   it('an A13 reopens the admission alert its discharge superseded, and withdraws even an acknowledged discharge alert', () => {
-    const r = simulate([[ev('admit', T(9))], [ev('discharge', T(12))], { ack: 'discharge' }, [ev('cancel-discharge', T(13))]]);
+    const r = simulate([
+      [ev('admit', T(9))],
+      [ev('discharge', T(12))],
+      { ack: 'discharge' },
+      [ev('cancel-discharge', T(13))],
+    ]);
     expect(r.alerts.map((a) => [a.kind, a.status])).toEqual([
       ['admission', 'open'],
       ['discharge', 'withdrawn'],
@@ -163,12 +214,35 @@ describe('planProviderAlerts: what providers are told', () => {
   it('a discharge alert that reached nobody yet gets its cancellation once a delivery is known', () => {
     const a03 = ev('discharge', T(12));
     const spell = foldSpell([ev('admit', T(9)), a03, ev('cancel-discharge', T(13))]);
-    const discharge: KnownAlert = { alertId: 'd', providerId: 'P1', alertKey: 'discharge#0', kind: 'discharge', status: 'withdrawn', withdrawnReason: 'discharge-cancelled', reached: [], coveredMoves: [] };
-    const admission: KnownAlert = { alertId: 'a', providerId: 'P1', alertKey: 'admission#0', kind: 'admission', status: 'acknowledged', reached: [], coveredMoves: [] };
+    const discharge: KnownAlert = {
+      alertId: 'd',
+      providerId: 'P1',
+      alertKey: 'discharge#0',
+      kind: 'discharge',
+      status: 'withdrawn',
+      withdrawnReason: 'discharge-cancelled',
+      reached: [],
+      coveredMoves: [],
+    };
+    const admission: KnownAlert = {
+      alertId: 'a',
+      providerId: 'P1',
+      alertKey: 'admission#0',
+      kind: 'admission',
+      status: 'acknowledged',
+      reached: [],
+      coveredMoves: [],
+    };
     expect(planProviderAlerts(spell, [admission, discharge], T(13))).toEqual([]);
     const reached = { ...discharge, reached: [{ contactId: 'c', channel: 'sms' as const }] };
     expect(planProviderAlerts(spell, [admission, reached], T(13))).toEqual([
-      expect.objectContaining({ type: 'raise', alertKey: 'discharge-cancelled#0', kind: 'cancellation', targets: [{ contactId: 'c', channel: 'sms' }], occurredAt: T(13) }),
+      expect.objectContaining({
+        type: 'raise',
+        alertKey: 'discharge-cancelled#0',
+        kind: 'cancellation',
+        targets: [{ contactId: 'c', channel: 'sms' }],
+        occurredAt: T(13),
+      }),
     ]);
   });
 
@@ -248,15 +322,26 @@ describe('any arrival order: same end state, never a second alert, nothing the e
       ev('cancel-transfer', T(11)),
       ev('discharge', T(12), { discharge: { method: '4' } }),
     ],
-    'A01, A02, A03, A11': () => [ev('admit', T(9)), ev('transfer', T(10)), ev('discharge', T(11)), ev('cancel-admit', T(12))],
+    'A01, A02, A03, A11': () => [
+      ev('admit', T(9)),
+      ev('transfer', T(10)),
+      ev('discharge', T(11)),
+      ev('cancel-admit', T(12)),
+    ],
   };
 
   for (const [name, make] of Object.entries(sets)) {
     it(name, () => {
       const events = make();
-      const inOrder = simulate([...events].sort(compareEvents).map((e) => [e]), ['P1', 'P2']);
+      const inOrder = simulate(
+        [...events].sort(compareEvents).map((e) => [e]),
+        ['P1', 'P2'],
+      );
       for (const order of permutations(events)) {
-        const r = simulate(order.map((e) => [e]), ['P1', 'P2']);
+        const r = simulate(
+          order.map((e) => [e]),
+          ['P1', 'P2'],
+        );
         expect(r.status, order.map((e) => e.kind).join(',')).toBe(inOrder.status);
         expect(r.spell).toEqual(inOrder.spell);
         for (const p of ['P1', 'P2']) {
@@ -271,7 +356,11 @@ describe('any arrival order: same end state, never a second alert, nothing the e
           }
         }
         // the alerts the status is made of are of the same kinds whatever the order
-        const live = (alerts: KnownAlert[]) => alerts.filter((a) => a.status !== 'withdrawn' && a.kind !== 'cancellation' && a.kind !== 'transfer').map((a) => `${a.providerId}:${a.kind}`).sort();
+        const live = (alerts: KnownAlert[]) =>
+          alerts
+            .filter((a) => a.status !== 'withdrawn' && a.kind !== 'cancellation' && a.kind !== 'transfer')
+            .map((a) => `${a.providerId}:${a.kind}`)
+            .sort();
         expect(live(r.alerts)).toEqual(live(inOrder.alerts));
       }
     });
@@ -301,25 +390,55 @@ describe('planProviderAlerts: clinical meaning', () => {
 
   it('a discharge while a newer stay is open raises no discharge alert and withdraws the admission alert (newer-stay-open)', () => {
     const spell = foldSpell([ev('admit', T(9)), ev('discharge', T(12))]);
-    const admission: KnownAlert = { alertId: 'a', providerId: 'P1', alertKey: 'admission#0', kind: 'admission', status: 'open', reached: [], coveredMoves: [] };
+    const admission: KnownAlert = {
+      alertId: 'a',
+      providerId: 'P1',
+      alertKey: 'admission#0',
+      kind: 'admission',
+      status: 'open',
+      reached: [],
+      coveredMoves: [],
+    };
     expect(planProviderAlerts(spell, [admission], T(12), { newerStayOpen: true })).toEqual([
       { type: 'withdraw', alertId: 'a', reason: 'newer-stay-open' },
     ]);
     const died = foldSpell([ev('admit', T(9)), ev('discharge', T(12), { deceased: true })]);
-    expect(planProviderAlerts(died, [], T(12), { newerStayOpen: true })).toContainEqual(expect.objectContaining({ kind: 'death' }));
+    expect(planProviderAlerts(died, [], T(12), { newerStayOpen: true })).toContainEqual(
+      expect.objectContaining({ kind: 'death' }),
+    );
   });
 
   it('a provider no longer matched: every alert withdrawn (wrong-patient), whoever was reached told once', () => {
     const reached = [{ contactId: 'c1', channel: 'webhook' as const }];
     const mine: KnownAlert[] = [
-      { alertId: 'a', providerId: 'P1', alertKey: 'admission#0', kind: 'admission', status: 'acknowledged', reached, coveredMoves: [] },
+      {
+        alertId: 'a',
+        providerId: 'P1',
+        alertKey: 'admission#0',
+        kind: 'admission',
+        status: 'acknowledged',
+        reached,
+        coveredMoves: [],
+      },
     ];
     const actions = planWrongPatient(mine, 0, T(12));
     expect(actions).toEqual([
       { type: 'withdraw', alertId: 'a', reason: 'wrong-patient' },
-      expect.objectContaining({ type: 'raise', alertKey: 'wrong-patient#0', kind: 'cancellation', cancels: 'wrong-patient', targets: reached }),
+      expect.objectContaining({
+        type: 'raise',
+        alertKey: 'wrong-patient#0',
+        kind: 'cancellation',
+        cancels: 'wrong-patient',
+        targets: reached,
+      }),
     ]);
-    expect(planWrongPatient([...mine, { ...mine[0]!, alertId: 'w', alertKey: 'wrong-patient#0', kind: 'cancellation' }], 0, T(12))).toEqual([]);
+    expect(
+      planWrongPatient(
+        [...mine, { ...mine[0]!, alertId: 'w', alertKey: 'wrong-patient#0', kind: 'cancellation' }],
+        0,
+        T(12),
+      ),
+    ).toEqual([]);
     expect(planWrongPatient([], 0, T(12))).toEqual([]);
   });
 });

@@ -91,7 +91,8 @@ export function planProviderAlerts(
     if (byKey.has(key)) return actions;
     const told = mine.filter((a) => a.kind !== 'cancellation' && reasonOf(a) !== 'admission-cancelled');
     if (told.length === 0) return actions;
-    for (const a of told) if (awaitingAck(a)) actions.push({ type: 'withdraw', alertId: a.alertId, reason: 'admission-cancelled' });
+    for (const a of told)
+      if (awaitingAck(a)) actions.push({ type: 'withdraw', alertId: a.alertId, reason: 'admission-cancelled' });
     const reached = dedupe(told.flatMap((a) => a.reached));
     actions.push({
       type: 'raise',
@@ -177,7 +178,8 @@ export function planProviderAlerts(
     if (spell.died && raised?.kind === 'discharge') {
       // the discharge alert said something false: replace it with a death alert and tell whoever it reached
       if (raised.status !== 'withdrawn' || reasonOf(raised) !== 'superseded-by-death') {
-        if (raised.status !== 'withdrawn') actions.push({ type: 'withdraw', alertId: raised.alertId, reason: 'superseded-by-death' });
+        if (raised.status !== 'withdrawn')
+          actions.push({ type: 'withdraw', alertId: raised.alertId, reason: 'superseded-by-death' });
       }
       if (!byKey.has(keys.death)) {
         actions.push({
@@ -284,7 +286,8 @@ export function admissionStatus(
  * with nothing admitted (e.g. an A05 alone).
  */
 export function isQuiet(status: AdmissionStatus, spell: SpellState): boolean {
-  if (status === 'closed' || status === 'cancelled' || status === 'no-care-package' || status === 'unmatched') return true;
+  if (status === 'closed' || status === 'cancelled' || status === 'no-care-package' || status === 'unmatched')
+    return true;
   return status === 'received' && !spell.admitted && !spell.discharged && !spell.cancelled;
 }
 

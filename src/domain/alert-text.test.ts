@@ -13,8 +13,12 @@ describe('eventWords', () => {
   });
 
   it('a cancellation says which event it cancels: an A11 admission, or an A13 discharge (still in hospital)', () => {
-    expect(eventWords('cancellation', { cancels: cancelledEvent('cancellation#1') })).toMatch(/^not admitted after all/);
-    expect(eventWords('cancellation', { cancels: cancelledEvent('discharge-cancelled#0') })).toMatch(/still in hospital/);
+    expect(eventWords('cancellation', { cancels: cancelledEvent('cancellation#1') })).toMatch(
+      /^not admitted after all/,
+    );
+    expect(eventWords('cancellation', { cancels: cancelledEvent('discharge-cancelled#0') })).toMatch(
+      /still in hospital/,
+    );
   });
 
   it('a cancellation without its key claims neither: never "no longer in hospital" for an undone discharge', () => {
@@ -53,8 +57,16 @@ describe("the README's example Notify templates, rendered for every alert", () =
   const emailSubject = /Example email template\. Subject: `([^`]+)`/.exec(readme)?.[1];
   const emailBody = /Example email template\.[^\n]*Body:\s*```\n([\s\S]*?)\n```/.exec(readme)?.[1];
   const render = (template: string, event: string, kind: string) =>
-    template.replace(/\(\((\w+)\)\)/g, (_, key: string) =>
-      ({ event, kind, hospital: 'Leeds General Infirmary', client_reference: 'CL-0042', acknowledge_url: 'https://alerts.example/a/x' })[key] ?? `((${key}))`,
+    template.replace(
+      /\(\((\w+)\)\)/g,
+      (_, key: string) =>
+        ({
+          event,
+          kind,
+          hospital: 'Leeds General Infirmary',
+          client_reference: 'CL-0042',
+          acknowledge_url: 'https://alerts.example/a/x',
+        })[key] ?? `((${key}))`,
     );
 
   const cases: [AlertKind, AlertMeaning, string][] = [
@@ -62,13 +74,33 @@ describe("the README's example Notify templates, rendered for every alert", () =
     ['discharge', { destinationCategory: 'home' }, 'Your client was discharged home'],
     ['discharge', { destinationCategory: 'care-home' }, 'Your client was discharged to a care home or hospice'],
     ['discharge', { destinationCategory: 'hospital' }, 'Your client was moved to another hospital'],
-    ['discharge', { destinationCategory: 'unknown' }, 'Your client was discharged, destination not known: check before resuming visits'],
+    [
+      'discharge',
+      { destinationCategory: 'unknown' },
+      'Your client was discharged, destination not known: check before resuming visits',
+    ],
     ['discharge', {}, 'Your client was discharged, destination not known: check before resuming visits'],
     ['death', {}, 'Your client was reported to have died in hospital'],
-    ['cancellation', { cancels: 'admission' }, 'Your client was not admitted after all: the hospital cancelled the admission'],
-    ['cancellation', { cancels: 'discharge' }, 'Your client was not discharged after all (still in hospital): the hospital cancelled the discharge'],
-    ['cancellation', { cancels: 'wrong-patient' }, "Your client was named in an alert sent in error: the hospital corrected the patient's details"],
-    ['cancellation', { cancels: 'replaced-by-death' }, 'Your client was reported to have died in hospital: this replaces the earlier discharge alert'],
+    [
+      'cancellation',
+      { cancels: 'admission' },
+      'Your client was not admitted after all: the hospital cancelled the admission',
+    ],
+    [
+      'cancellation',
+      { cancels: 'discharge' },
+      'Your client was not discharged after all (still in hospital): the hospital cancelled the discharge',
+    ],
+    [
+      'cancellation',
+      { cancels: 'wrong-patient' },
+      "Your client was named in an alert sent in error: the hospital corrected the patient's details",
+    ],
+    [
+      'cancellation',
+      { cancels: 'replaced-by-death' },
+      'Your client was reported to have died in hospital: this replaces the earlier discharge alert',
+    ],
     ['transfer', {}, 'Your client was moved to another ward'],
   ];
 
@@ -96,7 +128,8 @@ describe("the README's example Notify templates, rendered for every alert", () =
   it('every category has words and a default outcome that is never "visits resumed" on doubt', () => {
     for (const category of DESTINATION_CATEGORIES) {
       expect(eventWords('discharge', { destinationCategory: category })).toMatch(/^[a-z]/);
-      if (category !== 'home') expect(defaultOutcome('discharge', { destinationCategory: category })).not.toBe('visits-resumed');
+      if (category !== 'home')
+        expect(defaultOutcome('discharge', { destinationCategory: category })).not.toBe('visits-resumed');
     }
     expect(allowedOutcomes('death')).toEqual(['care-ended', 'noted']);
     expect(allowedOutcomes('discharge', { destinationCategory: 'hospital' })).not.toContain('visits-resumed');

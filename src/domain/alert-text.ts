@@ -149,14 +149,21 @@ export function defaultOutcome(kind: AlertKind, meaning: AlertMeaning = {}): Ack
 }
 
 /** Every outcome the API knows, in the order pages offer them. */
-export const ACK_OUTCOMES: readonly AckOutcome[] = ['visits-paused', 'visits-resumed', 'not-our-client', 'noted', 'care-ended'];
+export const ACK_OUTCOMES: readonly AckOutcome[] = [
+  'visits-paused',
+  'visits-resumed',
+  'not-our-client',
+  'noted',
+  'care-ended',
+];
 
 /**
  * The outcomes a person may record for an alert: a death alert never offers "visits resumed" (only `care-ended`
  * and `noted`); a move to another hospital never offers "visits resumed" (the person is still an inpatient).
  */
 export function allowedOutcomes(kind: AlertKind, meaning: AlertMeaning = {}): readonly AckOutcome[] {
-  if (kind === 'death' || (kind === 'discharge' && meaning.destinationCategory === 'died')) return ['care-ended', 'noted'];
+  if (kind === 'death' || (kind === 'discharge' && meaning.destinationCategory === 'died'))
+    return ['care-ended', 'noted'];
   if (kind === 'discharge' && meaning.destinationCategory === 'hospital') {
     return ['visits-paused', 'care-ended', 'not-our-client', 'noted'];
   }

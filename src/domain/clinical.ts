@@ -6,7 +6,13 @@
 
 /** Where a discharged patient went, from PV1-37 (NHS Data Dictionary "Discharge Destination"). */
 export type DestinationCategory = 'home' | 'care-home' | 'hospital' | 'died' | 'unknown';
-export const DESTINATION_CATEGORIES: readonly DestinationCategory[] = ['home', 'care-home', 'hospital', 'died', 'unknown'];
+export const DESTINATION_CATEGORIES: readonly DestinationCategory[] = [
+  'home',
+  'care-home',
+  'hospital',
+  'died',
+  'unknown',
+];
 
 /** What a discharge method (PV1-36) says, where it says anything: only death matters. */
 export type MethodCategory = 'died' | 'alive';

@@ -45,7 +45,10 @@ describe('escalationTimeline', () => {
   });
 
   it('repeats the waits with the steps', () => {
-    expect(escalationTimeline({ ...twoSteps, repeat: 1 })).toEqual({ sendAt: [0, 300, 900, 1200], unacknowledgedAt: 1800 });
+    expect(escalationTimeline({ ...twoSteps, repeat: 1 })).toEqual({
+      sendAt: [0, 300, 900, 1200],
+      unacknowledgedAt: 1800,
+    });
   });
 
   it('a zero wait sends the next step at the same moment', () => {

@@ -39,7 +39,13 @@ describe('foldSpell: what each event does', () => {
   it('an A01 admits, with its location and PV1-44 admit time', () => {
     const a01 = ev('admit', T(9), { location: ward12, admittedAt: T(8) });
     const s = foldSpell([a01]);
-    expect(s).toMatchObject({ admitted: true, discharged: false, cancelled: false, location: ward12, admittedAt: T(8) });
+    expect(s).toMatchObject({
+      admitted: true,
+      discharged: false,
+      cancelled: false,
+      location: ward12,
+      admittedAt: T(8),
+    });
     expect(s.admitMessageId).toBe(a01.messageId);
     expect(s.locationMessageId).toBe(a01.messageId);
     expect(needsProviders(s)).toBe(true);
@@ -107,7 +113,10 @@ describe('foldSpell: what each event does', () => {
 
   it('an A13 with no discharge before it changes nothing', () => {
     const a01 = ev('admit', T(9));
-    expect(foldSpell([a01, ev('cancel-discharge', T(10))])).toMatchObject({ discharged: false, dischargeCancellations: 0 });
+    expect(foldSpell([a01, ev('cancel-discharge', T(10))])).toMatchObject({
+      discharged: false,
+      dischargeCancellations: 0,
+    });
   });
 
   it('an A11 cancels the admission (and its discharge); a later admission is a new one', () => {
@@ -130,7 +139,10 @@ describe('foldSpell: what each event does', () => {
   });
 
   it('an A08 updates the location and the PV2-9 expected discharge date', () => {
-    const s = foldSpell([ev('admit', T(9), { location: ward12 }), ev('update', T(10), { location: ward7, expectedDischargeDate: '2026-11-26' })]);
+    const s = foldSpell([
+      ev('admit', T(9), { location: ward12 }),
+      ev('update', T(10), { location: ward7, expectedDischargeDate: '2026-11-26' }),
+    ]);
     expect(s).toMatchObject({ location: ward7, expectedDischargeDate: '2026-11-26', moves: [] });
   });
 
@@ -175,7 +187,11 @@ describe('compareEvents: EVN-2, then MSH-7, then arrival, then message id', () =
 describe('foldSpell: any arrival order reaches the same state', () => {
   const a05 = ev('pre-admit', T(7), { location: ward3 });
   const a01 = ev('admit', T(9), { location: ward12, admittedAt: T(9) });
-  const a01resend = ev('admit', T(9), { location: ward12, messageAt: T(9).replace('00:00.000', '05:00.000'), receivedAt: T(20) });
+  const a01resend = ev('admit', T(9), {
+    location: ward12,
+    messageAt: T(9).replace('00:00.000', '05:00.000'),
+    receivedAt: T(20),
+  });
   const a02 = ev('transfer', T(10), { location: ward7 });
   const a08 = ev('update', T(10), { messageAt: T(11), location: ward7, expectedDischargeDate: '2026-11-26' });
   const a12 = ev('cancel-transfer', T(11));
@@ -191,7 +207,7 @@ describe('foldSpell: any arrival order reaches the same state', () => {
     'full story': [a05, a01, a02, a08, a03],
     'transfer and its cancellation': [a01, a02, a12, a21, a22],
     'discharge undone': [a01, a02, a03, a13],
-    'death': [a01, a08, death],
+    death: [a01, a08, death],
     'cancelled after discharge': [a01, a03, a11],
     'resend and an unknown event': [a01, a01resend, unknown, a03],
     'two events at the same EVN-2': [a01, a02, a08, a21, a22],
@@ -208,7 +224,7 @@ describe('foldSpell: any arrival order reaches the same state', () => {
     const events = [a05, a01, a01resend, a02, a08, a12, a21, a22, unknown, a03, a13];
     const reference = foldSpell(events);
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let i = 0; i < 500; i++) {
       const order = [...events];
       for (let j = order.length - 1; j > 0; j--) {
@@ -227,12 +243,21 @@ describe('foldSpell: clinical meaning (CONTRACT.md "Death", "Discharge destinati
     const a08 = ev('update', T(13), { deceased: true });
     for (const order of permutations([a01, a03, a08])) {
       const s = foldSpell(order);
-      expect(s).toMatchObject({ discharged: true, died: true, destinationCategory: 'died', dischargeMessageId: a03.messageId });
+      expect(s).toMatchObject({
+        discharged: true,
+        died: true,
+        destinationCategory: 'died',
+        dischargeMessageId: a03.messageId,
+      });
     }
   });
 
   it('a death on a non-discharge event ends the stay without an A03, and an A13 does not undo it', () => {
-    const s = foldSpell([ev('admit', T(9)), ev('update', T(10), { deceased: true, deceasedAt: T(10) }), ev('cancel-discharge', T(11))]);
+    const s = foldSpell([
+      ev('admit', T(9)),
+      ev('update', T(10), { deceased: true, deceasedAt: T(10) }),
+      ev('cancel-discharge', T(11)),
+    ]);
     expect(s).toMatchObject({ discharged: true, died: true, diedOutsideDischarge: true, dischargedAt: T(10) });
   });
 
@@ -244,7 +269,9 @@ describe('foldSpell: clinical meaning (CONTRACT.md "Death", "Discharge destinati
   it('messages stored before classification are read from their codes: destination 79 and method 4/5 are deaths', () => {
     expect(foldSpell([ev('discharge', T(10), { discharge: { destination: '79' } })]).died).toBe(true);
     expect(foldSpell([ev('discharge', T(10), { discharge: { method: '5' } })]).died).toBe(true);
-    expect(foldSpell([ev('discharge', T(10), { discharge: { destination: '54' } })]).destinationCategory).toBe('care-home');
+    expect(foldSpell([ev('discharge', T(10), { discharge: { destination: '54' } })]).destinationCategory).toBe(
+      'care-home',
+    );
   });
 
   it('an admission later than the discharge is a readmission (new keys); one at or before it changes nothing', () => {

@@ -1,11 +1,7 @@
 import type { AdmissionEvent, EventSummary } from './admission-event.js';
 
 /** The patient-free summary of a stored event that travels to the workflow (never NHS number, name or DOB). */
-export function toEventSummary(
-  messageId: string,
-  ev: AdmissionEvent,
-  receivedAt: Date | string,
-): EventSummary {
+export function toEventSummary(messageId: string, ev: AdmissionEvent, receivedAt: Date | string): EventSummary {
   const s: EventSummary = {
     messageId,
     messageControlId: ev.messageControlId,

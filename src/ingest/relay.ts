@@ -305,7 +305,10 @@ export function startRelay(deps: RelayDeps): Relay {
           // nothing got through: Temporal is down (or slow); back off and probe its health before the next try
           failures++;
           if (failures === 1 || failures % 20 === 0) {
-            logger.warn({ err: outcome.failed[0]!.error, notHandedOver, failures }, 'relay could not hand events to Temporal; will retry');
+            logger.warn(
+              { err: outcome.failed[0]!.error, notHandedOver, failures },
+              'relay could not hand events to Temporal; will retry',
+            );
           }
         } else {
           if (failures > 0) logger.info({ failures }, 'relay is handing events to Temporal again');
@@ -313,7 +316,10 @@ export function startRelay(deps: RelayDeps): Relay {
           // some got through and some did not: those wait for the next poll (logged at most once a minute)
           if (notHandedOver > 0 && Date.now() - lastPartialLog > 60_000) {
             lastPartialLog = Date.now();
-            logger.warn({ err: outcome.failed[0]!.error, notHandedOver, handedOver: outcome.done }, 'relay could not hand some events to Temporal; will retry');
+            logger.warn(
+              { err: outcome.failed[0]!.error, notHandedOver, handedOver: outcome.done },
+              'relay could not hand some events to Temporal; will retry',
+            );
           }
         }
       }

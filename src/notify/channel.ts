@@ -125,7 +125,11 @@ export interface NotifySender {
   sendSms(phoneNumber: string, personalisation: NotifyPersonalisation, reference: string): Promise<SendOutcome>;
   sendEmail(email: string, personalisation: NotifyPersonalisation, reference: string): Promise<SendOutcome>;
   /** an email to the operators with the operator template (`disabled` when NOTIFY_OPERATOR_TEMPLATE_ID is unset) */
-  sendOperatorEmail(email: string, personalisation: OperatorEmailPersonalisation, reference: string): Promise<SendOutcome>;
+  sendOperatorEmail(
+    email: string,
+    personalisation: OperatorEmailPersonalisation,
+    reference: string,
+  ): Promise<SendOutcome>;
   /**
    * Asks Notify whether a notification with this `reference` was already accepted (used before retrying a
    * send whose outcome is unknown, so a crash between Notify's 201 and our commit never sends twice).

@@ -48,12 +48,20 @@ describe('the first admission alert, end to end', () => {
 
     const hook = await hooks.waitFor((r) => r.path === '/VQ101/c1', 20_000);
     expect(hook.signatureValid).toBe(true);
-    expect(verifyWebhookSignature(c1.webhookSecret!, hook.headers['x-signature'] as string, hook.rawBody, 300)).toBe(true);
+    expect(verifyWebhookSignature(c1.webhookSecret!, hook.headers['x-signature'] as string, hook.rawBody, 300)).toBe(
+      true,
+    );
     const body = hook.body as Record<string, any>;
     expect(body).toMatchObject({
       type: 'admission',
       escalationStep: 1,
-      patient: { nhsNumber: spell.nhs, familyName: 'SMITH', givenName: 'MARGARET', dateOfBirth: '1941-03-12', reference: 'CLIENT-42' },
+      patient: {
+        nhsNumber: spell.nhs,
+        familyName: 'SMITH',
+        givenName: 'MARGARET',
+        dateOfBirth: '1941-03-12',
+        reference: 'CLIENT-42',
+      },
       hospital: { odsCode: 'RX1', name: 'Leeds General Infirmary' },
       location: { ward: 'Ward 12 Elderly Care', bed: '12' },
     });
@@ -70,43 +78,75 @@ describe('the first admission alert, end to end', () => {
       body: { by: 'Priya (coordinator)' },
     });
     expect(ack.status).toBe(200);
-    expect(ack.body).toMatchObject({ id: body.alertId, status: 'acknowledged', acknowledgedBy: 'Priya (coordinator)', outcome: 'visits-paused' });
+    expect(ack.body).toMatchObject({
+      id: body.alertId,
+      status: 'acknowledged',
+      acknowledgedBy: 'Priya (coordinator)',
+      outcome: 'visits-paused',
+    });
     expect(Date.parse(ack.body.acknowledgedAt)).not.toBeNaN();
-    const again = await svc.api('POST', `/v1/alerts/${body.alertId}/acknowledge`, { key: provider.apiKey, body: { by: 'someone else' } });
+    const again = await svc.api('POST', `/v1/alerts/${body.alertId}/acknowledge`, {
+      key: provider.apiKey,
+      body: { by: 'someone else' },
+    });
     expect(again.status).toBe(200);
     expect(again.body).toEqual(ack.body);
 
-    const admitted = await eventually(async () => {
-      const a = await admissionOf(svc, spell.visit);
-      return a?.status === 'acknowledged' && a;
-    }, 20_000, 'admission acknowledged');
+    const admitted = await eventually(
+      async () => {
+        const a = await admissionOf(svc, spell.visit);
+        return a?.status === 'acknowledged' && a;
+      },
+      20_000,
+      'admission acknowledged',
+    );
     expect(admitted.events.map((e: any) => e.type)).toEqual(['A01']);
 
     const a03 = await sendHl7(svc, hospital.apiKey, spellMessage('a03-discharge-home.hl7', spell));
     expect(a03.ack.code).toBe('AA');
     const dis = await hooks.waitFor((r) => r.path === '/VQ101/c1' && (r.body as any)?.type === 'discharge', 20_000);
     const disBody = dis.body as Record<string, any>;
-    expect(disBody.discharge).toEqual({ at: '2026-11-26T14:00:00.000Z', method: '1', destination: '19', destinationCategory: 'home' });
+    expect(disBody.discharge).toEqual({
+      at: '2026-11-26T14:00:00.000Z',
+      method: '1',
+      destination: '19',
+      destinationCategory: 'home',
+    });
     expect(disBody.alertId).not.toBe(body.alertId);
-    const ack2 = await svc.api('POST', `/v1/alerts/${disBody.alertId}/acknowledge`, { key: provider.apiKey, body: { by: 'Priya' } });
+    const ack2 = await svc.api('POST', `/v1/alerts/${disBody.alertId}/acknowledge`, {
+      key: provider.apiKey,
+      body: { by: 'Priya' },
+    });
     expect(ack2.body).toMatchObject({ status: 'acknowledged', outcome: 'visits-resumed' });
 
-    const closed = await eventually(async () => {
-      const a = await admissionOf(svc, spell.visit);
-      return a?.status === 'closed' && a;
-    }, 20_000, 'admission closed');
+    const closed = await eventually(
+      async () => {
+        const a = await admissionOf(svc, spell.visit);
+        return a?.status === 'closed' && a;
+      },
+      20_000,
+      'admission closed',
+    );
     expect(closed.dischargedAt).toBe('2026-11-26T14:00:00.000Z');
     expect(closed.events.map((e: any) => e.type)).toEqual(['A01', 'A03']);
     // nobody was escalated to: only the first contact heard anything
     expect(hooks.received(`/VQ101/c2`)).toHaveLength(0);
   });
 
-  it('a patient who is nobody\'s client is accepted and the admission ends as no-care-package', async () => {
+  it("a patient who is nobody's client is accepted and the admission ends as no-care-package", async () => {
     const spell = newSpell();
-    const res = await sendHl7(svc, hospital.apiKey, fixture('a01-unknown-patient.hl7', { SPL0009999: spell.visit, 'RX1-000008': `${spell.ids}8` }));
+    const res = await sendHl7(
+      svc,
+      hospital.apiKey,
+      fixture('a01-unknown-patient.hl7', { SPL0009999: spell.visit, 'RX1-000008': `${spell.ids}8` }),
+    );
     expect(res.status).toBe(200);
     expect(res.ack.code).toBe('AA');
-    await eventually(async () => (await admissionOf(svc, spell.visit))?.status === 'no-care-package', 20_000, 'no-care-package');
+    await eventually(
+      async () => (await admissionOf(svc, spell.visit))?.status === 'no-care-package',
+      20_000,
+      'no-care-package',
+    );
   });
 
   it('when nobody acknowledges, the second contact is alerted after waitSeconds, then the alert is unacknowledged', async () => {
@@ -124,15 +164,23 @@ describe('the first admission alert, end to end', () => {
     expect(second.receivedAt.getTime() - first.receivedAt.getTime()).toBeGreaterThanOrEqual(1900);
 
     const alertId = (first.body as any).alertId as string;
-    const alert = await eventually(async () => {
-      const r = await svc.api('GET', `/v1/alerts/${alertId}`, { key: provider.apiKey });
-      return r.body?.status === 'unacknowledged' && r.body;
-    }, 20_000, 'alert unacknowledged');
+    const alert = await eventually(
+      async () => {
+        const r = await svc.api('GET', `/v1/alerts/${alertId}`, { key: provider.apiKey });
+        return r.body?.status === 'unacknowledged' && r.body;
+      },
+      20_000,
+      'alert unacknowledged',
+    );
     expect(alert.escalationStep).toBe(2);
     expect(Date.now() - sentAt).toBeGreaterThanOrEqual(4000);
     const list = await svc.api('GET', '/v1/alerts?status=unacknowledged', { key: provider.apiKey });
     expect(list.body.items.map((a: any) => a.id)).toEqual([alertId]);
-    await eventually(async () => (await admissionOf(svc, spell.visit))?.status === 'unacknowledged', 20_000, 'admission unacknowledged');
+    await eventually(
+      async () => (await admissionOf(svc, spell.visit))?.status === 'unacknowledged',
+      20_000,
+      'admission unacknowledged',
+    );
   });
 
   it('the same message sent twice gives one alert', async () => {
@@ -160,7 +208,10 @@ describe('the first admission alert, end to end', () => {
     const adm = await hooks.waitFor((r) => r.path === '/VQ104/c1', 20_000);
     const a11 = await sendHl7(svc, hospital.apiKey, spellMessage('a11-cancel-admit.hl7', spell));
     expect(a11.ack.code).toBe('AA');
-    const cancel = await hooks.waitFor((r) => r.path === '/VQ104/c1' && (r.body as any).type === 'cancellation', 20_000);
+    const cancel = await hooks.waitFor(
+      (r) => r.path === '/VQ104/c1' && (r.body as any).type === 'cancellation',
+      20_000,
+    );
     expect((cancel.body as any).admissionId).toBe((adm.body as any).admissionId);
     expect((cancel.body as any).cancels).toBe('admission');
     await eventually(async () => (await admissionOf(svc, spell.visit))?.status === 'cancelled', 20_000, 'cancelled');

@@ -40,7 +40,14 @@ async function providerFor(spell: Spell, ods: string, waitSeconds: number, dateO
  * A fixture rewritten for the spell as another trigger: MSH-9 and EVN-1 say `trigger`, MSH-10 ends in `n`,
  * EVN-2 is `evn` (YYYYMMDDHHMMSS) when given.
  */
-function variant(spell: Spell, file: string, trigger: string, n: string, extra: Record<string, string> = {}, evn?: string): string {
+function variant(
+  spell: Spell,
+  file: string,
+  trigger: string,
+  n: string,
+  extra: Record<string, string> = {},
+  evn?: string,
+): string {
   const text = spellMessage(file, spell);
   const lines = text.split('\r').map((line) => {
     const f = line.split('|');
@@ -68,7 +75,9 @@ async function send(message: string) {
 const hookOf = (ods: string, type: string, contact = 'c1') =>
   hooks.waitFor((r) => r.path === `/${ods}/${contact}` && (r.body as any)?.type === type, 20_000);
 const hooksOf = (ods: string, type?: string) =>
-  hooks.received().filter((r) => r.path.startsWith(`/${ods}/`) && (type === undefined || (r.body as any)?.type === type));
+  hooks
+    .received()
+    .filter((r) => r.path.startsWith(`/${ods}/`) && (type === undefined || (r.body as any)?.type === type));
 
 async function alertsOf(provider: { apiKey: string }) {
   const res = await svc.api('GET', '/v1/alerts?status=all', { key: provider.apiKey });
@@ -76,26 +85,41 @@ async function alertsOf(provider: { apiKey: string }) {
   return res.body.items as any[];
 }
 
-async function admissionWhen(spell: Spell, what: string, pred: (a: NonNullable<Awaited<ReturnType<typeof admissionOf>>> & Record<string, any>) => boolean) {
-  return eventually(async () => {
-    const a = await admissionOf(svc, spell.visit);
-    return a && pred(a as any) && (a as any);
-  }, 20_000, what);
+async function admissionWhen(
+  spell: Spell,
+  what: string,
+  pred: (a: NonNullable<Awaited<ReturnType<typeof admissionOf>>> & Record<string, any>) => boolean,
+) {
+  return eventually(
+    async () => {
+      const a = await admissionOf(svc, spell.visit);
+      return a && pred(a as any) && (a as any);
+    },
+    20_000,
+    what,
+  );
 }
 
 /** Waits until the stay's workflow has handled `events` events and has nothing left to do: it completed. */
 async function finished(spell: Spell, events: number) {
   const handle = svc.temporal.client.workflow.getHandle(`admission-RX1-${spell.visit}`);
-  await eventually(async () => {
-    const d = await handle.describe();
-    if (d.status.name !== 'COMPLETED') return false;
-    const state = await handle.query(admissionStateQuery);
-    return state.events === events;
-  }, 20_000, `workflow completed after ${events} events`);
+  await eventually(
+    async () => {
+      const d = await handle.describe();
+      if (d.status.name !== 'COMPLETED') return false;
+      const state = await handle.query(admissionStateQuery);
+      return state.events === events;
+    },
+    20_000,
+    `workflow completed after ${events} events`,
+  );
 }
 
 async function acknowledge(provider: { apiKey: string }, alertId: string) {
-  const res = await svc.api('POST', `/v1/alerts/${alertId}/acknowledge`, { key: provider.apiKey, body: { by: 'Priya' } });
+  const res = await svc.api('POST', `/v1/alerts/${alertId}/acknowledge`, {
+    key: provider.apiKey,
+    body: { by: 'Priya' },
+  });
   expect(res.status, res.text).toBe(200);
   return res.body;
 }
@@ -133,9 +157,16 @@ describe('every ADT event does what CONTRACT.md says', () => {
     expect(hooksOf('VQ201', 'transfer')).toHaveLength(1);
 
     // A12: back to Ward 12, another transfer alert carrying it
-    const a12 = variant(spell, 'a02-transfer.hl7', 'A12', '000012', {
-      'RX1WD07^B1^4^RX1^^^^^Ward 7 Orthopaedics': 'RX1WD12^B3^12^RX1^^^^^Ward 12 Elderly Care',
-    }, '20261123121000');
+    const a12 = variant(
+      spell,
+      'a02-transfer.hl7',
+      'A12',
+      '000012',
+      {
+        'RX1WD07^B1^4^RX1^^^^^Ward 7 Orthopaedics': 'RX1WD12^B3^12^RX1^^^^^Ward 12 Elderly Care',
+      },
+      '20261123121000',
+    );
     await send(a12);
     const back = await hooks.waitFor(
       (r) => r.path === '/VQ201/c1' && (r.body as any)?.type === 'transfer' && (r.body as any).alertId !== body.alertId,
@@ -148,7 +179,7 @@ describe('every ADT event does what CONTRACT.md says', () => {
     expect(hooks.received('/VQ201/c1').filter((h) => (h.body as any).type === 'admission')).toHaveLength(1);
   });
 
-  it('a transfer that happened before the admission alert was raised is just the admission alert\'s location', async () => {
+  it("a transfer that happened before the admission alert was raised is just the admission alert's location", async () => {
     const spell = newSpell();
     const provider = await providerFor(spell, 'VQ202', 60);
     await send(spellMessage('a02-transfer.hl7', spell)); // the A02 arrives first
@@ -268,7 +299,12 @@ describe('every ADT event does what CONTRACT.md says', () => {
 
     await send(spellMessage('a13-cancel-discharge.hl7', spell));
     const cancel = await hookOf('VQ210', 'cancellation');
-    expect(cancel.body).toMatchObject({ type: 'cancellation', cancels: 'discharge', admissionId: (adm.body as any).admissionId, escalationStep: 1 });
+    expect(cancel.body).toMatchObject({
+      type: 'cancellation',
+      cancels: 'discharge',
+      admissionId: (adm.body as any).admissionId,
+      escalationStep: 1,
+    });
     expect((cancel.body as any).discharge).toBeUndefined();
     const open = await admissionWhen(spell, 'open again', (a) => a.status === 'acknowledged');
     expect(open.dischargedAt).toBeNull();

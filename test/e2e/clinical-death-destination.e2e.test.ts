@@ -28,7 +28,10 @@ beforeAll(async () => {
 afterAll(() => stopStory(story));
 
 /** A provider (two webhook contacts, a ladder that does not escalate within a test) whose client is `spell`. */
-async function clientOfNewProvider(spell: ReturnType<typeof newSpell>, client: { givenName?: string; familyName?: string; reference?: string } = {}) {
+async function clientOfNewProvider(
+  spell: ReturnType<typeof newSpell>,
+  client: { givenName?: string; familyName?: string; reference?: string } = {},
+) {
   const ods = `VD${++seq}${Date.now().toString(36).slice(-3).toUpperCase()}`;
   const p = await webhookLadderProvider(story, ods, { waitSeconds: 120 });
   await registerClient(story.svc, p.provider, spell.nhs, { dateOfBirth: '1941-03-12', ...client });
@@ -45,7 +48,10 @@ async function send(message: string) {
 const bodiesTo = (ods: string) => story.hooks.received(`/${ods}/c1`).map((r) => r.body as Record<string, any>);
 
 async function webhookOf(ods: string, type: string, extra: (b: Record<string, any>) => boolean = () => true) {
-  const hook = await story.hooks.waitFor((r) => r.path === `/${ods}/c1` && (r.body as any)?.type === type && extra(r.body as any), 20_000);
+  const hook = await story.hooks.waitFor(
+    (r) => r.path === `/${ods}/c1` && (r.body as any)?.type === type && extra(r.body as any),
+    20_000,
+  );
   return hook.body as Record<string, any>;
 }
 
@@ -62,42 +68,48 @@ describe('death: any of the four signals, in any event of the stay, in any order
     ['PV1-37 discharge destination 79', { 'PV1-37': '79' }],
     ['PID-30 death indicator Y', { 'PID-30': 'Y' }],
     ['PID-29 date of death alone', { 'PID-29': '20261126130000' }],
-  ])('%s gives a death alert, never a discharge alert, whose outcomes are care-ended and noted', async (_name, edits) => {
-    const spell = newSpell();
-    const { provider, ods } = await clientOfNewProvider(spell);
-    await admitAndDischarge(spell, edits);
-    const death = await webhookOf(ods, 'death');
-    expect(death.discharge).toMatchObject({ destinationCategory: 'died' });
-    const admitted = await eventually(async () => {
-      const a = await admissionOf(story.svc, spell.visit);
-      return a?.status === 'discharged' ? a : undefined;
-    });
-    // the A01 and A03 may reach the stay together: then no admission alert is raised after the fact
-    expect(admitted.alerts.map((a: any) => a.kind).filter((k: string) => k !== 'admission')).toEqual(['death']);
-    expect(bodiesTo(ods).some((b) => b.type === 'discharge')).toBe(false);
+  ])(
+    '%s gives a death alert, never a discharge alert, whose outcomes are care-ended and noted',
+    async (_name, edits) => {
+      const spell = newSpell();
+      const { provider, ods } = await clientOfNewProvider(spell);
+      await admitAndDischarge(spell, edits);
+      const death = await webhookOf(ods, 'death');
+      expect(death.discharge).toMatchObject({ destinationCategory: 'died' });
+      const admitted = await eventually(async () => {
+        const a = await admissionOf(story.svc, spell.visit);
+        return a?.status === 'discharged' ? a : undefined;
+      });
+      // the A01 and A03 may reach the stay together: then no admission alert is raised after the fact
+      expect(admitted.alerts.map((a: any) => a.kind).filter((k: string) => k !== 'admission')).toEqual(['death']);
+      expect(bodiesTo(ods).some((b) => b.type === 'discharge')).toBe(false);
 
-    const view = await story.svc.api('GET', `/v1/alerts/${death.alertId}`, { key: provider.apiKey });
-    expect(view.body).toMatchObject({
-      kind: 'death',
-      event: 'reported to have died in hospital',
-      defaultOutcome: 'care-ended',
-      allowedOutcomes: ['care-ended', 'noted'],
-      discharge: { destinationCategory: 'died' },
-    });
-    const refused = await story.svc.api('POST', `/v1/alerts/${death.alertId}/acknowledge`, {
-      key: provider.apiKey,
-      body: { by: 'Priya', outcome: 'visits-resumed' },
-    });
-    expect(refused.status).toBe(422);
-    expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(refused.body).toMatchObject({
-      status: 422,
-      detail: 'outcome visits-resumed is not allowed for this death alert: one of care-ended, noted',
-    });
-    const ack = await story.svc.api('POST', `/v1/alerts/${death.alertId}/acknowledge`, { key: provider.apiKey, body: { by: 'Priya' } });
-    expect(ack.status).toBe(200);
-    expect(ack.body).toMatchObject({ status: 'acknowledged', outcome: 'care-ended' });
-  });
+      const view = await story.svc.api('GET', `/v1/alerts/${death.alertId}`, { key: provider.apiKey });
+      expect(view.body).toMatchObject({
+        kind: 'death',
+        event: 'reported to have died in hospital',
+        defaultOutcome: 'care-ended',
+        allowedOutcomes: ['care-ended', 'noted'],
+        discharge: { destinationCategory: 'died' },
+      });
+      const refused = await story.svc.api('POST', `/v1/alerts/${death.alertId}/acknowledge`, {
+        key: provider.apiKey,
+        body: { by: 'Priya', outcome: 'visits-resumed' },
+      });
+      expect(refused.status).toBe(422);
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(refused.body).toMatchObject({
+        status: 422,
+        detail: 'outcome visits-resumed is not allowed for this death alert: one of care-ended, noted',
+      });
+      const ack = await story.svc.api('POST', `/v1/alerts/${death.alertId}/acknowledge`, {
+        key: provider.apiKey,
+        body: { by: 'Priya' },
+      });
+      expect(ack.status).toBe(200);
+      expect(ack.body).toMatchObject({ status: 'acknowledged', outcome: 'care-ended' });
+    },
+  );
 
   it('an A08 with PID-30 Y after the A03 withdraws the discharge alert, tells whoever it reached that it is replaced, and raises a death alert', async () => {
     const spell = newSpell();
@@ -167,17 +179,27 @@ describe('discharge destination: the category, the words and the outcome the lin
     const discharge = await webhookOf(ods, 'discharge');
     expect(discharge.discharge.destinationCategory).toBe(category);
     const view = await story.svc.api('GET', `/v1/alerts/${discharge.alertId}`, { key: provider.apiKey });
-    expect(view.body).toMatchObject({ kind: 'discharge', event: words, defaultOutcome: outcome, discharge: { destinationCategory: category } });
+    expect(view.body).toMatchObject({
+      kind: 'discharge',
+      event: words,
+      defaultOutcome: outcome,
+      discharge: { destinationCategory: category },
+    });
     if (category === 'hospital') expect(view.body.allowedOutcomes).not.toContain('visits-resumed');
 
     const page = await (await fetch(discharge.acknowledgeUrl)).text();
-    const checked = [...page.matchAll(/<input[^>]*name="outcome"[^>]*>/g)].map((m) => m[0]).filter((i) => /\bchecked\b/.test(i));
+    const checked = [...page.matchAll(/<input[^>]*name="outcome"[^>]*>/g)]
+      .map((m) => m[0])
+      .filter((i) => /\bchecked\b/.test(i));
     expect(checked).toHaveLength(1);
     expect(checked[0]).toContain(`value="${outcome}"`);
     if (category === 'hospital') expect(page).not.toContain('value="visits-resumed"');
 
     // acknowledged without choosing: the category's default is recorded
-    const ack = await story.svc.api('POST', `/v1/alerts/${discharge.alertId}/acknowledge`, { key: provider.apiKey, body: { by: 'Sam' } });
+    const ack = await story.svc.api('POST', `/v1/alerts/${discharge.alertId}/acknowledge`, {
+      key: provider.apiKey,
+      body: { by: 'Sam' },
+    });
     expect(ack.body).toMatchObject({ status: 'acknowledged', outcome });
   });
 });
@@ -208,7 +230,11 @@ describe('the link page', () => {
 
   it("identifies the client by the provider's reference and the client's initials, never the full name", async () => {
     const spell = newSpell();
-    const { ods } = await clientOfNewProvider(spell, { givenName: 'Margaret', familyName: 'Smith', reference: 'CL-0042' });
+    const { ods } = await clientOfNewProvider(spell, {
+      givenName: 'Margaret',
+      familyName: 'Smith',
+      reference: 'CL-0042',
+    });
     await send(spellMessage('a01-admit.hl7', spell));
     const admission = await webhookOf(ods, 'admission');
     const page = await (await fetch(admission.acknowledgeUrl)).text();
@@ -224,7 +250,10 @@ describe("a hospital's code map decides the alert (CONTRACT.md PUT /v1/hospitals
   it('a mapped discharge method means death; mapped destinations give their categories; unmapped local codes stay unknown', async () => {
     const put = await story.svc.api('PUT', `/v1/hospitals/${story.hospital.id}/code-map`, {
       key: story.svc.adminToken,
-      body: { dischargeMethod: { '20': 'died' }, dischargeDestination: { '01': 'home', '03': 'care-home', '02': 'hospital' } },
+      body: {
+        dischargeMethod: { '20': 'died' },
+        dischargeDestination: { '01': 'home', '03': 'care-home', '02': 'hospital' },
+      },
     });
     expect(put.status).toBe(200);
 

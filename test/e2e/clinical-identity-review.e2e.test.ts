@@ -54,13 +54,18 @@ async function webhookOf(ods: string, type: string, extra: (b: Record<string, an
 }
 
 async function admissionWhere(visit: string, ok: (a: any) => boolean, what = 'admission state') {
-  return eventually(async () => {
-    const a = await admissionOf(story.svc, visit);
-    return a && ok(a) ? a : undefined;
-  }, 20_000, what);
+  return eventually(
+    async () => {
+      const a = await admissionOf(story.svc, visit);
+      return a && ok(a) ? a : undefined;
+    },
+    20_000,
+    what,
+  );
 }
 
-const review = async () => (await story.svc.api('GET', '/v1/review', { key: story.svc.adminToken })).body.items as any[];
+const review = async () =>
+  (await story.svc.api('GET', '/v1/review', { key: story.svc.adminToken })).body.items as any[];
 
 describe('readmission', () => {
   it('a late A03 for an earlier stay, arriving after the readmission, raises no discharge alert (newer-stay-open)', async () => {
@@ -71,7 +76,9 @@ describe('readmission', () => {
     await send(spellMessage('a01-admit.hl7', older));
     const first = await webhookOf(ods, 'admission');
     // readmitted (a new visit number) on 27 November, then the older stay's discharge of 26 November arrives
-    await send(editFields(spellMessage('a01-admit.hl7', newer), { 'EVN-2': '20261127100000', 'PV1-44': '20261127100000' }));
+    await send(
+      editFields(spellMessage('a01-admit.hl7', newer), { 'EVN-2': '20261127100000', 'PV1-44': '20261127100000' }),
+    );
     const second = await webhookOf(ods, 'admission', (b) => b.alertId !== first.alertId);
     expect(second.admissionId).not.toBe(first.admissionId);
     await send(spellMessage('a03-discharge-home.hl7', older));
@@ -202,10 +209,24 @@ describe('identity corrections', () => {
 
 describe('unmatched, never silent: status reason codes', () => {
   it.each([
-    ['invalid-nhs-number', (s: ReturnType<typeof newSpell>) => editFields(spellMessage('a01-admit.hl7', s), { 'PID-3': '9995260183^^^NHS^NH' })],
-    ['no-nhs-number', (s: ReturnType<typeof newSpell>) => editFields(spellMessage('a01-admit.hl7', s), { 'PID-3': 'RX1001234^^^RX1^MR' })],
-    ['no-date-of-birth', (s: ReturnType<typeof newSpell>) => editFields(spellMessage('a01-admit.hl7', s), { 'PID-7': '' })],
-    ['date-of-birth-mismatch', (s: ReturnType<typeof newSpell>) => editFields(spellMessage('a01-admit.hl7', s), { 'PID-7': '19410313' })],
+    [
+      'invalid-nhs-number',
+      (s: ReturnType<typeof newSpell>) =>
+        editFields(spellMessage('a01-admit.hl7', s), { 'PID-3': '9995260183^^^NHS^NH' }),
+    ],
+    [
+      'no-nhs-number',
+      (s: ReturnType<typeof newSpell>) =>
+        editFields(spellMessage('a01-admit.hl7', s), { 'PID-3': 'RX1001234^^^RX1^MR' }),
+    ],
+    [
+      'no-date-of-birth',
+      (s: ReturnType<typeof newSpell>) => editFields(spellMessage('a01-admit.hl7', s), { 'PID-7': '' }),
+    ],
+    [
+      'date-of-birth-mismatch',
+      (s: ReturnType<typeof newSpell>) => editFields(spellMessage('a01-admit.hl7', s), { 'PID-7': '19410313' }),
+    ],
   ])('%s', async (code, message) => {
     const spell = newSpell();
     const a = await newProvider();
@@ -219,7 +240,7 @@ describe('unmatched, never silent: status reason codes', () => {
     expect(Date.parse(item?.since)).not.toBeNaN();
   });
 
-  it('a person who is nobody\'s client is no-care-package, not in review', async () => {
+  it("a person who is nobody's client is no-care-package, not in review", async () => {
     const spell = newSpell();
     await send(spellMessage('a01-admit.hl7', spell));
     const adm = await admissionWhere(spell.visit, (x) => x.status === 'no-care-package');
@@ -287,7 +308,11 @@ describe('the review queue: resolve by match or dismiss', () => {
     expect(asProvider.status).toBe(403);
     const providerReview = await story.svc.api('GET', '/v1/review', { key: a.provider.apiKey });
     expect(providerReview.status).toBe(403);
-    const unknown = await post({ action: 'dismiss', note: 'x' }, story.svc.adminToken, '00000000-0000-4000-8000-000000000000');
+    const unknown = await post(
+      { action: 'dismiss', note: 'x' },
+      story.svc.adminToken,
+      '00000000-0000-4000-8000-000000000000',
+    );
     expect(unknown.status).toBe(404);
   });
 });
@@ -301,7 +326,10 @@ describe('an operator closes a stay (closed-by-operator)', () => {
     const admission = await webhookOf(a.ods, 'admission');
     const adm = await admissionWhere(spell.visit, (x) => x.status === 'alerting');
 
-    const noReason = await story.svc.api('POST', `/v1/admissions/${adm.id}/close`, { key: story.svc.adminToken, body: {} });
+    const noReason = await story.svc.api('POST', `/v1/admissions/${adm.id}/close`, {
+      key: story.svc.adminToken,
+      body: {},
+    });
     expect(noReason.status).toBe(400);
     const asProvider = await story.svc.api('POST', `/v1/admissions/${adm.id}/close`, {
       key: a.provider.apiKey,

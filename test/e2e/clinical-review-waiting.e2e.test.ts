@@ -7,7 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhookSignature } from '../../src/notify/webhook.js';
 import { eventually } from '../support/fixtures.js';
 import { editFields } from '../support/hl7-edit.js';
-import { admissionOf, newSpell, registerHospital, sendHl7, spellMessage, stopStory, type Story } from '../support/scenario.js';
+import {
+  admissionOf,
+  newSpell,
+  registerHospital,
+  sendHl7,
+  spellMessage,
+  stopStory,
+  type Story,
+} from '../support/scenario.js';
 import { startTestService } from '../support/service.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -17,7 +25,11 @@ let story: Story;
 beforeAll(async () => {
   const hooks = await startWebhookReceiver();
   const svc = await startTestService({
-    env: { REVIEW_ALERT_MINUTES: '0.05', OPERATOR_WEBHOOK_URL: hooks.url('/operator'), OPERATOR_WEBHOOK_SECRET: SECRET },
+    env: {
+      REVIEW_ALERT_MINUTES: '0.05',
+      OPERATOR_WEBHOOK_URL: hooks.url('/operator'),
+      OPERATOR_WEBHOOK_SECRET: SECRET,
+    },
   });
   story = { svc, hooks, hospital: await registerHospital(svc) };
 });
@@ -26,7 +38,11 @@ afterAll(() => stopStory(story));
 describe('review-waiting', () => {
   it('tells the operator once, after REVIEW_ALERT_MINUTES, with no patient data; a resolved item is not sent', async () => {
     const spell = newSpell();
-    const res = await sendHl7(story.svc, story.hospital.apiKey, editFields(spellMessage('a01-admit.hl7', spell), { 'PID-3': 'RX1001234^^^RX1^MR' }));
+    const res = await sendHl7(
+      story.svc,
+      story.hospital.apiKey,
+      editFields(spellMessage('a01-admit.hl7', spell), { 'PID-3': 'RX1001234^^^RX1^MR' }),
+    );
     expect(res.ack.code).toBe('AA');
     const adm = await eventually(async () => {
       const a = await admissionOf(story.svc, spell.visit);
@@ -49,7 +65,11 @@ describe('review-waiting', () => {
 
     // dismissed before REVIEW_ALERT_MINUTES: nobody is told
     const other = newSpell();
-    await sendHl7(story.svc, story.hospital.apiKey, editFields(spellMessage('a01-admit.hl7', other), { 'PID-3': 'RX1001234^^^RX1^MR' }));
+    await sendHl7(
+      story.svc,
+      story.hospital.apiKey,
+      editFields(spellMessage('a01-admit.hl7', other), { 'PID-3': 'RX1001234^^^RX1^MR' }),
+    );
     const adm2 = await eventually(async () => {
       const a = await admissionOf(story.svc, other.visit);
       return a?.status === 'unmatched' ? a : undefined;

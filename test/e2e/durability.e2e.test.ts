@@ -117,9 +117,13 @@ describe('the ACK is sent only after a durable COMMIT', () => {
 
   it('every connection of the service pool commits synchronously', async () => {
     // several at once, so the pool opens several connections
-    const rows = await Promise.all(Array.from({ length: 6 }, () => svc.database.sql<{ synchronous_commit: string }[]>`show synchronous_commit`));
+    const rows = await Promise.all(
+      Array.from({ length: 6 }, () => svc.database.sql<{ synchronous_commit: string }[]>`show synchronous_commit`),
+    );
     expect(rows.map((r) => r[0]?.synchronous_commit)).toEqual(Array(6).fill('on'));
-    const [wal] = await direct<{ wal_level: string; fsync: string }[]>`select current_setting('wal_level') as wal_level, current_setting('fsync') as fsync`;
+    const [wal] = await direct<
+      { wal_level: string; fsync: string }[]
+    >`select current_setting('wal_level') as wal_level, current_setting('fsync') as fsync`;
     expect(wal?.fsync).toBe('on');
   });
 
@@ -191,29 +195,38 @@ describe('while Temporal is down', () => {
     await hooks.waitFor((r) => (r.body as any)?.patient?.nhsNumber === before.nhs, 20_000);
 
     await dev.stop();
-    await eventually(async () => {
-      const r = await ready(svc);
-      return r.status === 503 && r.down.includes('temporal') && !r.down.includes('postgres');
-    }, 15_000, '/health/ready 503 naming temporal only');
+    await eventually(
+      async () => {
+        const r = await ready(svc);
+        return r.status === 503 && r.down.includes('temporal') && !r.down.includes('postgres');
+      },
+      15_000,
+      '/health/ready 503 naming temporal only',
+    );
 
     // over HTTP and MLLP: accepted, stored, acknowledged AA
     const mllp = await mllpConnect(svc.mllpPort!);
     try {
       for (const [i, spell] of during.entries()) {
         const message = spellMessage('a01-admit.hl7', spell);
-        const code = i % 2 === 0 ? (await sendHl7(svc, hospital.apiKey, message)).ack.code : (await mllp.send(message)).code;
+        const code =
+          i % 2 === 0 ? (await sendHl7(svc, hospital.apiKey, message)).ack.code : (await mllp.send(message)).code;
         expect(code, `message ${i}`).toBe('AA');
       }
     } finally {
       mllp.close();
     }
     // the relay tried, failed, and kept the events
-    await eventually(async () => {
-      const rows = await svc.database.sql<{ n: number }[]>`
+    await eventually(
+      async () => {
+        const rows = await svc.database.sql<{ n: number }[]>`
         select count(*)::int as n from inbound_messages
         where status = 'accepted' and dispatched_at is null and last_dispatch_error is not null`;
-      return rows[0]!.n > 0;
-    }, 30_000, 'the relay to record a failed hand-over');
+        return rows[0]!.n > 0;
+      },
+      30_000,
+      'the relay to record a failed hand-over',
+    );
     const [waiting] = await svc.database.sql<{ n: number }[]>`
       select count(*)::int as n from inbound_messages where status = 'accepted' and dispatched_at is null`;
     expect(waiting!.n).toBe(during.length);
@@ -221,7 +234,10 @@ describe('while Temporal is down', () => {
 
     dev = await startDevServer(devOpts);
     for (const spell of during) {
-      await hooks.waitFor((r) => (r.body as any)?.type === 'admission' && (r.body as any)?.patient?.nhsNumber === spell.nhs, 60_000);
+      await hooks.waitFor(
+        (r) => (r.body as any)?.type === 'admission' && (r.body as any)?.patient?.nhsNumber === spell.nhs,
+        60_000,
+      );
     }
     await eventually(async () => (await ready(svc)).status === 200, 20_000, '/health/ready 200 again');
     // nothing arrives twice (give a duplicate time to show up)
@@ -293,17 +309,24 @@ describe('while PostgreSQL is down', () => {
     }
 
     // the sender retries the very same messages
-    const res = await eventually(async () => {
-      const x = await sendHl7(svc, hospital.apiKey, httpMessage);
-      return x.status === 200 && x;
-    }, 20_000, 'HTTP accepted again');
+    const res = await eventually(
+      async () => {
+        const x = await sendHl7(svc, hospital.apiKey, httpMessage);
+        return x.status === 200 && x;
+      },
+      20_000,
+      'HTTP accepted again',
+    );
     expect(res.ack.code).toBe('AA');
     expect((await mllp.send(mllpMessage)).code).toBe('AA');
     mllp.close();
     expect((await ready(svc)).status).toBe(200);
 
     for (const spell of [viaHttp, viaMllp]) {
-      await hooks.waitFor((r) => (r.body as any)?.type === 'admission' && (r.body as any)?.patient?.nhsNumber === spell.nhs, 20_000);
+      await hooks.waitFor(
+        (r) => (r.body as any)?.type === 'admission' && (r.body as any)?.patient?.nhsNumber === spell.nhs,
+        20_000,
+      );
     }
     await new Promise((r) => setTimeout(r, 1500));
     expect([...admissionHooksBySpell(hooks, '/VP301', [viaHttp, viaMllp]).values()]).toEqual([1, 1]);
@@ -348,7 +371,10 @@ describe('while PostgreSQL is down', () => {
     // every connection the service holds is cut while messages are in flight
     const inFlight = Array.from({ length: 8 }, (_, i) => {
       const s = i === 0 ? spell : newSpell();
-      return sendHl7(svc, hospital.apiKey, i === 0 ? message : spellMessage('a01-admit.hl7', s)).then((r) => ({ s, r }));
+      return sendHl7(svc, hospital.apiKey, i === 0 ? message : spellMessage('a01-admit.hl7', s)).then((r) => ({
+        s,
+        r,
+      }));
     });
     proxy.killConnections();
     const results = await Promise.all(inFlight);
@@ -368,7 +394,10 @@ describe('while PostgreSQL is down', () => {
     const again = await sendHl7(svc, hospital.apiKey, message);
     expect(again.status).toBe(200);
     expect(again.ack.code).toBe('AA');
-    await hooks.waitFor((r) => (r.body as any)?.type === 'admission' && (r.body as any)?.patient?.nhsNumber === spell.nhs, 20_000);
+    await hooks.waitFor(
+      (r) => (r.body as any)?.type === 'admission' && (r.body as any)?.patient?.nhsNumber === spell.nhs,
+      20_000,
+    );
   });
 });
 
@@ -380,7 +409,11 @@ describe('the relay failing in the middle of a batch', () => {
   let relayDb: ReturnType<typeof openDatabase> | undefined;
 
   beforeAll(async () => {
-    [svc, proxy, hooks] = await Promise.all([startTestService(), startPgProxy(inject('postgresUrl')), startWebhookReceiver()]);
+    [svc, proxy, hooks] = await Promise.all([
+      startTestService(),
+      startPgProxy(inject('postgresUrl')),
+      startWebhookReceiver(),
+    ]);
   });
   afterAll(async () => {
     proxy?.up();
@@ -399,7 +432,8 @@ describe('the relay failing in the middle of a batch', () => {
 
     // the service's own relay steps aside; events wait in the outbox
     await svc.relay!.stop();
-    for (const s of spells) expect((await sendHl7(svc, hospital.apiKey, spellMessage('a01-admit.hl7', s))).ack.code).toBe('AA');
+    for (const s of spells)
+      expect((await sendHl7(svc, hospital.apiKey, spellMessage('a01-admit.hl7', s))).ack.code).toBe('AA');
 
     // a relay that reaches PostgreSQL through the proxy, which is cut off (every connection reset, new ones refused)
     // for a second after its third signal went out: the batch was claimed (committed) and signalled, and cannot be
@@ -436,13 +470,20 @@ describe('the relay failing in the middle of a batch', () => {
     });
 
     for (const s of spells) {
-      await hooks.waitFor((r) => (r.body as any)?.type === 'admission' && (r.body as any)?.patient?.nhsNumber === s.nhs, 30_000);
+      await hooks.waitFor(
+        (r) => (r.body as any)?.type === 'admission' && (r.body as any)?.patient?.nhsNumber === s.nhs,
+        30_000,
+      );
     }
-    await eventually(async () => {
-      const [left] = await svc.database.sql<{ n: number }[]>`
+    await eventually(
+      async () => {
+        const [left] = await svc.database.sql<{ n: number }[]>`
         select count(*)::int as n from inbound_messages where status = 'accepted' and dispatched_at is null`;
-      return left!.n === 0;
-    }, 30_000, 'every row marked dispatched');
+        return left!.n === 0;
+      },
+      30_000,
+      'every row marked dispatched',
+    );
     await relay.drained();
     expect(cut).toBe(true);
     // the batch that could not be marked was signalled again, once its lease had expired...
@@ -451,7 +492,9 @@ describe('the relay failing in the middle of a batch', () => {
     expect(signalled).toHaveLength(2 * spells.length);
     for (const id of ids) {
       const [first, second] = signalled.filter((s) => s.id === id);
-      expect(second!.at - first!.at, `message ${id} signalled again before the lease expired`).toBeGreaterThan(leaseMs - 500);
+      expect(second!.at - first!.at, `message ${id} signalled again before the lease expired`).toBeGreaterThan(
+        leaseMs - 500,
+      );
     }
     // ...and yet every provider heard of each event once
     await new Promise((r) => setTimeout(r, 1500));

@@ -168,7 +168,12 @@ describe('FHIR Encounters become the same effects as HL7 events', () => {
     });
     expectOutcome(await post(finished), 200, { severity: 'information', code: 'informational' });
     const dis = (await hookOf(spell, 'discharge')).body as Json;
-    expect(dis.discharge).toEqual({ at: '2026-11-26T14:00:00.000Z', method: '1', destination: '19', destinationCategory: 'home' });
+    expect(dis.discharge).toEqual({
+      at: '2026-11-26T14:00:00.000Z',
+      method: '1',
+      destination: '19',
+      destinationCategory: 'home',
+    });
     await svc.api('POST', `/v1/alerts/${dis.alertId}/acknowledge`, { key: provider.apiKey, body: { by: 'Priya' } });
     const closed = await eventually(
       async () => {

@@ -48,23 +48,31 @@ const handleOf = (spell: Spell) => svc.temporal.client.workflow.getHandle(`admis
  */
 async function settled(spell: Spell, events: number) {
   let calm = 0;
-  await eventually(async () => {
-    const handle = handleOf(spell);
-    const d = await handle.describe();
-    const state = await handle.query(admissionStateQuery);
-    const idle =
-      state.events === events &&
-      (d.status.name === 'COMPLETED' || ((d.raw.pendingActivities ?? []).length === 0 && !d.raw.pendingWorkflowTask));
-    calm = idle ? calm + 1 : 0;
-    return calm >= 3;
-  }, 20_000, `workflow idle after ${events} events`);
+  await eventually(
+    async () => {
+      const handle = handleOf(spell);
+      const d = await handle.describe();
+      const state = await handle.query(admissionStateQuery);
+      const idle =
+        state.events === events &&
+        (d.status.name === 'COMPLETED' || ((d.raw.pendingActivities ?? []).length === 0 && !d.raw.pendingWorkflowTask));
+      calm = idle ? calm + 1 : 0;
+      return calm >= 3;
+    },
+    20_000,
+    `workflow idle after ${events} events`,
+  );
 }
 
 async function completed(spell: Spell, events: number) {
-  await eventually(async () => {
-    const d = await handleOf(spell).describe();
-    return d.status.name === 'COMPLETED' && (await handleOf(spell).query(admissionStateQuery)).events === events;
-  }, 20_000, 'workflow completed');
+  await eventually(
+    async () => {
+      const d = await handleOf(spell).describe();
+      return d.status.name === 'COMPLETED' && (await handleOf(spell).query(admissionStateQuery)).events === events;
+    },
+    20_000,
+    'workflow completed',
+  );
 }
 
 async function alertsOf(provider: { apiKey: string }) {
@@ -73,14 +81,20 @@ async function alertsOf(provider: { apiKey: string }) {
 }
 
 const hookTypes = (ods: string) =>
-  hooks.received().filter((r) => r.path.startsWith(`/${ods}/`)).map((r) => (r.body as any).type as string);
+  hooks
+    .received()
+    .filter((r) => r.path.startsWith(`/${ods}/`))
+    .map((r) => (r.body as any).type as string);
 
 /** No kind of alert reached the provider twice, and no webhook event was delivered twice. */
 function expectNoSecondAlert(...providers: string[]) {
   for (const ods of providers) {
     const types = hookTypes(ods);
     expect(new Set(types).size, `${ods}: ${types.join(',')}`).toBe(types.length);
-    const ids = hooks.received().filter((r) => r.path.startsWith(`/${ods}/`)).map((r) => (r.body as any).id);
+    const ids = hooks
+      .received()
+      .filter((r) => r.path.startsWith(`/${ods}/`))
+      .map((r) => (r.body as any).id);
     expect(new Set(ids).size).toBe(ids.length);
   }
 }
@@ -88,7 +102,10 @@ function expectNoSecondAlert(...providers: string[]) {
 async function acknowledgeAll(provider: { apiKey: string }, kind: string) {
   const list = await svc.api('GET', '/v1/alerts?status=open', { key: provider.apiKey });
   for (const a of list.body.items.filter((x: any) => x.kind === kind)) {
-    const res = await svc.api('POST', `/v1/alerts/${a.id}/acknowledge`, { key: provider.apiKey, body: { by: 'Priya' } });
+    const res = await svc.api('POST', `/v1/alerts/${a.id}/acknowledge`, {
+      key: provider.apiKey,
+      body: { by: 'Priya' },
+    });
     expect(res.status).toBe(200);
   }
 }
@@ -109,7 +126,12 @@ describe('the events of one spell reach the same end state whatever order they a
     const provider = await providerFor(spell, 'VQ301');
     await send(spellMessage('a03-discharge-home.hl7', spell));
     const dis = await hooks.waitFor((r) => r.path === '/VQ301/c1' && (r.body as any).type === 'discharge', 20_000);
-    expect((dis.body as any).discharge).toEqual({ at: '2026-11-26T14:00:00.000Z', method: '1', destination: '19', destinationCategory: 'home' });
+    expect((dis.body as any).discharge).toEqual({
+      at: '2026-11-26T14:00:00.000Z',
+      method: '1',
+      destination: '19',
+      destinationCategory: 'home',
+    });
     await settled(spell, 1);
 
     await send(spellMessage('a01-admit.hl7', spell));
@@ -158,7 +180,10 @@ describe('the events of one spell reach the same end state whatever order they a
     expect((await admissionOf(svc, spell.visit))!.status).toBe('closed');
 
     await send(spellMessage('a13-cancel-discharge.hl7', spell));
-    const cancel = await hooks.waitFor((r) => r.path === '/VQ303/c1' && (r.body as any).type === 'cancellation', 20_000);
+    const cancel = await hooks.waitFor(
+      (r) => r.path === '/VQ303/c1' && (r.body as any).type === 'cancellation',
+      20_000,
+    );
     expect((cancel.body as any).occurredAt).toBe('2026-11-26T14:55:00.000Z');
     await settled(spell, 3);
     const open = (await admissionOf(svc, spell.visit)) as any;
@@ -194,7 +219,12 @@ describe('the events of one spell reach the same end state whatever order they a
     await send(spellMessage('a01-admit.hl7', spell));
     await hooks.waitFor((r) => r.path === '/VQ305/c1', 20_000);
     await settled(spell, 1);
-    await send(spellMessage('a01-admit.hl7', spell, { [`${spell.ids}000001`]: `${spell.ids}000101`, '20261122093000': '20261122093500' }));
+    await send(
+      spellMessage('a01-admit.hl7', spell, {
+        [`${spell.ids}000001`]: `${spell.ids}000101`,
+        '20261122093000': '20261122093500',
+      }),
+    );
     await settled(spell, 2);
     const a = (await admissionOf(svc, spell.visit)) as any;
     expect(a.events.map((e: any) => e.messageControlId)).toEqual([`${spell.ids}000001`, `${spell.ids}000101`]);

@@ -35,7 +35,11 @@ let hooks: WebhookReceiver;
 let hospital: Story['hospital'];
 
 beforeAll(async () => {
-  ({ svc, hooks, hospital } = await startStory({ env: { ADMISSION_LINGER_SECONDS: '2' }, odsCode: ODS, hospitalName: 'Search Attribute General' }));
+  ({ svc, hooks, hospital } = await startStory({
+    env: { ADMISSION_LINGER_SECONDS: '2' },
+    odsCode: ODS,
+    hospitalName: 'Search Attribute General',
+  }));
 });
 afterAll(() => stopStory({ svc, hooks }));
 
@@ -61,7 +65,9 @@ async function provider(ods: string, nhs: string) {
 async function acknowledgeOpen(p: { apiKey: string }) {
   const open = await svc.api('GET', '/v1/alerts?status=open', { key: p.apiKey });
   for (const a of open.body.items) {
-    expect((await svc.api('POST', `/v1/alerts/${a.id}/acknowledge`, { key: p.apiKey, body: { by: 'Priya' } })).status).toBe(200);
+    expect(
+      (await svc.api('POST', `/v1/alerts/${a.id}/acknowledge`, { key: p.apiKey, body: { by: 'Priya' } })).status,
+    ).toBe(200);
   }
 }
 
@@ -78,19 +84,30 @@ async function attributesOf(workflowId: string) {
 }
 
 async function attributesBecome(workflowId: string, expected: Record<string, unknown>) {
-  return eventually(async () => {
-    const now = await attributesOf(workflowId);
-    return Object.entries(expected).every(([k, v]) => JSON.stringify(now[k as keyof typeof now]) === JSON.stringify(v)) && now;
-  }, 20_000, `search attributes ${JSON.stringify(expected)}`);
+  return eventually(
+    async () => {
+      const now = await attributesOf(workflowId);
+      return (
+        Object.entries(expected).every(([k, v]) => JSON.stringify(now[k as keyof typeof now]) === JSON.stringify(v)) &&
+        now
+      );
+    },
+    20_000,
+    `search attributes ${JSON.stringify(expected)}`,
+  );
 }
 
 /** Workflow ids a visibility query lists (polled until `workflowId` is among them). */
 async function listed(query: string, workflowId: string): Promise<string[]> {
-  return eventually(async () => {
-    const ids: string[] = [];
-    for await (const w of svc.temporal.client.workflow.list({ query })) ids.push(w.workflowId);
-    return ids.includes(workflowId) && ids;
-  }, 20_000, `${workflowId} listed by ${query}`);
+  return eventually(
+    async () => {
+      const ids: string[] = [];
+      for await (const w of svc.temporal.client.workflow.list({ query })) ids.push(w.workflowId);
+      return ids.includes(workflowId) && ids;
+    },
+    20_000,
+    `${workflowId} listed by ${query}`,
+  );
 }
 
 describe('search attributes let an operator find any stay, and carry no patient data', () => {
@@ -101,11 +118,17 @@ describe('search attributes let an operator find any stay, and carry no patient 
     const p2 = await provider('VQ402', spell.nhs);
 
     await send(spellMessage('a01-admit.hl7', spell));
-    const alerting = await attributesBecome(workflowId, { HospitalOds: ODS, ProviderOds: ['VQ401', 'VQ402'], AdmissionStatus: 'alerting' });
+    const alerting = await attributesBecome(workflowId, {
+      HospitalOds: ODS,
+      ProviderOds: ['VQ401', 'VQ402'],
+      AdmissionStatus: 'alerting',
+    });
     expect([1, 2]).toContain(alerting.EscalationStep); // step 1 lasts a second: a slow poll may already see step 2
     // nobody acknowledges within step 1's second: both ladders go to step 2
     await attributesBecome(workflowId, { AdmissionStatus: 'alerting', EscalationStep: 2 });
-    expect(await listed(`HospitalOds = '${ODS}' AND AdmissionStatus = 'alerting' AND EscalationStep = 2`, workflowId)).toEqual([workflowId]);
+    expect(
+      await listed(`HospitalOds = '${ODS}' AND AdmissionStatus = 'alerting' AND EscalationStep = 2`, workflowId),
+    ).toEqual([workflowId]);
     expect(await listed(`ProviderOds = 'VQ402' AND HospitalOds = '${ODS}'`, workflowId)).toContain(workflowId);
 
     await acknowledgeOpen(p1);
@@ -118,10 +141,17 @@ describe('search attributes let an operator find any stay, and carry no patient 
     expect(discharged.EscalationStep).toBeGreaterThanOrEqual(1);
     await acknowledgeOpen(p1);
     await acknowledgeOpen(p2);
-    await attributesBecome(workflowId, { AdmissionStatus: 'closed', EscalationStep: 0, HospitalOds: ODS, ProviderOds: ['VQ401', 'VQ402'] });
+    await attributesBecome(workflowId, {
+      AdmissionStatus: 'closed',
+      EscalationStep: 0,
+      HospitalOds: ODS,
+      ProviderOds: ['VQ401', 'VQ402'],
+    });
     expect(await listed(`HospitalOds = '${ODS}' AND AdmissionStatus = 'closed'`, workflowId)).toEqual([workflowId]);
     const stillAlerting: string[] = [];
-    for await (const w of svc.temporal.client.workflow.list({ query: `HospitalOds = '${ODS}' AND AdmissionStatus = 'alerting'` })) {
+    for await (const w of svc.temporal.client.workflow.list({
+      query: `HospitalOds = '${ODS}' AND AdmissionStatus = 'alerting'`,
+    })) {
       stillAlerting.push(w.workflowId);
     }
     expect(stillAlerting).toEqual([]);
@@ -131,8 +161,15 @@ describe('search attributes let an operator find any stay, and carry no patient 
     const d = await handle.describe();
     expect(d.workflowId).toBe(workflowId);
     // the history's wire encoding holds every payload (signals, inputs, activity results) as it was sent
-    const history = Buffer.from(proto.temporal.api.history.v1.History.encode(await handle.fetchHistory()).finish()).toString('utf8');
-    const visible = JSON.stringify({ id: d.workflowId, sa: d.typedSearchAttributes.getAll(), legacy: d.searchAttributes, memo: d.memo });
+    const history = Buffer.from(
+      proto.temporal.api.history.v1.History.encode(await handle.fetchHistory()).finish(),
+    ).toString('utf8');
+    const visible = JSON.stringify({
+      id: d.workflowId,
+      sa: d.typedSearchAttributes.getAll(),
+      legacy: d.searchAttributes,
+      memo: d.memo,
+    });
     for (const secret of [spell.nhs, 'SMITH', 'MARGARET', '1941-03-12', '19410312']) {
       expect(visible).not.toContain(secret);
       expect(history).not.toContain(secret);
@@ -141,12 +178,14 @@ describe('search attributes let an operator find any stay, and carry no patient 
     expect(history).toContain('"kind":"discharge"');
   });
 
-  it('a stay of nobody\'s client is findable as no-care-package, with no providers', async () => {
+  it("a stay of nobody's client is findable as no-care-package, with no providers", async () => {
     const spell = newSpell();
     const workflowId = `admission-${ODS}-${spell.visit}`;
     await send(fixture('a01-unknown-patient.hl7', { SPL0009999: spell.visit, 'RX1-000008': `${spell.ids}8` }));
     await attributesBecome(workflowId, { AdmissionStatus: 'no-care-package', HospitalOds: ODS, EscalationStep: 0 });
     expect((await attributesOf(workflowId)).ProviderOds).toBeUndefined();
-    expect(await listed(`HospitalOds = '${ODS}' AND AdmissionStatus = 'no-care-package'`, workflowId)).toEqual([workflowId]);
+    expect(await listed(`HospitalOds = '${ODS}' AND AdmissionStatus = 'no-care-package'`, workflowId)).toEqual([
+      workflowId,
+    ]);
   });
 });

@@ -46,7 +46,10 @@ async function send(message: string) {
 }
 
 const webhookOf = async (ods: string, type: string) =>
-  (await story.hooks.waitFor((r) => r.path === `/${ods}/c1` && (r.body as any)?.type === type, 20_000)).body as Record<string, any>;
+  (await story.hooks.waitFor((r) => r.path === `/${ods}/c1` && (r.body as any)?.type === type, 20_000)).body as Record<
+    string,
+    any
+  >;
 
 describe('continue-as-new', () => {
   it('a stay whose history passes the limit continues as new with its state and ends as it would have; nothing is sent twice', async () => {
@@ -54,7 +57,10 @@ describe('continue-as-new', () => {
     const { provider, ods } = await client(spell);
     await send(spellMessage('a01-admit.hl7', spell));
     const admission = await webhookOf(ods, 'admission');
-    await story.svc.api('POST', `/v1/alerts/${admission.alertId}/acknowledge`, { key: provider.apiKey, body: { by: 'Priya' } });
+    await story.svc.api('POST', `/v1/alerts/${admission.alertId}/acknowledge`, {
+      key: provider.apiKey,
+      body: { by: 'Priya' },
+    });
     // several updates grow the history past 60 events
     for (let i = 1; i <= 6; i++) {
       await send(
@@ -70,7 +76,10 @@ describe('continue-as-new', () => {
     await eventually(async () => (await handle.describe()).runId !== firstRun, 30_000, 'a new run');
     await send(spellMessage('a03-discharge-home.hl7', spell));
     const discharge = await webhookOf(ods, 'discharge');
-    const ack = await story.svc.api('POST', `/v1/alerts/${discharge.alertId}/acknowledge`, { key: provider.apiKey, body: { by: 'Priya' } });
+    const ack = await story.svc.api('POST', `/v1/alerts/${discharge.alertId}/acknowledge`, {
+      key: provider.apiKey,
+      body: { by: 'Priya' },
+    });
     expect(ack.body).toMatchObject({ status: 'acknowledged', outcome: 'visits-resumed' });
     const closed = await eventually(async () => {
       const a = await admissionOf(story.svc, spell.visit);
@@ -97,10 +106,14 @@ describe('the longest stay followed (MAX_STAY_DAYS)', () => {
       const res = await sendHl7(svc, own.hospital.apiKey, spellMessage('a01-admit.hl7', spell));
       expect(res.ack.code).toBe('AA');
       const admission = await webhookOf(ods, 'admission');
-      const closed = await eventually(async () => {
-        const a = await admissionOf(svc, spell.visit);
-        return a?.status === 'closed' ? a : undefined;
-      }, 40_000, 'stay closed after MAX_STAY_DAYS');
+      const closed = await eventually(
+        async () => {
+          const a = await admissionOf(svc, spell.visit);
+          return a?.status === 'closed' ? a : undefined;
+        },
+        40_000,
+        'stay closed after MAX_STAY_DAYS',
+      );
       expect(closed.statusReasonCode).toBe('stay-expired');
       const alert = await svc.api('GET', `/v1/alerts/${admission.alertId}`, { key: provider.apiKey });
       expect(alert.body).toMatchObject({ status: 'withdrawn', withdrawnReasonCode: 'stay-expired' });
@@ -120,11 +133,13 @@ describe('the acknowledge Update validator', () => {
     const death = await webhookOf(ods, 'death');
     const handle = story.svc.temporal.client.workflow.getHandle(`admission-RX1-${spell.visit}`);
     await expect(
-      handle.executeUpdate(acknowledgeUpdate, { args: [{ alertId: death.alertId, by: 'Priya', outcome: 'visits-resumed' }] }),
+      handle.executeUpdate(acknowledgeUpdate, {
+        args: [{ alertId: death.alertId, by: 'Priya', outcome: 'visits-resumed' }],
+      }),
     ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
-    await expect(handle.executeUpdate(acknowledgeUpdate, { args: [{ alertId: death.alertId, by: ' ' }] })).rejects.toBeInstanceOf(
-      WorkflowUpdateFailedError,
-    );
+    await expect(
+      handle.executeUpdate(acknowledgeUpdate, { args: [{ alertId: death.alertId, by: ' ' }] }),
+    ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
     const alert = await story.svc.api('GET', `/v1/alerts/${death.alertId}`, { key: provider.apiKey });
     expect(alert.body.status).toBe('open');
     const history = await handle.fetchHistory();

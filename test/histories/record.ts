@@ -75,7 +75,10 @@ const hookOf = (ods: string, type: string, contact = 'c1') =>
   hooks.waitFor((r) => r.path === `/${ods}/${contact}` && (r.body as { type?: string }).type === type, 30_000);
 
 async function acknowledge(provider: { apiKey: string }, alertId: string) {
-  const res = await svc.api('POST', `/v1/alerts/${alertId}/acknowledge`, { key: provider.apiKey, body: { by: 'Recorder' } });
+  const res = await svc.api('POST', `/v1/alerts/${alertId}/acknowledge`, {
+    key: provider.apiKey,
+    body: { by: 'Recorder' },
+  });
   expect(res.status, res.text).toBe(200);
 }
 
@@ -88,19 +91,32 @@ const workflowIdOf = (spell: Spell) => `admission-RX1-${spell.visit}`;
 
 /** Waits until a run of the spell's workflow other than `except` has completed; returns its run id. */
 async function completedRun(spell: Spell, except?: string): Promise<string> {
-  return eventually(async () => {
-    const d = await svc.temporal.client.workflow.getHandle(workflowIdOf(spell)).describe();
-    return d.status.name === 'COMPLETED' && d.runId !== except && d.runId;
-  }, 30_000, `workflow ${workflowIdOf(spell)} completed`);
+  return eventually(
+    async () => {
+      const d = await svc.temporal.client.workflow.getHandle(workflowIdOf(spell)).describe();
+      return d.status.name === 'COMPLETED' && d.runId !== except && d.runId;
+    },
+    30_000,
+    `workflow ${workflowIdOf(spell)} completed`,
+  );
 }
 
 /** A second A03 (new MSH-10, after the A13): its discharge alert, acknowledged. */
 async function dischargeAgain(spell: Spell, p: { apiKey: string }) {
-  await send(spellMessage('a03-discharge-home.hl7', spell, { [`${spell.ids}000003`]: `${spell.ids}000033`, '|20261126142500': '|20261126160000' }));
-  const second = await eventually(async () => {
-    const open = await svc.api('GET', '/v1/alerts?status=open', { key: p.apiKey });
-    return open.body.items.find((a: { kind: string }) => a.kind === 'discharge') as { id: string } | undefined;
-  }, 30_000, 'second discharge alert');
+  await send(
+    spellMessage('a03-discharge-home.hl7', spell, {
+      [`${spell.ids}000003`]: `${spell.ids}000033`,
+      '|20261126142500': '|20261126160000',
+    }),
+  );
+  const second = await eventually(
+    async () => {
+      const open = await svc.api('GET', '/v1/alerts?status=open', { key: p.apiKey });
+      return open.body.items.find((a: { kind: string }) => a.kind === 'discharge') as { id: string } | undefined;
+    },
+    30_000,
+    'second discharge alert',
+  );
   await acknowledge(p, second.id);
 }
 
@@ -222,7 +238,10 @@ async function reviewResolved(): Promise<[string, string]> {
   await send(editFields(spellMessage('a01-admit.hl7', spell), { 'PID-7': '19410313' }));
   await statusIs(spell, 'unmatched');
   const adm = await admissionOf(svc, spell.visit);
-  await hooks.waitFor((r) => r.path === '/operator' && (r.body as { admissionId?: string }).admissionId === adm!.id, 30_000);
+  await hooks.waitFor(
+    (r) => r.path === '/operator' && (r.body as { admissionId?: string }).admissionId === adm!.id,
+    30_000,
+  );
   const res = await svc.api('POST', `/v1/admissions/${adm!.id}/resolve`, {
     key: svc.adminToken,
     body: { action: 'match', providerId: p.id, nhsNumber: spell.nhs },
@@ -241,7 +260,9 @@ async function newerStayOpen(): Promise<[string, string]> {
   const p = await providerFor(older, 60);
   await send(spellMessage('a01-admit.hl7', older));
   await hookOf(p.ods, 'admission');
-  await send(editFields(spellMessage('a01-admit.hl7', newer), { 'EVN-2': '20261127100000', 'PV1-44': '20261127100000' }));
+  await send(
+    editFields(spellMessage('a01-admit.hl7', newer), { 'EVN-2': '20261127100000', 'PV1-44': '20261127100000' }),
+  );
   await send(spellMessage('a03-discharge-home.hl7', older));
   await statusIs(older, 'discharged');
   return [workflowIdOf(older), await completedRun(older)];
@@ -263,31 +284,49 @@ async function continuedAsNew(): Promise<{ first: [string, string]; second: [str
     await registerClient(own, provider, spell.nhs, { dateOfBirth: '1941-03-12' });
     const sendTo = async (m: string) => expect((await sendHl7(own, key, m)).ack.code).toBe('AA');
     const ack = async (alertId: string) =>
-      expect((await own.api('POST', `/v1/alerts/${alertId}/acknowledge`, { key: provider.apiKey, body: { by: 'Recorder' } })).status).toBe(200);
+      expect(
+        (await own.api('POST', `/v1/alerts/${alertId}/acknowledge`, { key: provider.apiKey, body: { by: 'Recorder' } }))
+          .status,
+      ).toBe(200);
     await sendTo(spellMessage('a01-admit.hl7', spell));
     await ack(alertIdOf(await hookOf(ods, 'admission')));
     for (let i = 1; i <= 6; i++) {
-      await sendTo(editFields(spellMessage('a08-update.hl7', spell), { 'MSH-10': `${spell.ids}00008${i}`, 'EVN-2': `202611241${i}0000` }));
+      await sendTo(
+        editFields(spellMessage('a08-update.hl7', spell), {
+          'MSH-10': `${spell.ids}00008${i}`,
+          'EVN-2': `202611241${i}0000`,
+        }),
+      );
     }
     const handle = own.temporal.client.workflow.getHandle(workflowIdOf(spell));
     // the latest run's description names the chain's first run
-    const first = await eventually(async () => {
-      const d = await handle.describe();
-      const firstRunId = d.raw.workflowExecutionInfo?.firstRunId;
-      return firstRunId && d.runId !== firstRunId ? firstRunId : undefined;
-    }, 30_000, 'the first run continued as new');
+    const first = await eventually(
+      async () => {
+        const d = await handle.describe();
+        const firstRunId = d.raw.workflowExecutionInfo?.firstRunId;
+        return firstRunId && d.runId !== firstRunId ? firstRunId : undefined;
+      },
+      30_000,
+      'the first run continued as new',
+    );
     await eventually(async () => (await handle.describe()).runId !== first, 30_000, 'second run');
     await sendTo(spellMessage('a03-discharge-home.hl7', spell));
     await ack(alertIdOf(await hookOf(ods, 'discharge')));
-    const second = await eventually(async () => {
-      const d = await handle.describe();
-      return d.status.name === 'COMPLETED' && d.runId;
-    }, 30_000, 'second run completed');
+    const second = await eventually(
+      async () => {
+        const d = await handle.describe();
+        return d.status.name === 'COMPLETED' && d.runId;
+      },
+      30_000,
+      'second run completed',
+    );
     const firstHistory = await own.temporal.client.workflow.getHandle(workflowIdOf(spell), first).fetchHistory();
     const secondHistory = await own.temporal.client.workflow.getHandle(workflowIdOf(spell), second).fetchHistory();
     writeFileSync(new URL('./continued-as-new.first.json', import.meta.url), historyToJson(firstHistory));
     writeFileSync(new URL('./continued-as-new.second.json', import.meta.url), historyToJson(secondHistory));
-    console.log(`recorded continued-as-new.first.json (${firstHistory.events?.length}) and .second.json (${secondHistory.events?.length})`);
+    console.log(
+      `recorded continued-as-new.first.json (${firstHistory.events?.length}) and .second.json (${secondHistory.events?.length})`,
+    );
     return { first: [workflowIdOf(spell), first], second: [workflowIdOf(spell), second] };
   } finally {
     await own.stop();

@@ -27,7 +27,11 @@ export function newSpell() {
 }
 
 /** A fixture rewritten for a spell (patient Margaret Smith / SPL0001234, or Arthur Jones / SPL0005678). */
-export function spellMessage(name: string, spell: ReturnType<typeof newSpell>, extra: Record<string, string> = {}): string {
+export function spellMessage(
+  name: string,
+  spell: ReturnType<typeof newSpell>,
+  extra: Record<string, string> = {},
+): string {
   return fixture(name, {
     '9995260182': spell.nhs,
     '9991590838': spell.nhs,
@@ -76,7 +80,10 @@ export async function setPolicy(
   provider: { id: string; apiKey: string },
   steps: { contactIds: string[]; channels: string[]; waitSeconds: number }[],
 ) {
-  const res = await svc.api('PUT', `/v1/providers/${provider.id}/escalation-policy`, { key: provider.apiKey, body: { steps } });
+  const res = await svc.api('PUT', `/v1/providers/${provider.id}/escalation-policy`, {
+    key: provider.apiKey,
+    body: { steps },
+  });
   expect(res.status, res.text).toBe(200);
 }
 
@@ -92,7 +99,12 @@ export async function registerClient(
 }
 
 /** POSTs one HL7 message as a hospital; returns the HTTP status and the parsed ACK. */
-export async function sendHl7(svc: TestService, key: string | undefined, message: string | Buffer, contentType = 'x-application/hl7-v2+er7') {
+export async function sendHl7(
+  svc: TestService,
+  key: string | undefined,
+  message: string | Buffer,
+  contentType = 'x-application/hl7-v2+er7',
+) {
   const headers: Record<string, string> = { 'content-type': contentType };
   if (key) headers.authorization = `Bearer ${key}`;
   const res = await fetch(`${svc.baseUrl}/v1/hl7`, { method: 'POST', headers, body: message });
@@ -102,11 +114,22 @@ export async function sendHl7(svc: TestService, key: string | undefined, message
 
 /** The admission of a spell, as the operator sees it. */
 export async function admissionOf(svc: TestService, visit: string, hospital = 'RX1') {
-  const list = await svc.api('GET', `/v1/admissions?hospital=${hospital}&visitNumber=${visit}`, { key: svc.adminToken });
+  const list = await svc.api('GET', `/v1/admissions?hospital=${hospital}&visitNumber=${visit}`, {
+    key: svc.adminToken,
+  });
   const id = list.body?.items?.[0]?.id as string | undefined;
   if (!id) return undefined;
   const res = await svc.api('GET', `/v1/admissions/${id}`, { key: svc.adminToken });
-  return res.body as { id: string; status: string; alerts: any[]; events: any[]; statusReason?: string; statusReasonCode?: string; location: any; dischargedAt: string | null };
+  return res.body as {
+    id: string;
+    status: string;
+    alerts: any[];
+    events: any[];
+    statusReason?: string;
+    statusReasonCode?: string;
+    location: any;
+    dischargedAt: string | null;
+  };
 }
 
 /** What most e2e files share: a service, a webhook receiver standing in for providers' systems, one hospital. */

@@ -17,7 +17,11 @@ export interface TestService extends RunningService {
   db: TestDatabase;
   taskQueue: string;
   /** HTTP helper: JSON in, JSON out, with a bearer key */
-  api(method: string, path: string, opts?: { key?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; text: string; headers: Headers }>;
+  api(
+    method: string,
+    path: string,
+    opts?: { key?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; text: string; headers: Headers }>;
   stop(): Promise<void>;
 }
 

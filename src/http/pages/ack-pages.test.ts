@@ -203,7 +203,10 @@ describe('acknowledgement pages over HTTP', () => {
 
   it('each kind of event is described in plain English, with no patient details', async () => {
     const cases = [
-      ['discharge', 'A client of Kindly Home Care was discharged, destination not known: check before resuming visits (Leeds General Infirmary).'],
+      [
+        'discharge',
+        'A client of Kindly Home Care was discharged, destination not known: check before resuming visits (Leeds General Infirmary).',
+      ],
       ['death', 'A client of Kindly Home Care was reported to have died in hospital (Leeds General Infirmary).'],
       ['cancellation', 'Leeds General Infirmary cancelled the admission of a client of Kindly Home Care.'],
       ['transfer', 'A client of Kindly Home Care moved to a different ward at Leeds General Infirmary.'],

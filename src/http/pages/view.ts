@@ -95,7 +95,12 @@ export function kindHeading(kind: AlertKind, meaning: AlertMeaning = {}): string
  * What happened, in one plain-English sentence, from the alert's codes (src/domain/alert-text.ts). No patient name
  * or NHS number: the link may be forwarded.
  */
-export function kindSentence(kind: AlertKind, providerName: string, hospitalName: string, meaning: AlertMeaning = {}): string {
+export function kindSentence(
+  kind: AlertKind,
+  providerName: string,
+  hospitalName: string,
+  meaning: AlertMeaning = {},
+): string {
   switch (kind) {
     case 'admission':
       return `A client of ${providerName} was admitted to ${hospitalName}.`;

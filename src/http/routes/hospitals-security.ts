@@ -83,7 +83,10 @@ export async function saveMllpSenders(db: Db, hospitalId: string, body: object):
 }
 
 /** Hospitals as the operator sees them: each with its `mllpAllowedCidrs` and `mllpCertificateFingerprints`. */
-export async function withMllpSenders<T extends { id: string }>(db: Db, rows: readonly T[]): Promise<(T & MllpSenders)[]> {
+export async function withMllpSenders<T extends { id: string }>(
+  db: Db,
+  rows: readonly T[],
+): Promise<(T & MllpSenders)[]> {
   const senders = await mllpSendersOf(
     db,
     rows.map((r) => r.id),

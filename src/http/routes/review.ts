@@ -103,8 +103,15 @@ export function createReviewRoutes(deps: ReviewRouteDeps): Router {
         workflowId: adm.workflowId,
       });
     } catch (err) {
-      deps.logger.error({ admissionId: id, err: (err as Error).message }, 'could not signal the stay after a review match');
-      throw new HttpProblem(503, 'Service unavailable', 'The match is recorded but the stay could not be woken: resolve again to retry');
+      deps.logger.error(
+        { admissionId: id, err: (err as Error).message },
+        'could not signal the stay after a review match',
+      );
+      throw new HttpProblem(
+        503,
+        'Service unavailable',
+        'The match is recorded but the stay could not be woken: resolve again to retry',
+      );
     }
     res.json({
       admissionId: id,
@@ -151,6 +158,4 @@ export function createReviewRoutes(deps: ReviewRouteDeps): Router {
   return r;
 }
 
-const closeBody = z
-  .object({ reason: z.string().trim().min(1, 'must say why the stay is closed').max(2000) })
-  .strict();
+const closeBody = z.object({ reason: z.string().trim().min(1, 'must say why the stay is closed').max(2000) }).strict();
