@@ -162,6 +162,20 @@ export function foldSpell(events: readonly EventSummary[]): SpellState {
     s.destinationCategory = 'died';
   };
 
+  /** Nothing admitted or discharged any more (a readmission starts afresh; a cancellation undoes the stay). */
+  const endStay = (): void => {
+    s.admitted = false;
+    s.discharged = false;
+    s.dischargeMessageId = undefined;
+    s.dischargeEventAt = undefined;
+    s.dischargedAt = undefined;
+    s.discharge = undefined;
+    s.destinationCategory = undefined;
+    s.moves = [];
+    s.moveAt = {};
+    before.length = 0;
+  };
+
   for (const ev of [...events].sort(compareEvents)) {
     if (ev.kind !== 'discharge' && ev.kind !== 'cancel-admit' && eventSaysDied(ev)) deathOutsideDischarge(ev);
     if (ev.kind === 'merge' || ev.kind === 'identity' || ev.kind === 'other') continue;
@@ -172,16 +186,7 @@ export function foldSpell(events: readonly EventSummary[]): SpellState {
         if (s.discharged && !s.died && s.dischargeEventAt !== undefined && ev.eventAt > s.dischargeEventAt) {
           // readmitted on the same visit number after the discharge: a new admission
           s.readmissions += 1;
-          s.admitted = false;
-          s.discharged = false;
-          s.dischargeMessageId = undefined;
-          s.dischargeEventAt = undefined;
-          s.dischargedAt = undefined;
-          s.discharge = undefined;
-          s.destinationCategory = undefined;
-          s.moves = [];
-          s.moveAt = {};
-          before.length = 0;
+          endStay();
           s.admittedAt = undefined;
         }
         if (!s.admitted) {
@@ -254,21 +259,12 @@ export function foldSpell(events: readonly EventSummary[]): SpellState {
         s.cancelled = true;
         s.cancelledAt = ev.eventAt;
         s.cancellations += 1;
-        s.admitted = false;
-        s.discharged = false;
+        endStay();
         s.died = false;
         s.diedOutsideDischarge = false;
         s.onLeave = false;
-        s.destinationCategory = undefined;
-        s.moves = [];
-        s.moveAt = {};
-        before.length = 0;
         s.admitMessageId = undefined;
         s.admitEventAt = undefined;
-        s.dischargeMessageId = undefined;
-        s.dischargeEventAt = undefined;
-        s.dischargedAt = undefined;
-        s.discharge = undefined;
         break;
       case 'leave':
         if (following()) s.onLeave = true;

@@ -1,6 +1,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
+import { ipv4Bytes, ipv6Bytes } from '../net/ip-bytes.js';
 
 /**
  * The SSRF guard for webhook URLs (CONTRACT.md "Security defaults"): always on, whatever `NODE_ENV` says. https
@@ -249,47 +250,6 @@ function inPrefix(bytes: Uint8Array, prefix: Uint8Array, bits: number): boolean 
     if (((bytes[i >> 3] ?? 0) & mask) !== ((prefix[i >> 3] ?? 0) & mask)) return false;
   }
   return true;
-}
-
-function ipv4Bytes(ip: string): Uint8Array | null {
-  const parts = ip.split('.');
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (const [i, p] of parts.entries()) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return null;
-    out[i] = Number(p);
-  }
-  return out;
-}
-
-/** Parses a (valid, per `net.isIP`) IPv6 address, including `::` and a dotted IPv4 tail, into 16 bytes. */
-function ipv6Bytes(ip: string): Uint8Array | null {
-  let text = ip.toLowerCase();
-  const zone = text.indexOf('%');
-  if (zone >= 0) text = text.slice(0, zone);
-  let tail: Uint8Array | null = null;
-  const lastColon = text.lastIndexOf(':');
-  if (text.slice(lastColon + 1).includes('.')) {
-    tail = ipv4Bytes(text.slice(lastColon + 1));
-    if (!tail) return null;
-    text = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return null;
-  const head = halves[0] ? halves[0].split(':') : [];
-  const rest = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
-  const groups =
-    halves.length === 2 ? [...head, ...Array<string>(8 - head.length - rest.length).fill('0'), ...rest] : head;
-  if (groups.length !== 8) return null;
-  const out = new Uint8Array(16);
-  for (const [i, g] of groups.entries()) {
-    if (!/^[0-9a-f]{1,4}$/.test(g)) return null;
-    const n = parseInt(g, 16);
-    out[i * 2] = n >> 8;
-    out[i * 2 + 1] = n & 0xff;
-  }
-  if (tail) out.set(tail, 12);
-  return out;
 }
 
 /** URL hostnames keep IPv6 literals in brackets; names may end in a root dot. */
