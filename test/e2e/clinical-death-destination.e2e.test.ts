@@ -11,10 +11,10 @@ import {
   admissionOf,
   newSpell,
   registerClient,
-  sendHl7,
   spellMessage,
   startStory,
   stopStory,
+  storyHelpers,
   webhookLadderProvider,
   type Story,
 } from '../support/scenario.js';
@@ -38,22 +38,7 @@ async function clientOfNewProvider(
   return { ...p, ods };
 }
 
-async function send(message: string) {
-  const res = await sendHl7(story.svc, story.hospital.apiKey, message);
-  expect(res.ack.code, res.text).toBe('AA');
-  return res;
-}
-
-/** The webhooks the provider's first contact got, as bodies, oldest first. */
-const bodiesTo = (ods: string) => story.hooks.received(`/${ods}/c1`).map((r) => r.body as Record<string, any>);
-
-async function webhookOf(ods: string, type: string, extra: (b: Record<string, any>) => boolean = () => true) {
-  const hook = await story.hooks.waitFor(
-    (r) => r.path === `/${ods}/c1` && (r.body as any)?.type === type && extra(r.body as any),
-    20_000,
-  );
-  return hook.body as Record<string, any>;
-}
+const { send, bodiesTo, webhookOf } = storyHelpers(() => story);
 
 /** An A01 then an A03 for the spell, the A03 edited (e.g. `{ 'PV1-37': '54' }`). */
 async function admitAndDischarge(spell: ReturnType<typeof newSpell>, a03Edits: Record<string, string>) {

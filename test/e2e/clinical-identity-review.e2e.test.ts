@@ -11,10 +11,10 @@ import {
   admissionOf,
   newSpell,
   registerClient,
-  sendHl7,
   spellMessage,
   startStory,
   stopStory,
+  storyHelpers,
   testNhsNumber,
   webhookLadderProvider,
   type Story,
@@ -36,22 +36,7 @@ async function newProvider(opts: { waitSeconds?: number } = {}) {
   return { ...p, ods };
 }
 
-async function send(message: string) {
-  const res = await sendHl7(story.svc, story.hospital.apiKey, message);
-  expect(res.ack.code, res.text).toBe('AA');
-  return res;
-}
-
-const bodiesTo = (ods: string, contact = 'c1') =>
-  story.hooks.received(`/${ods}/${contact}`).map((r) => r.body as Record<string, any>);
-
-async function webhookOf(ods: string, type: string, extra: (b: Record<string, any>) => boolean = () => true) {
-  const hook = await story.hooks.waitFor(
-    (r) => r.path === `/${ods}/c1` && (r.body as any)?.type === type && extra(r.body as any),
-    20_000,
-  );
-  return hook.body as Record<string, any>;
-}
+const { send, bodiesTo, webhookOf } = storyHelpers(() => story);
 
 async function admissionWhere(visit: string, ok: (a: any) => boolean, what = 'admission state') {
   return eventually(

@@ -198,3 +198,33 @@ export async function startIngestStory(providerOds: string) {
 }
 
 export type IngestStory = Awaited<ReturnType<typeof startIngestStory>>;
+
+/**
+ * What a test of alerts does against its story, over and over: send a message as the hospital (it must be AA), read
+ * the webhooks a provider's contact got, wait for one of a kind. `story` is read at each call (tests start it in
+ * `beforeAll`).
+ */
+export function storyHelpers(story: () => Story) {
+  return {
+    async send(message: string) {
+      const s = story();
+      const res = await sendHl7(s.svc, s.hospital.apiKey, message);
+      expect(res.ack.code, res.text).toBe('AA');
+      return res;
+    },
+    /** the webhook bodies `/<ods>/<contact>` got, oldest first */
+    bodiesTo(ods: string, contact = 'c1') {
+      return story()
+        .hooks.received(`/${ods}/${contact}`)
+        .map((r) => r.body as Record<string, any>);
+    },
+    /** the next (or an earlier) webhook of `type` to `/<ods>/c1` that `extra` accepts */
+    async webhookOf(ods: string, type: string, extra: (b: Record<string, any>) => boolean = () => true) {
+      const hook = await story().hooks.waitFor(
+        (r) => r.path === `/${ods}/c1` && (r.body as any)?.type === type && extra(r.body as any),
+        20_000,
+      );
+      return hook.body as Record<string, any>;
+    },
+  };
+}
