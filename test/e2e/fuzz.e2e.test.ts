@@ -67,15 +67,13 @@ function prng(seed: number) {
 type Rng = ReturnType<typeof prng>;
 
 const RW = new URL('../fixtures/hl7/', import.meta.url);
-const SHARED = new URL('../../../shared/fixtures/hl7/', import.meta.url);
 
-/** Every fixture as bytes, segments joined by CR. */
+/** Every fixture as bytes, segments joined by CR: the NHS England-shaped ones, then the real-world-shaped `rw-` ones. */
 function corpus(): Buffer[] {
-  const shared = readdirSync(SHARED)
-    .filter((f) => f.endsWith('.hl7'))
-    .map((f) => Buffer.from(fixture(f), 'utf8'));
-  const rw = readdirSync(RW)
-    .filter((f) => f.endsWith('.hl7'))
+  const files = readdirSync(RW).filter((f) => f.endsWith('.hl7'));
+  const shared = files.filter((f) => !f.startsWith('rw-')).map((f) => Buffer.from(fixture(f), 'utf8'));
+  const rw = files
+    .filter((f) => f.startsWith('rw-'))
     .map((f) =>
       Buffer.from(
         readFileSync(new URL(f, RW), 'latin1')
