@@ -1,4 +1,4 @@
-/** The synthetic HL7 fixtures (test/fixtures/hl7, copied from ../shared/fixtures/hl7), as a hospital would send them (CR separators). */
+/** The synthetic HL7 fixtures in test/fixtures/hl7 (NHS England-shaped and real-world-shaped), as a hospital would send them (CR separators). */
 import { readFileSync } from 'node:fs';
 
 const dir = new URL('../fixtures/hl7/', import.meta.url);
