@@ -42,6 +42,8 @@ export const hospitals = pgTable('hospitals', {
     .default(sql`'{}'::text[]`),
   /** silence longer than this is a feed alert (CONTRACT.md "Feeds"); 0 never */
   silenceAlertSeconds: integer('silence_alert_seconds').notNull().default(7200),
+  /** when the feed watcher last saw this hospital go silent (null while it is not silent): CONTRACT.md "Feeds" */
+  feedSilentSince: timestamp('feed_silent_since', { withTimezone: true }),
   createdAt: createdAt(),
 });
 
@@ -209,6 +211,8 @@ export const operatorMessages = pgTable('operator_messages', {
   kind: text('kind').notNull(),
   channel: text('channel', { enum: ['webhook', 'email'] }).notNull(),
   admissionId: uuid('admission_id').references(() => admissions.id),
+  /** feed-silent / feed-resumed messages: the hospital concerned */
+  hospitalId: uuid('hospital_id').references(() => hospitals.id, { onDelete: 'cascade' }),
   status: text('status', { enum: ['pending', 'sent', 'rejected', 'skipped', 'failed'] }).notNull(),
   attempts: integer('attempts').notNull().default(0),
   detail: text('detail'),
@@ -258,6 +262,8 @@ export const inboundMessages = pgTable(
       .on(t.id)
       .where(sql`${t.status} = 'accepted' and ${t.dispatchedAt} is null`),
     index('inbound_messages_admission_idx').on(t.admissionId),
+    // feed health and reports: a hospital's messages by time
+    index('inbound_messages_hospital_received_idx').on(t.hospitalOds, t.receivedAt),
     // readmission and identity fan-out look messages up by the patient's NHS number
     index('inbound_messages_nhs_idx').on(sql`(${t.parsed}->'patient'->>'nhsNumber')`),
   ],
@@ -286,7 +292,12 @@ export const alerts = pgTable(
     createdAt: createdAt(),
     acknowledgedAt: timestamp('acknowledged_at', { withTimezone: true }),
     acknowledgedBy: text('acknowledged_by'),
+    /** the portal user who acknowledged (null for links and the API) */
+    acknowledgedByUserId: uuid('acknowledged_by_user_id').references(() => users.id, { onDelete: 'set null' }),
     outcome: text('outcome').$type<AckOutcome>(),
+    /** how many times an operator or the provider restarted the ladder (`POST /v1/alerts/{id}/resend`) */
+    resendCount: integer('resend_count').notNull().default(0),
+    lastResentAt: timestamp('last_resent_at', { withTimezone: true }),
     /** a code (src/domain/clinical.ts WithdrawnReason); the words are made from it */
     withdrawnReason: text('withdrawn_reason'),
     /** cancellation alerts: what they cancel (CancelsCode) */
@@ -362,6 +373,58 @@ export const auditEvents = pgTable(
   (t) => [index('audit_entity_idx').on(t.entityType, t.entityId)],
 );
 
+/**
+ * People who sign in to the portal (CONTRACT.md "Web portal"): a provider's coordinators and admins, and operators
+ * (provider_id null). One row per email address.
+ */
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    providerId: uuid('provider_id').references(() => providers.id, { onDelete: 'cascade' }),
+    email: text('email').notNull(),
+    name: text('name').notNull(),
+    role: text('role', { enum: ['coordinator', 'admin', 'operator'] }).notNull(),
+    createdAt: createdAt(),
+    lastSignInAt: timestamp('last_sign_in_at', { withTimezone: true }),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('users_email_uq')
+      .on(sql`lower(${t.email})`)
+      .where(sql`${t.deletedAt} is null`),
+    index('users_provider_idx').on(t.providerId),
+  ],
+);
+
+/** Portal sign-in codes: 6 digits, stored hashed, valid 10 minutes, 5 tries. */
+export const signInCodes = pgTable(
+  'sign_in_codes',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    codeHash: text('code_hash').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    usedAt: timestamp('used_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [index('sign_in_codes_user_idx').on(t.userId)],
+);
+
+/** express-session's store (connect-pg-simple's table shape): portal sessions, 30 minutes idle. */
+export const portalSessions = pgTable(
+  'portal_sessions',
+  {
+    sid: text('sid').primaryKey(),
+    sess: jsonb('sess').notNull(),
+    expire: timestamp('expire', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('portal_sessions_expire_idx').on(t.expire)],
+);
+
 export const schema = {
   hospitals,
   providers,
@@ -379,4 +442,7 @@ export const schema = {
   ackTokens,
   rateLimits,
   auditEvents,
+  users,
+  signInCodes,
+  portalSessions,
 };
