@@ -73,3 +73,16 @@ export async function tabTo(page: Page, attribute: string, value: string, max = 
   }
   return (await focusedAttribute(page, attribute)) === value;
 }
+
+/**
+ * Saves a full-page screenshot as `docs/screenshots/<name>.png` for the README, only when the run asks for it
+ * (`SCREENSHOTS=1 npx vitest run <file>`); an ordinary `npm test` writes nothing into the tree.
+ */
+export async function saveScreenshot(page: Page, name: string): Promise<void> {
+  if (process.env['SCREENSHOTS'] !== '1') return;
+  const { mkdir } = await import('node:fs/promises');
+  const { fileURLToPath } = await import('node:url');
+  const dir = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+  await mkdir(dir, { recursive: true });
+  await page.screenshot({ path: `${dir}${name}.png`, fullPage: true });
+}
