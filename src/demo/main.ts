@@ -25,10 +25,11 @@ const stopAll = async () => {
 };
 
 try {
-  const receiver = await startDemoReceiver(print);
-  stops.push(() => receiver.close());
   const local = await startLocal(config, logger);
   stops.push(() => local.stop());
+  // stopped before the service, so no acknowledgement is still to be sent when it goes
+  const receiver = await startDemoReceiver(print);
+  stops.push(() => receiver.close());
   onShutdown(logger, stopAll);
   const apiBaseUrl = `http://127.0.0.1:${local.service.httpPort}`;
   const setup = await setUpDemo({
