@@ -114,7 +114,7 @@ export async function startDemoReceiver(print: (line: string) => void): Promise<
         .join(', ');
       const type = (d.type ?? 'alert').toUpperCase();
       print(
-        `provider  ${type.padEnd(12)} ${who}${p.reference ? ` (${p.reference})` : ''} at ${where}  → ${contact.name}, step ${d.escalationStep ?? '?'}`,
+        `provider  ${type.padEnd(12)} ${who}${p.reference ? ` (${p.reference})` : ''} at ${where}  → ${contact.name}, step ${d.escalationStep ?? '?'}  [alert ${d.alertId ?? '?'}]`,
       );
       if (acknowledger(d, contact)) {
         // a person reads it first

@@ -85,7 +85,7 @@ describe('npm run demo', () => {
   it('the hospital feed is accepted, alerts reach the provider, and the coordinator acknowledges one', async () => {
     expect(await printed(/hospital {2}A01 admitted {3}Ada EXAMPLE \(client DEMO-01\)/)).toMatch(/→ ACK AA$/);
     expect(await printed(/provider {2}ADMISSION/)).toMatch(
-      /ADMISSION +Ada EXAMPLE \(DEMO-01\) at Demo General Hospital \(simulated\), Ward 12 Elderly Care, bed \d+ {2}→ Day coordinator, step 1$/,
+      /ADMISSION +Ada EXAMPLE \(DEMO-01\) at Demo General Hospital \(simulated\), Ward 12 Elderly Care, bed \d+ {2}→ Day coordinator, step 1 {2}\[alert [0-9a-f-]{36}\]$/,
     );
     await printed(/provider {2}✓ Day coordinator acknowledged the admission of Ada EXAMPLE: visits-paused/);
     // and the service agrees: the operator sees the alert acknowledged by the demo's coordinator
