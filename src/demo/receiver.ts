@@ -3,8 +3,9 @@
  * `X-Signature` (CONTRACT.md "Webhook delivery"), prints each alert as one line, and acknowledges some of them through
  * the API with the provider's key (`POST /v1/alerts/{alertId}/acknowledge`), as a coordinator would.
  */
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { text } from 'node:stream/consumers';
 import { SIGNATURE_HEADER, verifyWebhookSignature } from '../notify/webhook.js';
 import { DEMO_PEOPLE } from './feed.js';
 
@@ -43,15 +44,6 @@ const OUTCOMES: Record<string, string> = {
   cancellation: 'noted',
 };
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 /** Whether `contact` acknowledges `d`: transfers are informational, and each client's admissions have their person. */
 function acknowledger(d: Delivery, contact: DemoContact): boolean {
   if (!d.type || !(d.type in OUTCOMES)) return false;
@@ -89,42 +81,45 @@ export async function startDemoReceiver(print: (line: string) => void): Promise<
   };
 
   const server = createServer((req, res) => {
-    void readBody(req).then((raw) => {
-      const contact = serving?.contacts.find((c) => c.path === (req.url ?? '').split('?')[0]);
-      const header = req.headers[SIGNATURE_HEADER.toLowerCase()];
-      if (!contact || !verifyWebhookSignature(contact.secret, Array.isArray(header) ? header[0] : header, raw, 300)) {
-        print(`provider  refused a delivery to ${req.url}: ${contact ? 'bad signature' : 'no such contact'}`);
-        res.writeHead(contact ? 401 : 404).end();
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"received":true}');
-      let d: Delivery;
-      try {
-        d = JSON.parse(raw) as Delivery;
-      } catch {
-        print('provider  a delivery that is not JSON');
-        return;
-      }
-      if (d.id && seen.has(d.id)) return; // a retry of a delivery already printed
-      if (d.id) seen.add(d.id);
-      const p = d.patient ?? {};
-      const who = `${p.givenName ?? ''} ${p.familyName ?? ''}`.trim() || 'someone';
-      const where = [d.hospital?.name, d.location?.ward, d.location?.bed ? `bed ${d.location.bed}` : undefined]
-        .filter(Boolean)
-        .join(', ');
-      const type = (d.type ?? 'alert').toUpperCase();
-      print(
-        `provider  ${type.padEnd(12)} ${who}${p.reference ? ` (${p.reference})` : ''} at ${where}  → ${contact.name}, step ${d.escalationStep ?? '?'}  [alert ${d.alertId ?? '?'}]`,
-      );
-      if (acknowledger(d, contact)) {
-        // a person reads it first
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          void acknowledge(d, contact, `${d.type} of ${who}`);
-        }, 1_500);
-        timers.add(timer);
-      }
-    });
+    void text(req).then(
+      (raw) => {
+        const contact = serving?.contacts.find((c) => c.path === (req.url ?? '').split('?')[0]);
+        const header = req.headers[SIGNATURE_HEADER.toLowerCase()];
+        if (!contact || !verifyWebhookSignature(contact.secret, Array.isArray(header) ? header[0] : header, raw, 300)) {
+          print(`provider  refused a delivery to ${req.url}: ${contact ? 'bad signature' : 'no such contact'}`);
+          res.writeHead(contact ? 401 : 404).end();
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"received":true}');
+        let d: Delivery;
+        try {
+          d = JSON.parse(raw) as Delivery;
+        } catch {
+          print('provider  a delivery that is not JSON');
+          return;
+        }
+        if (d.id && seen.has(d.id)) return; // a retry of a delivery already printed
+        if (d.id) seen.add(d.id);
+        const p = d.patient ?? {};
+        const who = `${p.givenName ?? ''} ${p.familyName ?? ''}`.trim() || 'someone';
+        const where = [d.hospital?.name, d.location?.ward, d.location?.bed ? `bed ${d.location.bed}` : undefined]
+          .filter(Boolean)
+          .join(', ');
+        const type = (d.type ?? 'alert').toUpperCase();
+        print(
+          `provider  ${type.padEnd(12)} ${who}${p.reference ? ` (${p.reference})` : ''} at ${where}  → ${contact.name}, step ${d.escalationStep ?? '?'}  [alert ${d.alertId ?? '?'}]`,
+        );
+        if (acknowledger(d, contact)) {
+          // a person reads it first
+          const timer = setTimeout(() => {
+            timers.delete(timer);
+            void acknowledge(d, contact, `${d.type} of ${who}`);
+          }, 1_500);
+          timers.add(timer);
+        }
+      },
+      () => res.destroy(),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
