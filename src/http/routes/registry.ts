@@ -121,14 +121,12 @@ export function createRegistryRoutes(deps: AppDeps): Router {
         deps.mllpSendersChanged?.();
         await wakeFeedWatcher(deps, row, false);
       }
-      res
-        .status(201)
-        .json({
-          ...row,
-          ...mllpSendersGiven(body),
-          ...(silence !== undefined ? { silenceAlertSeconds: silence } : {}),
-          apiKey,
-        });
+      res.status(201).json({
+        ...row,
+        ...mllpSendersGiven(body),
+        ...(silence !== undefined ? { silenceAlertSeconds: silence } : {}),
+        apiKey,
+      });
     });
     r.get(`/${path}`, async (req, res) => {
       requireAdmin(req);
