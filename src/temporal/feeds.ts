@@ -31,21 +31,28 @@ function startOptions(taskQueue: string, h: WatchedHospital) {
   };
 }
 
+/** A call to Temporal here gives up after this long (Temporal unreachable): the next round tries again. */
+const CALL_DEADLINE_MS = 10_000;
+
 /** Starts the hospital's feed watcher unless it is running. */
 export async function ensureFeedWatcher(client: Client, taskQueue: string, h: WatchedHospital): Promise<void> {
-  await client.workflow.start(FEED_WATCH_WORKFLOW, {
-    ...startOptions(taskQueue, h),
-    workflowIdConflictPolicy: 'USE_EXISTING',
-  });
+  await client.connection.withDeadline(Date.now() + CALL_DEADLINE_MS, () =>
+    client.workflow.start(FEED_WATCH_WORKFLOW, {
+      ...startOptions(taskQueue, h),
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    }),
+  );
 }
 
 /** Tells the hospital's feed watcher that its settings changed (it looks again at once), starting it if needed. */
 export async function signalFeedSettingsChanged(client: Client, taskQueue: string, h: WatchedHospital): Promise<void> {
-  await client.workflow.signalWithStart(FEED_WATCH_WORKFLOW, {
-    ...startOptions(taskQueue, h),
-    signal: feedSettingsChangedSignal,
-    signalArgs: [],
-  });
+  await client.connection.withDeadline(Date.now() + CALL_DEADLINE_MS, () =>
+    client.workflow.signalWithStart(FEED_WATCH_WORKFLOW, {
+      ...startOptions(taskQueue, h),
+      signal: feedSettingsChangedSignal,
+      signalArgs: [],
+    }),
+  );
 }
 
 /**

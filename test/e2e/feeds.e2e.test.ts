@@ -83,6 +83,15 @@ const feedHooks = (hospitalId: string, type?: string): ReceivedWebhook[] =>
 
 const feedOf = async (id: string) => (await svc.api('GET', `/v1/hospitals/${id}/feed`, { key: svc.adminToken })).body;
 
+/** The next (or an earlier) `type` message about the hospital at the operator webhook. */
+const feedHook = (hospitalId: string, type: string, silentSince?: string) =>
+  hooks.waitFor((r) => {
+    const b = r.body as any;
+    return (
+      b?.type === type && b?.hospital?.id === hospitalId && (silentSince === undefined || b.silentSince === silentSince)
+    );
+  }, 20_000);
+
 describe('feed silence', () => {
   it('a silent feed tells the operators once (webhook and email, no patient data); its return once; PATCH 0 stops it', async () => {
     const h = await register('RF1', 3);
@@ -92,10 +101,7 @@ describe('feed silence', () => {
     const afterSend = Date.now();
     expect(sent.ack.code).toBe('AA');
 
-    const silentHook = await hooks.waitFor(
-      (r) => (r.body as any)?.type === 'feed-silent' && (r.body as any)?.hospital?.id === h.id,
-      20_000,
-    );
+    const silentHook = await feedHook(h.id, 'feed-silent');
     expect(verifyWebhookSignature(SECRET, silentHook.headers['x-signature'] as string, silentHook.rawBody, 300)).toBe(
       true,
     );
@@ -142,10 +148,7 @@ describe('feed silence', () => {
     // a rejected message is a sign of life too (the feed speaks, badly): the feed is back
     const rejected = await sendHl7(svc, h.apiKey, a01('RF1', { 'MSH-12': '9.9' }));
     expect(rejected.ack.code).toBe('AR');
-    const resumedHook = await hooks.waitFor(
-      (r) => (r.body as any)?.type === 'feed-resumed' && (r.body as any)?.hospital?.id === h.id,
-      20_000,
-    );
+    const resumedHook = await feedHook(h.id, 'feed-resumed');
     // a threshold of 0: never silent; the watcher is told at once
     const patched = await svc.api('PATCH', `/v1/hospitals/${h.id}`, {
       key: svc.adminToken,
@@ -188,10 +191,7 @@ describe('feed silence', () => {
   it('a restart of the service neither loses nor repeats a message: the watcher carries on', async () => {
     const h = await register('RF2', 2);
     expect((await sendHl7(svc, h.apiKey, a01('RF2'))).ack.code).toBe('AA');
-    const silentHook = await hooks.waitFor(
-      (r) => (r.body as any)?.type === 'feed-silent' && (r.body as any)?.hospital?.id === h.id,
-      20_000,
-    );
+    const silentHook = await feedHook(h.id, 'feed-silent');
     const silentSince = (silentHook.body as any).silentSince as string;
 
     // stopped and started again on the same database and task queue (every process: API and worker)
@@ -202,23 +202,14 @@ describe('feed silence', () => {
 
     const back = await sendHl7(svc, h.apiKey, a01('RF2'));
     expect(back.ack.code).toBe('AA');
-    await hooks.waitFor(
-      (r) =>
-        (r.body as any)?.type === 'feed-resumed' &&
-        (r.body as any)?.hospital?.id === h.id &&
-        (r.body as any)?.silentSince === silentSince,
-      20_000,
-    );
+    await feedHook(h.id, 'feed-resumed', silentSince);
     await svc.api('PATCH', `/v1/hospitals/${h.id}`, { key: svc.adminToken, body: { silenceAlertSeconds: 0 } });
     expect(feedHooks(h.id, 'feed-resumed').filter((r) => (r.body as any).silentSince === silentSince)).toHaveLength(1);
   });
 
   it('a hospital that has never sent anything is silent from its registration', async () => {
     const h = await register('RF3', 2);
-    const hook = await hooks.waitFor(
-      (r) => (r.body as any)?.type === 'feed-silent' && (r.body as any)?.hospital?.id === h.id,
-      20_000,
-    );
+    const hook = await feedHook(h.id, 'feed-silent');
     const list = await svc.api('GET', `/v1/hospitals/${h.id}`, { key: svc.adminToken });
     expect(list.body.silenceAlertSeconds).toBe(2);
     expect(hook.body).toMatchObject({ silentSince: list.body.createdAt, lastMessageAt: null });
