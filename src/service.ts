@@ -26,6 +26,7 @@ import {
 } from './notify/govuk-notify.js';
 import { createWebhookSender } from './notify/webhook.js';
 import { connectTemporal, ensureSearchAttributes, temporalHealthy, type TemporalHandle } from './temporal/client.js';
+import { keepFeedWatchers } from './temporal/feeds.js';
 import { createWorker, installRuntimeLogger } from './temporal/worker.js';
 
 export type Role = 'api' | 'worker';
@@ -136,6 +137,10 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         await run.catch(() => undefined);
         await connection.close();
       });
+      // every hospital's feed watcher runs (those registered before it existed, or while Temporal was away)
+      stops.push(
+        keepFeedWatchers({ db: database, client: temporal.client, taskQueue: config.temporal.taskQueue, logger }),
+      );
     }
 
     if (opts.roles.includes('api')) {
