@@ -91,6 +91,9 @@ try {
     `  API            http://localhost:${svc.httpPort}   (health: /health/ready)`,
     svc.mllpPort !== undefined ? `  MLLP           localhost:${svc.mllpPort}` : '  MLLP           off (MLLP_PORT=0)',
     `  Temporal UI    ${uiUrl ?? `(external Temporal at ${temporalAddress})`}`,
+    svc.metricsPort !== undefined
+      ? `  Metrics        http://localhost:${svc.metricsPort}/metrics`
+      : '  Metrics        off (METRICS_PORT=0)',
     generated
       ? `  Admin token    ${token}   (kept in ${join(config.dataDir, 'admin-token')})`
       : '  Admin token    from ADMIN_TOKEN (not shown)',
