@@ -5,8 +5,10 @@
  * gauges say what PostgreSQL holds, the worker's Temporal SDK metrics (`temporal_*`) are in the same scrape, and no
  * label carries patient data. METRICS_PORT=0 serves nothing.
  */
+import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricNamesIn } from '../../src/metrics/promql.js';
 import { freePort } from '../../src/temporal/dev-server.js';
 import { eventually } from '../support/fixtures.js';
 import { startFakeNotify, type FakeNotify } from '../support/fake-notify.js';
@@ -193,6 +195,19 @@ describe('GET /metrics after known traffic', () => {
     const temporal = e.samples.filter((s) => s.name.startsWith('temporal_'));
     expect(temporal.length).toBeGreaterThan(0);
     expect(temporal.some((s) => s.labels.task_queue === svc.taskQueue)).toBe(true);
+  });
+
+  it('has every series the Grafana dashboard reads, the Temporal SDK ones included', () => {
+    const dashboard = JSON.parse(
+      readFileSync(new URL('../../deploy/grafana/dashboards/admission-alerts.json', import.meta.url), 'utf8'),
+    ) as { panels: { targets?: { expr: string }[] }[] };
+    const names = new Set(dashboard.panels.flatMap((p) => (p.targets ?? []).flatMap((t) => metricNamesIn(t.expr))));
+    expect([...names].filter((n) => n.startsWith('temporal_')).length).toBeGreaterThan(0);
+    for (const name of names)
+      expect(
+        e.samples.some((s) => s.name === name),
+        name,
+      ).toBe(true);
   });
 
   it('carries no patient data in any label', () => {
