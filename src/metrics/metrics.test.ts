@@ -84,13 +84,35 @@ describe('/metrics', () => {
     expect(reads).toBe(1);
   });
 
+  it('scrapes within a second share one database read; a later scrape reads again', async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    let clock = 0;
+    let reads = 0;
+    registerDatabaseGauges(
+      metrics,
+      async () => ({ ...SNAPSHOT, relayBacklog: ++reads }),
+      () => undefined,
+      { now: () => clock },
+    );
+    const backlog = async () =>
+      valueOf(parseExposition(await metrics.registry.metrics()), 'admission_alerts_relay_backlog');
+    expect(await Promise.all([backlog(), backlog(), backlog()])).toEqual([1, 1, 1]);
+    clock = 999;
+    expect(await backlog()).toBe(1);
+    clock = 1000;
+    expect(await backlog()).toBe(2);
+    expect(reads).toBe(2);
+  });
+
   it('a hospital no longer in the snapshot is no longer served', async () => {
     const metrics = createMetrics({ processMetrics: false });
     let snapshot = SNAPSHOT;
+    let clock = 0;
     registerDatabaseGauges(
       metrics,
       async () => snapshot,
       () => undefined,
+      { now: () => (clock += 1000) },
     );
     const text = () => metrics.registry.metrics().then(parseExposition);
     expect(valueOf(await text(), 'admission_alerts_feed_silence_seconds', { hospital: 'RX1' })).toBe(30);

@@ -32,6 +32,9 @@ export type MetricTransport = 'http' | 'mllp' | 'fhir';
 /** The `hospital` label of a message whose sender is no registered hospital (ODS codes are upper case). */
 export const UNKNOWN_HOSPITAL = 'unknown';
 
+/** How long one read of the database gauges serves scrapes (see {@link registerDatabaseGauges}). */
+export const DATABASE_SNAPSHOT_MAX_AGE_MS = 1_000;
+
 /** Time to answer a message: most take a few milliseconds (README "Benchmarks"). */
 const ACK_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -101,27 +104,31 @@ export function createMetrics(opts: CreateMetricsOptions = {}): ServiceMetrics {
 }
 
 /**
- * The gauges that describe the database, read from it when Prometheus scrapes (one snapshot per scrape, shared by
- * all of them). When the database cannot be read the scrape still answers, with the counters, NaN for each of these
+ * The gauges that describe the database, read from it when Prometheus scrapes (one snapshot shared by all of them,
+ * read at most once a second). When the database cannot be read the scrape still answers, with the counters, NaN for each of these
  * and no per-hospital series (`onError` is told).
  */
 export function registerDatabaseGauges(
   metrics: ServiceMetrics,
   read: () => Promise<DatabaseSnapshot>,
   onError: (err: unknown) => void,
+  opts: { maxAgeMs?: number; now?: () => number } = {},
 ): void {
-  let pending: Promise<DatabaseSnapshot | undefined> | undefined;
-  /** one read for the whole scrape: prom-client collects every metric at once */
+  const maxAgeMs = opts.maxAgeMs ?? DATABASE_SNAPSHOT_MAX_AGE_MS;
+  const now = opts.now ?? Date.now;
+  /**
+   * One read for the whole scrape (prom-client collects every metric at once), and for every scrape within
+   * `maxAgeMs` of it: however often `/metrics` is asked, PostgreSQL is asked at most once in that time.
+   */
+  let last: { at: number; value: Promise<DatabaseSnapshot | undefined> } | undefined;
   const snapshot = () => {
-    pending ??= read()
-      .catch((err: unknown) => {
-        onError(err);
-        return undefined;
-      })
-      .finally(() => {
-        pending = undefined;
-      });
-    return pending;
+    if (last && now() - last.at < maxAgeMs) return last.value;
+    const value = read().catch((err: unknown) => {
+      onError(err);
+      return undefined;
+    });
+    last = { at: now(), value };
+    return value;
   };
   const registers = [metrics.registry];
   const scalar = (name: MetricName, help: string, pick: (s: DatabaseSnapshot) => number) =>
