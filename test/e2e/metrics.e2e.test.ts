@@ -5,9 +5,12 @@
  * gauges say what PostgreSQL holds, the worker's Temporal SDK metrics (`temporal_*`) are in the same scrape, and no
  * label carries patient data. METRICS_PORT=0 serves nothing.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { metricNamesIn } from '../../src/metrics/promql.js';
 import { freePort } from '../../src/temporal/dev-server.js';
 import { eventually } from '../support/fixtures.js';
@@ -225,6 +228,53 @@ describe('GET /metrics after known traffic', () => {
       e.samples.filter((s) => s.name.startsWith('admission_alerts_')).flatMap((s) => s.labels.hospital ?? []),
     );
     expect([...hospitals].sort()).toEqual(['RCB', 'RX1', 'unknown']);
+  });
+});
+
+describe('the production worker process (src/main-worker.ts)', () => {
+  it("serves its own /metrics: the Temporal SDK's worker metrics and the same database gauges", async () => {
+    const port = await freePort();
+    const taskQueue = `${svc.taskQueue}-w`;
+    const env: Record<string, string> = {};
+    for (const k of ['PATH', 'HOME', 'TMPDIR']) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main-worker.ts'], {
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      env: {
+        ...env,
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'warn',
+        HOST: '127.0.0.1',
+        METRICS_PORT: String(port),
+        DATABASE_URL: svc.db.url,
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        ADMIN_TOKEN: svc.adminToken,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = once(child, 'exit');
+    try {
+      const w = await eventually(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`worker exited: ${stderr}`);
+          const s = await scrape(`http://127.0.0.1:${port}/metrics`);
+          return s.samples.some((x) => x.name === 'temporal_num_pollers' && x.labels.task_queue === taskQueue) && s;
+        },
+        90_000,
+        "the worker's Temporal SDK metrics",
+      );
+      // the database is the API process's: the worker says the same about it
+      expect(valueOf(w, 'admission_alerts_review_waiting')).toBe(1);
+      expect(valueOf(w, 'admission_alerts_alerts_unacknowledged')).toBe(1);
+      // it ingests nothing and has delivered nothing yet
+      expect(sumOf(w, 'admission_alerts_messages_total')).toBe(0);
+      expect(sumOf(w, 'admission_alerts_deliveries_total')).toBe(0);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
   });
 });
 
