@@ -144,8 +144,10 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     if (opts.roles.includes('worker')) {
       // before any worker or native connection: the SDK's runtime, with its metrics served on a loopback port
       const sdkAddress = metrics ? await sdkMetricsAddress() : undefined;
-      if (installRuntime(logger, { prometheusBindAddress: sdkAddress }) && sdkAddress) {
-        extraMetrics.push(sdkMetricsReader(sdkAddress));
+      if (installRuntime(logger, { prometheusBindAddress: sdkAddress })) {
+        if (sdkAddress) extraMetrics.push(sdkMetricsReader(sdkAddress));
+      } else if (sdkAddress) {
+        logger.warn('the Temporal SDK was started before in this process: /metrics has no temporal_* metrics');
       }
       const notifyProblem = describeNotifyConfiguration(config.notify);
       if (notifyProblem) logger.warn(notifyProblem);

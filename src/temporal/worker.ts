@@ -35,8 +35,8 @@ let runtimeInstalled = false;
 /**
  * Installs the SDK's runtime once per process, before any worker or native connection: its own logs go through pino
  * at warn and above (the default is a noisy console logger), and with `prometheusBindAddress` its metrics
- * (`temporal_*`) are served there for `/metrics` (src/metrics/server.ts) to add to `/metrics`. True when this call installed
- * it; false when a runtime was already there (tests: several services in one process keep the first).
+ * (`temporal_*`) are served there, for the process's `/metrics` to add (src/metrics/temporal-sdk.ts). True when this
+ * call installed it; false when a runtime was already there (tests: several services in one process keep the first).
  */
 export function installRuntime(logger: Logger, opts: { prometheusBindAddress?: string } = {}): boolean {
   if (runtimeInstalled) return false;
