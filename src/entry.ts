@@ -62,7 +62,16 @@ export async function runProduction(role: 'api' | 'worker'): Promise<void> {
       roles: [role],
       registerSearchAttributes: true,
     });
-    logger.info({ role, port: svc.httpPort, mllpPort: svc.mllpPort, taskQueue: config.temporal.taskQueue }, 'running');
+    logger.info(
+      {
+        role,
+        port: svc.httpPort,
+        mllpPort: svc.mllpPort,
+        metricsPort: svc.metricsPort,
+        taskQueue: config.temporal.taskQueue,
+      },
+      'running',
+    );
     onShutdown(logger, svc.stop);
   } catch (err) {
     fail(logger, err);

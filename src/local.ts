@@ -118,6 +118,9 @@ export async function startLocal(config: Config, logger: Logger): Promise<LocalS
           ? `  MLLP           localhost:${service.mllpPort}`
           : '  MLLP           off (MLLP_PORT=0)',
         `  Temporal UI    ${uiUrl ?? `(external Temporal at ${address})`}`,
+        service.metricsPort !== undefined
+          ? `  Metrics        http://localhost:${service.metricsPort}/metrics`
+          : '  Metrics        off (METRICS_PORT=0)',
         generated
           ? `  Admin token    ${token}   (kept in ${join(config.dataDir, 'admin-token')})`
           : '  Admin token    from ADMIN_TOKEN (not shown)',
