@@ -32,9 +32,10 @@ import {
   planWrongPatient,
   type AlertAction,
   type ContactChannel,
+  type KnownAlert,
 } from '../src/domain/alert-plan.js';
 import { ACK_OUTCOMES, allowedOutcomes } from '../src/domain/alert-text.js';
-import { IDENTITY_TRIGGERS } from '../src/domain/clinical.js';
+import { IDENTITY_TRIGGERS, withdrawnReasonCode } from '../src/domain/clinical.js';
 import { escalates, type EscalationPolicy } from '../src/domain/escalation.js';
 import { foldSpell, needsProviders, spellKeys } from '../src/domain/spell.js';
 import { AdmissionStatusKey, EscalationStepKey, ProviderOdsKey } from '../src/temporal/search-attributes.js';
@@ -79,6 +80,8 @@ const PATCH = {
   operatorCancel: 'operator-cancel',
   /** an operator or the provider resends an alert (`resend` signal): its ladder starts again from step 1 */
   alertResend: 'alert-resend',
+  /** a later event reopens a stay an operator closed: its admission alert withdrawn on closing is open again */
+  reopenClosed: 'reopen-closed',
 } as const;
 
 /** Defaults for workflows started without these inputs (started by an earlier version). */
@@ -103,6 +106,10 @@ const deliveryActs = proxyActivities<Pick<AdmissionActivities, 'deliver'>>({
 });
 
 type Provider = ProviderMatch;
+
+/** An admission alert withdrawn because an operator closed the stay. */
+const closedByOperator = (a: KnownAlert): boolean =>
+  a.kind === 'admission' && a.status === 'withdrawn' && withdrawnReasonCode(a.withdrawnReason) === 'closed-by-operator';
 
 /**
  * Checks an acknowledgement before it is accepted into the history (an Update validator must not change state):
@@ -288,7 +295,7 @@ async function followStay(
       case 'raise': {
         const alertKey = action.alertKey + roundSuffix(state.roundOf(p.providerId));
         const raised = await acts.raiseAlert.executeWithOptions(
-          { summary: `raise a ${action.kind} alert for ${p.providerOds}` },
+          { summary: `raise the ${action.kind} alert for ${p.providerOds}` },
           [
             {
               admissionId: input.admissionId,
@@ -397,10 +404,27 @@ async function followStay(
       state.newerStay.set(keys.discharge, newer);
     }
     const newerStayOpen = spell.discharged && state.newerStay.get(keys.discharge) === true;
+    if (closeRequested && patched(PATCH.operatorClose)) {
+      closeRequested = false;
+      state.closedAtEvents = state.events.size;
+    }
+    // a later event reopens a stay an operator closed
+    if (state.closedAtEvents !== undefined && state.events.size > state.closedAtEvents)
+      state.closedAtEvents = undefined;
     if (matched) {
       const latest = latestEventAt();
+      const reopenClosed =
+        state.closedAtEvents === undefined &&
+        spell.admitted &&
+        !spell.discharged &&
+        !spell.cancelled &&
+        state.providers.some((p) => state.alertsOf(p.providerId).some(closedByOperator)) &&
+        patched(PATCH.reopenClosed);
       for (const p of state.providers) {
-        const actions = planProviderAlerts(spell, state.alertsOf(p.providerId), latest, { newerStayOpen });
+        const actions = planProviderAlerts(spell, state.alertsOf(p.providerId), latest, {
+          newerStayOpen,
+          reopenClosed,
+        });
         for (const action of actions) await apply(p, action);
         if (actions.length > 0) dirty = true; // re-plan until the plan is empty
       }
@@ -413,13 +437,6 @@ async function followStay(
         : (state.status === 'discharged' || state.status === 'closed') && newerStayOpen && !spell.died
           ? 'newer-stay-open'
           : undefined;
-    if (closeRequested && patched(PATCH.operatorClose)) {
-      closeRequested = false;
-      state.closedAtEvents = state.events.size;
-    }
-    // a later event reopens a stay an operator closed
-    if (state.closedAtEvents !== undefined && state.events.size > state.closedAtEvents)
-      state.closedAtEvents = undefined;
     if (state.closedAtEvents !== undefined) await close('closed-by-operator');
     else if (expired && !isQuiet(state.status, spell) && state.status !== 'closed') await close('stay-expired');
     await record(spell);

@@ -1,0 +1,287 @@
+/**
+ * Issue "Operators see and steer every stay" (CONTRACT.md second "Operators" section): what the Temporal Web UI
+ * shows of a stay (static summary and details, current details, summaries of activities and timers) with no patient
+ * data anywhere in Temporal; "Request Cancellation" (`handle.cancel()`, `temporal workflow cancel`) closing the stay
+ * cleanly; `POST /v1/alerts/{id}/resend`. Real HTTP, PostgreSQL and the Temporal dev server, read back through the
+ * Temporal client as the Web UI reads it.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { admissionStateQuery } from '../../workflows/definitions.js';
+import { eventually } from '../support/fixtures.js';
+import {
+  addContact,
+  admissionOf,
+  newSpell,
+  registerClient,
+  registerProvider,
+  setPolicy,
+  spellMessage,
+  startStory,
+  stopStory,
+  storyHelpers,
+  type Story,
+} from '../support/scenario.js';
+
+let story: Story;
+let seq = 0;
+beforeAll(async () => {
+  story = await startStory();
+});
+afterAll(() => stopStory(story));
+
+const DOB = '1941-03-12';
+const { send, bodiesTo, webhookOf } = storyHelpers(() => story);
+type Spell = ReturnType<typeof newSpell>;
+
+/** A provider with two named webhook contacts (`/<ods>/c1`, `/<ods>/c2`), one per step, waits as given. */
+async function provider(waits: [number, number]) {
+  const ods = `VU${++seq}${Date.now().toString(36).slice(-3).toUpperCase()}`;
+  const { svc, hooks } = story;
+  const p = await registerProvider(svc, ods);
+  const c1 = await addContact(svc, p, {
+    name: 'Priya Shah',
+    role: 'day coordinator',
+    webhookUrl: hooks.url(`/${ods}/c1`),
+  });
+  const c2 = await addContact(svc, p, {
+    name: 'Tom Reid',
+    role: 'on-call manager',
+    webhookUrl: hooks.url(`/${ods}/c2`),
+  });
+  hooks.setSecret(`/${ods}/c1`, c1.webhookSecret!);
+  hooks.setSecret(`/${ods}/c2`, c2.webhookSecret!);
+  await setPolicy(svc, p, [
+    { contactIds: [c1.id], channels: ['webhook'], waitSeconds: waits[0] },
+    { contactIds: [c2.id], channels: ['webhook'], waitSeconds: waits[1] },
+  ]);
+  return { ods, provider: p, c1, c2 };
+}
+
+/** The fixture patient (SMITH^MARGARET, 1941-03-12) registered as the provider's client under the spell's NHS number. */
+async function client(p: { provider: { id: string; apiKey: string } }, spell: Spell, dateOfBirth = DOB) {
+  await registerClient(story.svc, p.provider, spell.nhs, {
+    dateOfBirth,
+    familyName: 'Smith',
+    givenName: 'Margaret',
+    reference: 'CL-0042',
+  });
+}
+
+const handleOf = (spell: Spell): WorkflowHandle =>
+  story.svc.temporal.client.workflow.getHandle(`admission-RX1-${spell.visit}`);
+
+async function admissionWhere(spell: Spell, ok: (a: NonNullable<Awaited<ReturnType<typeof admissionOf>>>) => boolean) {
+  return eventually(
+    async () => {
+      const a = await admissionOf(story.svc, spell.visit);
+      return a && ok(a) ? a : undefined;
+    },
+    30_000,
+    `admission ${spell.visit}`,
+  );
+}
+
+/** The stay's current details, as the Web UI reads them (the SDK's `__temporal_workflow_metadata` query). */
+async function currentDetails(spell: Spell): Promise<string> {
+  const meta = await handleOf(spell).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  return meta.currentDetails ?? '';
+}
+
+/** The summaries on the run's ActivityTaskScheduled and TimerStarted events, in history order. */
+async function summaries(spell: Spell): Promise<{ activities: string[]; timers: string[] }> {
+  const history = await handleOf(spell).fetchHistory();
+  const out = { activities: [] as string[], timers: [] as string[] };
+  for (const e of history.events ?? []) {
+    const summary = e.userMetadata?.summary
+      ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary)
+      : undefined;
+    if (e.activityTaskScheduledEventAttributes)
+      out.activities.push(summary ?? `(none: ${e.activityTaskScheduledEventAttributes.activityType?.name})`);
+    if (e.timerStartedEventAttributes) out.timers.push(summary ?? '(none)');
+  }
+  return out;
+}
+
+/** Everything Temporal holds of a stay's workflow, as text: description, history (payloads decoded), metadata. */
+async function everythingInTemporal(spell: Spell): Promise<string> {
+  const handle = handleOf(spell);
+  const decode = (_k: string, v: unknown) =>
+    v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : typeof v === 'bigint' ? String(v) : v;
+  const d = await handle.describe();
+  const parts = [
+    JSON.stringify(d.raw, decode),
+    String(await d.staticSummary()),
+    String(await d.staticDetails()),
+    JSON.stringify(d.memo ?? {}),
+    JSON.stringify(d.typedSearchAttributes, decode),
+    JSON.stringify(await handle.fetchHistory(), decode),
+    JSON.stringify(await handle.query('__temporal_workflow_metadata'), decode),
+    JSON.stringify(await handle.query(admissionStateQuery)),
+  ];
+  return parts.join('\n');
+}
+
+/** No NHS number, name or date of birth of the test's patients in `text` (CONTRACT.md "Operators"). */
+function expectNoPatientData(text: string, spells: Spell[]) {
+  for (const s of spells) expect(text, 'an NHS number in Temporal').not.toContain(s.nhs);
+  for (const word of ['SMITH', 'MARGARET', 'Smith', 'Margaret', 'ANN']) {
+    expect(new RegExp(`\\b${word}\\b`).test(text), `${word} in Temporal`).toBe(false);
+  }
+  for (const dob of ['1941-03-12', '19410312', '1950-01-01', '19500101']) expect(text).not.toContain(dob);
+}
+
+const INSTANT = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/;
+
+describe('the Temporal Web UI explains each stay, with no patient data', () => {
+  const escalated = newSpell();
+  const unmatched = newSpell();
+  const acknowledged = newSpell();
+
+  beforeAll(async () => {
+    // a client on a ladder that reaches step 2 and then waits 10 minutes; a date of birth that does not agree; and
+    // a client whose coordinator acknowledges at step 1
+    const a = await provider([1, 600]);
+    await client(a, escalated);
+    const b = await provider([600, 600]);
+    await client(b, unmatched, '1950-01-01');
+    const c = await provider([600, 600]);
+    await client(c, acknowledged);
+    await send(spellMessage('a01-admit.hl7', escalated));
+    await send(spellMessage('a01-admit.hl7', unmatched));
+    await send(spellMessage('a01-admit.hl7', acknowledged));
+    await story.hooks.waitFor((r) => r.path === `/${a.ods}/c2`, 30_000);
+    const hook = await webhookOf(c.ods, 'admission');
+    const ack = await story.svc.api('POST', `/v1/alerts/${hook.alertId}/acknowledge`, {
+      key: c.provider.apiKey,
+      body: { by: 'Priya Shah', outcome: 'visits-paused' },
+    });
+    expect(ack.status, ack.text).toBe(200);
+    await admissionWhere(unmatched, (x) => x.status === 'unmatched');
+    await admissionWhere(acknowledged, (x) => x.status === 'acknowledged');
+    Object.assign(ods, { a: a.ods, b: b.ods, c: c.ods });
+  });
+  const ods = { a: '', b: '', c: '' };
+
+  it('each run has a static summary (hospital, visit number, admitted at) and static details', async () => {
+    for (const spell of [escalated, unmatched, acknowledged]) {
+      const d = await handleOf(spell).describe();
+      expect(await d.staticSummary()).toBe(`Hospital RX1 · visit ${spell.visit} · admitted 2026-11-22T09:20:00Z`);
+      const adm = await admissionWhere(spell, () => true);
+      expect(await d.staticDetails()).toBe(
+        [
+          'Follows one hospital stay (spell) and alerts the home-care providers of its patient.',
+          '',
+          `- Admission: \`${adm.id}\` (\`GET /v1/admissions/${adm.id}\`)`,
+          `- Hospital RX1, visit number ${spell.visit}`,
+          '- Admitted: 2026-11-22T09:20:00Z',
+          "- Current details: the stay's status and its reason; per provider, each alert's step, contacts tried, next " +
+            'escalation and acknowledgement.',
+          `- To close the stay: Request Cancellation here, or \`POST /v1/admissions/${adm.id}/close\`.`,
+          '',
+          'No patient data is kept in Temporal: who the patient is is in PostgreSQL only.',
+        ].join('\n'),
+      );
+    }
+  });
+
+  it('current details: a stay at step 2 shows both contacts tried by name and role and when it gives up', async () => {
+    const details = await eventually(
+      async () => {
+        const text = await currentDetails(escalated);
+        return text.includes('Tom Reid (on-call manager) by webhook at step 2: sent') && text;
+      },
+      20_000,
+      'details at step 2',
+    );
+    const [, at] = /unacknowledged at (\S+) unless/.exec(details) ?? [];
+    expect(at).toMatch(INSTANT);
+    expect(Date.parse(at!) - Date.now()).toBeGreaterThan(500_000); // about 10 minutes ahead
+    expect(details).toBe(
+      [
+        '**Status:** alerting',
+        '',
+        `**Provider ${ods.a}**`,
+        '- admission alert: open, step 2',
+        '  - tried: Priya Shah (day coordinator) by webhook at step 1: sent; Tom Reid (on-call manager) by webhook at step 2: sent',
+        `  - unacknowledged at ${at} unless someone acknowledges`,
+      ].join('\n'),
+    );
+  });
+
+  it('current details: an unmatched stay shows its status, reason and code; the state query has the code', async () => {
+    expect(await currentDetails(unmatched)).toBe(
+      [
+        '**Status:** unmatched',
+        "**Reason:** the NHS number is a registered client's, but the date of birth differs from the provider's registration (`date-of-birth-mismatch`)",
+        '',
+        'No provider matched yet.',
+      ].join('\n'),
+    );
+    expect(await handleOf(unmatched).query(admissionStateQuery)).toMatchObject({
+      status: 'unmatched',
+      statusReasonCode: 'date-of-birth-mismatch',
+    });
+    expect(await handleOf(escalated).query(admissionStateQuery)).toMatchObject({
+      status: 'alerting',
+      statusReasonCode: null,
+    });
+  });
+
+  it('current details: an acknowledged stay shows who acknowledged with which outcome', async () => {
+    const details = await eventually(
+      async () => {
+        const text = await currentDetails(acknowledged);
+        return text.startsWith('**Status:** acknowledged') && text;
+      },
+      20_000,
+      'acknowledged details',
+    );
+    expect(details).toBe(
+      [
+        '**Status:** acknowledged',
+        '',
+        `**Provider ${ods.c}**`,
+        '- admission alert: acknowledged, step 1',
+        '  - tried: Priya Shah (day coordinator) by webhook at step 1: sent',
+        '  - acknowledged by Priya Shah: visits-paused',
+      ].join('\n'),
+    );
+  });
+
+  it('every activity and timer carries a summary: deliveries name the contact, role and step; waits their length', async () => {
+    const s = await summaries(escalated);
+    expect(s.activities).toEqual([
+      'load the stay from PostgreSQL (events and alerts so far)',
+      "match the patient to providers' clients (NHS number and date of birth)",
+      `raise the admission alert for ${ods.a}`,
+      'deliver webhook to Priya Shah (day coordinator), step 1',
+      'record the stay in PostgreSQL: alerting',
+      'deliver webhook to Tom Reid (on-call manager), step 2',
+    ]);
+    expect(s.timers).toEqual([
+      expect.stringMatching(/^longest stay: close the stay at \S+ if no discharge arrives$/),
+      'wait 1 s for acknowledgement',
+      'wait 10 min for acknowledgement',
+    ]);
+    const u = await summaries(unmatched);
+    expect(u.timers).toContain('wait 30 min for the review queue, then tell the operators');
+    const c = await summaries(acknowledged);
+    expect(c.activities).toContain(`record the acknowledgement of alert ${(await alertOf(acknowledged)).slice(0, 8)}`);
+  });
+
+  it('no NHS number, name or date of birth of any patient anywhere in Temporal', async () => {
+    const spells = [escalated, unmatched, acknowledged];
+    const text = (await Promise.all(spells.map(everythingInTemporal))).join('\n');
+    expect(text).toContain('Priya Shah'); // the check reads what the UI shows
+    expectNoPatientData(text, spells);
+  });
+});
+
+async function alertOf(spell: Spell): Promise<string> {
+  const adm = await admissionWhere(spell, (a) => a.alerts.length > 0);
+  return adm.alerts[0].id as string;
+}
