@@ -285,3 +285,227 @@ async function alertOf(spell: Spell): Promise<string> {
   const adm = await admissionWhere(spell, (a) => a.alerts.length > 0);
   return adm.alerts[0].id as string;
 }
+
+const run = promisify(execFile);
+
+describe('"Request Cancellation" in the Temporal UI ends the stay cleanly (closed-by-operator)', () => {
+  /** A matched stay whose admission alert waits at step 1. */
+  async function alertingStay() {
+    const spell = newSpell();
+    const p = await provider([600, 600]);
+    await client(p, spell);
+    await send(spellMessage('a01-admit.hl7', spell));
+    const hook = await webhookOf(p.ods, 'admission');
+    await admissionWhere(spell, (x) => x.status === 'alerting');
+    return { spell, p, alertId: hook.alertId as string };
+  }
+
+  /** PostgreSQL and Temporal agree: closed, closed-by-operator, the alert withdrawn, the run completed. */
+  async function expectClosed(spell: Spell, p: { provider: { apiKey: string } }, alertId: string) {
+    const closed = await admissionWhere(spell, (x) => x.status === 'closed');
+    expect(closed.statusReasonCode).toBe('closed-by-operator');
+    expect(closed.statusReason).toBe('closed by an operator');
+    const alert = await story.svc.api('GET', `/v1/alerts/${alertId}`, { key: p.provider.apiKey });
+    expect(alert.body).toMatchObject({ status: 'withdrawn', withdrawnReasonCode: 'closed-by-operator' });
+    const handle = handleOf(spell);
+    expect(await handle.result()).toBe('closed');
+    const d = await handle.describe();
+    expect(d.status.name).toBe('COMPLETED');
+    expect(d.searchAttributes.AdmissionStatus).toEqual(['closed']);
+    expect(await handle.query(admissionStateQuery)).toMatchObject({
+      status: 'closed',
+      statusReasonCode: 'closed-by-operator',
+    });
+    expect(await currentDetails(spell)).toMatch(
+      /^\*\*Status:\*\* closed\n\*\*Reason:\*\* closed by an operator \(`closed-by-operator`\)/,
+    );
+  }
+
+  it('handle.cancel(): the stay is closed, its alert withdrawn, the run completes; a later A03 reopens it', async () => {
+    const { spell, p, alertId } = await alertingStay();
+    await handleOf(spell).cancel();
+    await expectClosed(spell, p, alertId);
+
+    await send(spellMessage('a03-discharge-home.hl7', spell));
+    await webhookOf(p.ods, 'discharge');
+    const reopened = await admissionWhere(spell, (x) => x.status === 'discharged');
+    expect(reopened.statusReasonCode).toBeUndefined();
+  });
+
+  it('`temporal workflow cancel`: the same; a later A08 reopens the stay with its admission alert open again', async () => {
+    const { spell, p, alertId } = await alertingStay();
+    await run(inject('temporalCliPath'), [
+      'workflow',
+      'cancel',
+      '--workflow-id',
+      `admission-RX1-${spell.visit}`,
+      '--address',
+      inject('temporalAddress'),
+      '--namespace',
+      'default',
+    ]);
+    await expectClosed(spell, p, alertId);
+
+    await send(spellMessage('a08-update.hl7', spell));
+    const reopened = await admissionWhere(spell, (x) => x.status === 'alerting');
+    expect(reopened.statusReasonCode).toBeUndefined();
+    expect(reopened.alerts.map((a: { id: string; status: string }) => [a.id, a.status])).toEqual([[alertId, 'open']]);
+    expect(await handleOf(spell).query(admissionStateQuery)).toMatchObject({
+      status: 'alerting',
+      statusReasonCode: null,
+    });
+  });
+});
+
+describe('POST /v1/alerts/{id}/resend', () => {
+  const resend = (alertId: string, key: string) => story.svc.api('POST', `/v1/alerts/${alertId}/resend`, { key });
+  const deliveriesOf = async (alertId: string, key: string) =>
+    (await story.svc.api('GET', `/v1/alerts/${alertId}`, { key })).body.deliveries as { id: string; step: number }[];
+
+  it('after unacknowledged: step 1 gets a new delivery with a new link; acknowledging through it stops the ladder', async () => {
+    const spell = newSpell();
+    const p = await provider([1, 1]);
+    await client(p, spell);
+    await send(spellMessage('a01-admit.hl7', spell));
+    const first = await webhookOf(p.ods, 'admission');
+    await admissionWhere(spell, (x) => x.status === 'unacknowledged');
+    expect(bodiesTo(p.ods, 'c2')).toHaveLength(1);
+    // the provider lengthens its waits, then asks for the alert again
+    await setPolicy(story.svc, p.provider, [
+      { contactIds: [p.c1.id], channels: ['webhook'], waitSeconds: 30 },
+      { contactIds: [p.c2.id], channels: ['webhook'], waitSeconds: 30 },
+    ]);
+    const res = await resend(first.alertId, p.provider.apiKey);
+    expect(res.status, res.text).toBe(202);
+    expect(res.body).toEqual({
+      id: first.alertId,
+      kind: 'admission',
+      resendCount: 1,
+      lastResentAt: expect.stringMatching(INSTANT.source.replace('Z', '\\.\\d{3}Z')),
+    });
+
+    const again = await webhookOf(p.ods, 'admission', (b) => b.id !== first.id);
+    expect(again).toMatchObject({ alertId: first.alertId, escalationStep: 1 });
+    expect(again.acknowledgeUrl).not.toBe(first.acknowledgeUrl);
+    const ids = (await deliveriesOf(first.alertId, p.provider.apiKey)).map((d) => d.id);
+    expect(ids).toEqual([
+      `${first.alertId}:1:${p.c1.id}:webhook`,
+      `${first.alertId}:1:${p.c1.id}:webhook:r1`,
+      `${first.alertId}:2:${p.c2.id}:webhook`,
+    ]);
+    await admissionWhere(spell, (x) => x.status === 'alerting');
+    expect(await currentDetails(spell)).toContain('- admission alert: open, step 1, resend 1');
+
+    // the coordinator acknowledges through the new link
+    const page = await (await fetch(again.acknowledgeUrl)).text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const post = await fetch(again.acknowledgeUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(again.acknowledgeUrl).origin },
+      body: new URLSearchParams({ csrf, outcome: 'visits-paused', by: 'Priya Shah' }),
+    });
+    expect(post.status).toBe(200);
+    await admissionWhere(spell, (x) => x.status === 'acknowledged');
+    // the resent ladder's wait ended early (its timer cancelled): step 2 was not sent again
+    await eventually(
+      async () => {
+        const history = await handleOf(spell).fetchHistory();
+        return history.events?.some((e) => e.timerCanceledEventAttributes);
+      },
+      20_000,
+      'the resent wait cancelled',
+    );
+    expect(bodiesTo(p.ods, 'c2')).toHaveLength(1);
+    expect(
+      (await deliveriesOf(first.alertId, p.provider.apiKey)).some((d) => d.id.endsWith(':r1') && d.step === 2),
+    ).toBe(false);
+  });
+
+  it("answers exactly: 409 acknowledged, 409 withdrawn, 404 unknown or another provider's, 403 a hospital key", async () => {
+    const acked = newSpell();
+    const p = await provider([600, 600]);
+    await client(p, acked);
+    await send(spellMessage('a01-admit.hl7', acked));
+    const hook = await webhookOf(p.ods, 'admission');
+    await story.svc.api('POST', `/v1/alerts/${hook.alertId}/acknowledge`, {
+      key: p.provider.apiKey,
+      body: { by: 'Priya Shah' },
+    });
+    const ackd = await resend(hook.alertId, p.provider.apiKey);
+    expect(ackd.status).toBe(409);
+    expect(ackd.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(ackd.body).toEqual({
+      type: 'https://admission-alerts.example/problems/conflict',
+      title: 'Alert acknowledged',
+      status: 409,
+      detail: 'The alert is acknowledged: there is nothing to resend',
+      alertStatus: 'acknowledged',
+    });
+
+    const closed = newSpell();
+    await client(p, closed);
+    await send(spellMessage('a01-admit.hl7', closed));
+    const closedHook = await webhookOf(p.ods, 'admission', (b) => b.alertId !== hook.alertId);
+    const adm = await admissionWhere(closed, (x) => x.status === 'alerting');
+    await story.svc.api('POST', `/v1/admissions/${adm.id}/close`, {
+      key: story.svc.adminToken,
+      body: { reason: 'test' },
+    });
+    await admissionWhere(closed, (x) => x.status === 'closed');
+    const withdrawn = await resend(closedHook.alertId, story.svc.adminToken);
+    expect(withdrawn.status).toBe(409);
+    expect(withdrawn.body).toEqual({
+      type: 'https://admission-alerts.example/problems/conflict',
+      title: 'Alert withdrawn',
+      status: 409,
+      detail: 'The alert was withdrawn (closed by an operator): it no longer applies and is not resent',
+      alertStatus: 'withdrawn',
+      withdrawnReasonCode: 'closed-by-operator',
+    });
+
+    const notFound = {
+      type: 'https://admission-alerts.example/problems/not-found',
+      title: 'Not found',
+      status: 404,
+      detail: 'alert not found',
+    };
+    const unknown = await resend('00000000-0000-4000-8000-000000000000', story.svc.adminToken);
+    expect([unknown.status, unknown.body]).toEqual([404, notFound]);
+    const notUuid = await resend('nope', story.svc.adminToken);
+    expect([notUuid.status, notUuid.body]).toEqual([404, notFound]);
+    const other = await provider([600, 600]);
+    const othersKey = await resend(hook.alertId, other.provider.apiKey);
+    expect([othersKey.status, othersKey.body]).toEqual([404, notFound]);
+    const hospital = await resend(hook.alertId, story.hospital.apiKey);
+    expect(hospital.status).toBe(403);
+    expect(hospital.body).toMatchObject({ status: 403, detail: 'A hospital key cannot read alerts' });
+    const none = await story.svc.api('POST', `/v1/alerts/${hook.alertId}/resend`);
+    expect(none.status).toBe(401);
+  });
+
+  it('a transfer (informational) alert is sent once more to whoever it reached, with no ladder; an operator may ask', async () => {
+    const spell = newSpell();
+    const p = await provider([1, 1]);
+    await client(p, spell);
+    await send(spellMessage('a01-admit.hl7', spell));
+    const admission = await webhookOf(p.ods, 'admission');
+    await story.svc.api('POST', `/v1/alerts/${admission.alertId}/acknowledge`, {
+      key: p.provider.apiKey,
+      body: { by: 'Priya Shah' },
+    });
+    await send(spellMessage('a02-transfer.hl7', spell));
+    const transfer = await webhookOf(p.ods, 'transfer');
+    const res = await resend(transfer.alertId, story.svc.adminToken);
+    expect(res.status, res.text).toBe(202);
+    expect(res.body).toMatchObject({ id: transfer.alertId, kind: 'transfer', resendCount: 1 });
+    const again = await webhookOf(p.ods, 'transfer', (b) => b.id !== transfer.id);
+    expect(again).toMatchObject({ alertId: transfer.alertId, escalationStep: 1, location: transfer.location });
+    expect((await deliveriesOf(transfer.alertId, story.svc.adminToken)).map((d) => d.id)).toEqual([
+      `${transfer.alertId}:1:${p.c1.id}:webhook`,
+      `${transfer.alertId}:1:${p.c1.id}:webhook:r1`,
+    ]);
+    const audit = await story.svc.api('GET', '/v1/audit?action=alert.resent', { key: story.svc.adminToken });
+    expect(audit.status).toBe(200);
+    expect(JSON.stringify(audit.body)).toContain(transfer.alertId);
+  });
+});
