@@ -33,46 +33,45 @@ export function contactLabel(state: Pick<StayState, 'contacts'>, contactId: stri
 export const instant = (iso: string): string => iso.replace(/\.\d+Z$/, 'Z');
 
 function tried(state: Pick<StayState, 'contacts'>, t: TriedContact): string {
-  return `${contactLabel(state, t.contactId)} by ${t.channel} at step ${t.step}: ${t.result ?? 'sending'}`;
+  return `- tried ${contactLabel(state, t.contactId)} by ${t.channel} at step ${t.step}: ${t.result ?? 'sending'}`;
 }
 
 /**
- * The stay's current details (Markdown): its status and the reason for it; per provider, each alert's kind, status
- * and step, the contacts its ladder tried (name, role, channel, step, result), when it escalates next, and who
- * acknowledged it with which outcome.
+ * The stay's current details (Markdown, paragraphs and flat lists, as the Web UI renders them): its status and the
+ * reason for it; per provider and alert, its kind, status and step, the contacts its ladder tried (name, role,
+ * channel, step, result), when it escalates next, and who acknowledged it with which outcome.
  */
 export function currentDetails(
   state: Pick<StayState, 'status' | 'statusReasonCode' | 'alerts' | 'contacts' | 'providers' | 'providerOds'>,
 ): string {
   const lines = [`**Status:** ${state.status}`];
   if (state.statusReasonCode) {
-    lines.push(`**Reason:** ${statusReasonText(state.statusReasonCode)} (\`${state.statusReasonCode}\`)`);
+    lines.push('', `**Reason:** ${statusReasonText(state.statusReasonCode)} (\`${state.statusReasonCode}\`)`);
   }
-  const byProvider = new Map<string, string[]>();
-  for (const p of state.providers) byProvider.set(p.providerId, []);
+  const ods = (providerId: string) => state.providerOds.get(providerId) ?? providerId.slice(0, 8);
+  const withAlerts = new Set<string>();
   for (const a of state.alerts.values()) {
-    const out = byProvider.get(a.providerId) ?? [];
-    byProvider.set(a.providerId, out);
+    withAlerts.add(a.providerId);
     const resent = a.resend ? `, resend ${a.resend}` : '';
-    out.push(`- ${a.kind} alert: ${a.status}, step ${a.step}${resent}`);
-    if (a.tried && a.tried.length > 0) out.push(`  - tried: ${a.tried.map((t) => tried(state, t)).join('; ')}`);
+    lines.push('', `**Provider ${ods(a.providerId)}, ${a.kind} alert:** ${a.status}, step ${a.step}${resent}`);
+    const items = (a.tried ?? []).map((t) => tried(state, t));
     if (a.waitingUntil && (a.status === 'open' || a.status === 'unacknowledged')) {
       const { at, nextStep } = a.waitingUntil;
-      out.push(
+      items.push(
         nextStep
-          ? `  - next escalation: step ${nextStep} at ${instant(at)}`
-          : `  - unacknowledged at ${instant(at)} unless someone acknowledges`,
+          ? `- next escalation: step ${nextStep} at ${instant(at)}`
+          : `- unacknowledged at ${instant(at)} unless someone acknowledges`,
       );
     }
     if (a.status === 'acknowledged' || a.acknowledgedBy) {
       const by = a.acknowledgedBy ? ` by ${a.acknowledgedBy}` : '';
-      out.push(`  - acknowledged${by}${a.outcome ? `: ${a.outcome}` : ''}`);
+      items.push(`- acknowledged${by}${a.outcome ? `: ${a.outcome}` : ''}`);
     }
+    if (items.length > 0) lines.push('', ...items);
   }
-  if (byProvider.size === 0) lines.push('', 'No provider matched yet.');
-  for (const [providerId, out] of byProvider) {
-    lines.push('', `**Provider ${state.providerOds.get(providerId) ?? providerId.slice(0, 8)}**`);
-    lines.push(...(out.length > 0 ? out : ['- no alert raised']));
+  for (const p of state.providers) {
+    if (!withAlerts.has(p.providerId)) lines.push('', `**Provider ${p.providerOds}:** no alert raised`);
   }
+  if (state.providers.length === 0 && withAlerts.size === 0) lines.push('', 'No provider matched yet.');
   return lines.join('\n');
 }

@@ -192,7 +192,7 @@ describe('the Temporal Web UI explains each stay, with no patient data', () => {
     const details = await eventually(
       async () => {
         const text = await currentDetails(escalated);
-        return text.includes('Tom Reid (on-call manager) by webhook at step 2: sent') && text;
+        return text.includes('- tried Tom Reid (on-call manager) by webhook at step 2: sent') && text;
       },
       20_000,
       'details at step 2',
@@ -204,10 +204,11 @@ describe('the Temporal Web UI explains each stay, with no patient data', () => {
       [
         '**Status:** alerting',
         '',
-        `**Provider ${ods.a}**`,
-        '- admission alert: open, step 2',
-        '  - tried: Priya Shah (day coordinator) by webhook at step 1: sent; Tom Reid (on-call manager) by webhook at step 2: sent',
-        `  - unacknowledged at ${at} unless someone acknowledges`,
+        `**Provider ${ods.a}, admission alert:** open, step 2`,
+        '',
+        '- tried Priya Shah (day coordinator) by webhook at step 1: sent',
+        '- tried Tom Reid (on-call manager) by webhook at step 2: sent',
+        `- unacknowledged at ${at} unless someone acknowledges`,
       ].join('\n'),
     );
   });
@@ -216,6 +217,7 @@ describe('the Temporal Web UI explains each stay, with no patient data', () => {
     expect(await currentDetails(unmatched)).toBe(
       [
         '**Status:** unmatched',
+        '',
         "**Reason:** the NHS number is a registered client's, but the date of birth differs from the provider's registration (`date-of-birth-mismatch`)",
         '',
         'No provider matched yet.',
@@ -244,10 +246,10 @@ describe('the Temporal Web UI explains each stay, with no patient data', () => {
       [
         '**Status:** acknowledged',
         '',
-        `**Provider ${ods.c}**`,
-        '- admission alert: acknowledged, step 1',
-        '  - tried: Priya Shah (day coordinator) by webhook at step 1: sent',
-        '  - acknowledged by Priya Shah: visits-paused',
+        `**Provider ${ods.c}, admission alert:** acknowledged, step 1`,
+        '',
+        '- tried Priya Shah (day coordinator) by webhook at step 1: sent',
+        '- acknowledged by Priya Shah: visits-paused',
       ].join('\n'),
     );
   });
@@ -317,7 +319,7 @@ describe('"Request Cancellation" in the Temporal UI ends the stay cleanly (close
       statusReasonCode: 'closed-by-operator',
     });
     expect(await currentDetails(spell)).toMatch(
-      /^\*\*Status:\*\* closed\n\*\*Reason:\*\* closed by an operator \(`closed-by-operator`\)/,
+      /^\*\*Status:\*\* closed\n\n\*\*Reason:\*\* closed by an operator \(`closed-by-operator`\)/,
     );
   }
 
@@ -394,7 +396,7 @@ describe('POST /v1/alerts/{id}/resend', () => {
       `${first.alertId}:2:${p.c2.id}:webhook`,
     ]);
     await admissionWhere(spell, (x) => x.status === 'alerting');
-    expect(await currentDetails(spell)).toContain('- admission alert: open, step 1, resend 1');
+    expect(await currentDetails(spell)).toContain(`, admission alert:** open, step 1, resend 1`);
 
     // the coordinator acknowledges through the new link
     const page = await (await fetch(again.acknowledgeUrl)).text();
