@@ -135,14 +135,20 @@ async function fullStory(): Promise<[string, string]> {
   return [workflowIdOf(spell), await completedRun(spell)];
 }
 
-/** A01 → step 1 → step 2 → unacknowledged → a late acknowledgement → A03 → acknowledge → closed. */
-async function unacknowledged(): Promise<[string, string]> {
+/** A01 on a one-second ladder, through step 1 and step 2 to `unacknowledged`. */
+async function admittedUnacknowledged() {
   const spell = newSpell();
   const p = await providerFor(spell, 1);
   await send(spellMessage('a01-admit.hl7', spell));
   const first = await hookOf(p.ods, 'admission');
   await hookOf(p.ods, 'admission', 'c2');
   await statusIs(spell, 'unacknowledged');
+  return { spell, p, first };
+}
+
+/** A01 → step 1 → step 2 → unacknowledged → a late acknowledgement → A03 → acknowledge → closed. */
+async function unacknowledged(): Promise<[string, string]> {
+  const { spell, p, first } = await admittedUnacknowledged();
   await acknowledge(p, alertIdOf(first));
   await statusIs(spell, 'acknowledged');
   await send(spellMessage('a03-discharge-home.hl7', spell));
@@ -270,12 +276,7 @@ async function newerStayOpen(): Promise<[string, string]> {
 
 /** A01 → step 1 → step 2 → unacknowledged → resend (step 1 again, new link) → acknowledge → A03 → acknowledge. */
 async function resent(): Promise<[string, string]> {
-  const spell = newSpell();
-  const p = await providerFor(spell, 1);
-  await send(spellMessage('a01-admit.hl7', spell));
-  const first = await hookOf(p.ods, 'admission');
-  await hookOf(p.ods, 'admission', 'c2');
-  await statusIs(spell, 'unacknowledged');
+  const { spell, p, first } = await admittedUnacknowledged();
   const res = await svc.api('POST', `/v1/alerts/${alertIdOf(first)}/resend`, { key: p.apiKey });
   expect(res.status, res.text).toBe(202);
   await hooks.waitFor(
