@@ -36,8 +36,17 @@ export interface DeliveryDeps {
 
 type AlertContext = alerts.DeliveryContext;
 
-export const deliveryId = (alertId: string, step: number, contactId: string, channel: string): string =>
-  `${alertId}:${step}:${contactId}:${channel}`;
+/**
+ * The delivery id: alert + step + contact + channel, and `:r<n>` for the alert's n-th resend (so a resent ladder
+ * makes new deliveries with new links, while the ids of deliveries made before resends existed stay the same).
+ */
+export const deliveryId = (
+  alertId: string,
+  step: number,
+  contactId: string,
+  channel: string,
+  resend?: number,
+): string => `${alertId}:${step}:${contactId}:${channel}${resend ? `:r${resend}` : ''}`;
 
 /** The channel of a {@link deliveryId} (its last part). */
 const channelOf = (id: string): string => id.slice(id.lastIndexOf(':') + 1);
@@ -107,15 +116,15 @@ export function createDeliveryActivities(
       }
     },
 
-    async recordDeliveryFailure({ alertId, step, contactId, channel, reason }) {
-      const id = deliveryId(alertId, step, contactId, channel);
+    async recordDeliveryFailure({ alertId, step, contactId, channel, resend, reason }) {
+      const id = deliveryId(alertId, step, contactId, channel, resend);
       await alerts.failPendingDelivery(db, id, reason);
       deps.metrics?.deliveryFinished(channel, 'failed');
     },
   };
 
-  async function deliverOnce({ alertId, step, contactId, channel }: DeliverInput): Promise<DeliveryResult> {
-    const id = deliveryId(alertId, step, contactId, channel);
+  async function deliverOnce({ alertId, step, contactId, channel, resend }: DeliverInput): Promise<DeliveryResult> {
+    const id = deliveryId(alertId, step, contactId, channel, resend);
     const d = await alerts.startDelivery(db, { id, alertId, step, contactId, channel });
     if (d.status !== 'pending') return d.status as DeliveryResult;
 

@@ -2,7 +2,7 @@
  * Alerts and what hangs off each: its deliveries (one per step, contact and channel; the id is the idempotency
  * key) and its one-time acknowledgement links (`ack_tokens`).
  */
-import { and, asc, desc, eq, gt, isNotNull, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { AckOutcome, Channel } from '../domain/admission-event.js';
 import { defaultOutcome, meaningOfAlert } from '../domain/alert-text.js';
 import * as audit from './audit.js';
@@ -69,6 +69,38 @@ export async function reopen(db: Db, alertId: string): Promise<{ id: string; sta
     .update(alerts)
     .set({ status: 'open', withdrawnReason: null })
     .where(and(eq(alerts.id, alertId), eq(alerts.status, 'withdrawn')));
+  const [alert] = await db.orm
+    .select({ id: alerts.id, status: alerts.status })
+    .from(alerts)
+    .where(eq(alerts.id, alertId));
+  return alert;
+}
+
+/**
+ * `POST /v1/alerts/{id}/resend`: counts a resend of an alert still awaiting an acknowledgement (open or
+ * unacknowledged) and returns its number (1 for the first) and time; undefined when it is acknowledged or withdrawn.
+ */
+export async function countResend(
+  db: Db,
+  alertId: string,
+): Promise<{ resendCount: number; lastResentAt: Date } | undefined> {
+  const [row] = await db.orm
+    .update(alerts)
+    .set({ resendCount: sql`${alerts.resendCount} + 1`, lastResentAt: sql`now()` })
+    .where(and(eq(alerts.id, alertId), inArray(alerts.status, ['open', 'unacknowledged'])))
+    .returning({ resendCount: alerts.resendCount, lastResentAt: alerts.lastResentAt });
+  return row ? { resendCount: row.resendCount, lastResentAt: row.lastResentAt! } : undefined;
+}
+
+/**
+ * A resent alert's ladder starts again: an open or unacknowledged alert is open at step 0. Returns its status now
+ * (an alert acknowledged or withdrawn meanwhile is left as it is).
+ */
+export async function restartLadder(db: Db, alertId: string): Promise<{ id: string; status: AlertStatus } | undefined> {
+  await db.orm
+    .update(alerts)
+    .set({ status: 'open', escalationStep: 0 })
+    .where(and(eq(alerts.id, alertId), inArray(alerts.status, ['open', 'unacknowledged'])));
   const [alert] = await db.orm
     .select({ id: alerts.id, status: alerts.status })
     .from(alerts)

@@ -21,6 +21,7 @@ import { createFeedRoutes } from './routes/feeds.js';
 import { createReportRoutes } from './routes/reports.js';
 import { createRegistryRoutes } from './routes/registry.js';
 import { createReviewRoutes } from './routes/review.js';
+import { staySettingsOf } from '../temporal/stays.js';
 import { createAckLinkPages } from './routes/ack-links.js';
 
 export interface AppDeps {
@@ -71,13 +72,7 @@ export function createApp(deps: AppDeps): express.Express {
     '/v1',
     createReviewRoutes({
       ...deps,
-      stays: {
-        taskQueue: deps.config.temporal?.taskQueue ?? 'admission-alerts',
-        lingerSeconds: deps.config.admissionLingerSeconds ?? 7 * 24 * 3600,
-        ...(deps.config.reviewAlertSeconds !== undefined ? { reviewAlertSeconds: deps.config.reviewAlertSeconds } : {}),
-        ...(deps.config.maxStaySeconds !== undefined ? { maxStaySeconds: deps.config.maxStaySeconds } : {}),
-        ...(deps.config.workflowHistoryLimit !== undefined ? { historyLimit: deps.config.workflowHistoryLimit } : {}),
-      },
+      stays: staySettingsOf(deps.config),
     }),
   );
 
