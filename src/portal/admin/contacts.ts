@@ -42,7 +42,12 @@ export function createContactPages(deps: PortalDeps): Router {
   const { db } = deps;
   const r = Router();
 
-  async function page(req: Request, res: Response, form: Record<string, string | undefined> = {}, errors: FieldError[] = []) {
+  async function page(
+    req: Request,
+    res: Response,
+    form: Record<string, string | undefined> = {},
+    errors: FieldError[] = [],
+  ) {
     const providerId = providerIdOf(req);
     const [contacts, policy] = await Promise.all([
       providers.listContacts(db, providerId),

@@ -38,7 +38,11 @@ export function createUserPages(deps: PortalDeps): Router {
     const users = await listUsers(db, providerIdOf(req));
     render(res, 'admin/users.njk', {
       title: 'Users',
-      users: users.map((u) => ({ ...u, roleText: ROLES.find((x) => x.value === u.role)?.text ?? u.role, me: u.id === me.id })),
+      users: users.map((u) => ({
+        ...u,
+        roleText: ROLES.find((x) => x.value === u.role)?.text ?? u.role,
+        me: u.id === me.id,
+      })),
       roles: ROLES,
       form,
       notice: takeNotice(req),
@@ -54,7 +58,12 @@ export function createUserPages(deps: PortalDeps): Router {
     if (!parsed.ok) {
       const fields = [...new Set(parsed.errors.map((e) => e.field))].filter((f) => f in MESSAGES);
       res.status(400);
-      return page(req, res, form, fields.map((f) => ({ field: f, message: MESSAGES[f]! })));
+      return page(
+        req,
+        res,
+        form,
+        fields.map((f) => ({ field: f, message: MESSAGES[f]! })),
+      );
     }
     const result = await createUser(
       db,
