@@ -227,7 +227,9 @@ describe('escalation ladder', () => {
     const ann = await addContact(svc, provider, { name: 'Ann Day', role: 'Coordinator', phone: '07700900001' });
     const bob = await addContact(svc, provider, { name: 'Bob Night', role: 'Manager', email: 'bob@example.org' });
     await page.goto(`${svc.baseUrl}/portal/admin/ladder`);
-    expect(await page.textContent('main')).toContain('No ladder has been saved yet');
+    expect(await page.textContent('main')).toContain(
+      'No ladder has been saved yet. Until one is, each alert goes at once to all your contacts',
+    );
     await expectAccessible(page, 'portal-admin-ladder');
 
     // step 1: Ann by text message after 10 minutes

@@ -11,7 +11,7 @@ import type { PortalDeps } from '../app.js';
 import { PortalNotFound } from '../app.js';
 import { portalUser, providerIdOf } from '../session.js';
 import { render } from '../view.js';
-import { errorContext, field, portalActor, takeNotice } from './forms.js';
+import { errorContext, redirectAfterSave, field, portalActor, takeNotice } from './forms.js';
 
 const FIELDS = ['name', 'role', 'phone', 'email', 'webhookUrl'] as const;
 
@@ -92,7 +92,7 @@ export function createContactPages(deps: PortalDeps): Router {
         secret: result.webhookSecret,
       };
     }
-    res.redirect(303, '/portal/admin/contacts');
+    await redirectAfterSave(req, res, '/portal/admin/contacts');
   });
 
   r.post('/contacts/:contactId/remove', async (req, res) => {
@@ -114,7 +114,7 @@ export function createContactPages(deps: PortalDeps): Router {
     }
     if (!(await removeContact(db, providerId, contactId, portalActor(portalUser(req))))) throw new PortalNotFound();
     req.session.adminNotice = { heading: `${contact.name} removed` };
-    res.redirect(303, '/portal/admin/contacts');
+    await redirectAfterSave(req, res, '/portal/admin/contacts');
   });
 
   return r;

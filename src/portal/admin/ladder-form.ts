@@ -158,7 +158,8 @@ function reaches(contact: ReachableContact, channel: Channel): boolean {
 /**
  * The policy the draft stands for (the body `PUT /v1/providers/{id}/escalation-policy` takes), or the problems, each
  * naming its input. Besides the API's rules, a step that can reach nobody (no chosen contact has an address for any
- * chosen channel: a text message to people without a mobile number) is refused: it would only make the alert wait.
+ * chosen channel: a text message to people without a mobile number) is refused: nobody the admin meant to tell
+ * in that step would be told (the service skips such a step at once).
  */
 export function draftToPolicy(
   draft: LadderDraft,

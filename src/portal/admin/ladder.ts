@@ -9,7 +9,7 @@ import { MAX_STEPS, savePolicy } from '../../registry/escalation-policy.js';
 import type { PortalDeps } from '../app.js';
 import { portalUser, providerIdOf } from '../session.js';
 import { render } from '../view.js';
-import { errorContext, portalActor, takeNotice } from './forms.js';
+import { errorContext, redirectAfterSave, portalActor, takeNotice } from './forms.js';
 import {
   applyLadderAction,
   CHANNELS,
@@ -103,7 +103,7 @@ export function createLadderPages(deps: PortalDeps): Router {
       heading: 'Escalation ladder saved',
       lines: ['Alerts raised from now on follow this ladder.'],
     };
-    res.redirect(303, '/portal/admin/ladder');
+    await redirectAfterSave(req, res, '/portal/admin/ladder');
   });
 
   return r;

@@ -14,7 +14,7 @@ import type { FieldError } from '../../registry/validation.js';
 import type { PortalDeps } from '../app.js';
 import { portalUser, providerIdOf } from '../session.js';
 import { render } from '../view.js';
-import { errorContext, portalActor, takeNotice } from './forms.js';
+import { errorContext, redirectAfterSave, portalActor, takeNotice } from './forms.js';
 import { decodeText, uploadedFile } from './upload.js';
 
 /** The largest file taken (about 20,000 clients). */
@@ -126,7 +126,7 @@ export function createRosterPages(deps: PortalDeps): Router {
           : []),
       ],
     };
-    res.redirect(303, '/portal/admin/roster');
+    await redirectAfterSave(req, res, '/portal/admin/roster');
   });
 
   r.get('/roster/download', async (req, res) => {

@@ -6,7 +6,7 @@ import { portalUser, providerIdOf } from '../session.js';
 import { createUser, listUsers, providerUserInput, removeUser } from '../users.js';
 import { render } from '../view.js';
 import { check, type FieldError } from '../../registry/validation.js';
-import { errorContext, field, portalActor, takeNotice } from './forms.js';
+import { errorContext, redirectAfterSave, field, portalActor, takeNotice } from './forms.js';
 
 /** What each field's problem is called on the page (GOV.UK/NHS error message style). */
 const MESSAGES: Record<string, string> = {
@@ -80,7 +80,7 @@ export function createUserPages(deps: PortalDeps): Router {
       heading: `${result.user.name} added`,
       lines: [`They can now sign in with ${result.user.email}.`],
     };
-    res.redirect(303, '/portal/admin/users');
+    await redirectAfterSave(req, res, '/portal/admin/users');
   });
 
   r.post('/users/:userId/remove', async (req, res) => {
@@ -96,7 +96,7 @@ export function createUserPages(deps: PortalDeps): Router {
     const user = users.find((u) => u.id === userId);
     if (!user || !(await removeUser(db, providerIdOf(req), userId, portalActor(me)))) throw new PortalNotFound();
     req.session.adminNotice = { heading: `${user.name} removed`, lines: ['They can no longer sign in.'] };
-    res.redirect(303, '/portal/admin/users');
+    await redirectAfterSave(req, res, '/portal/admin/users');
   });
 
   return r;
