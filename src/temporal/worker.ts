@@ -9,6 +9,7 @@ import {
   type WorkflowBundle,
   type WorkflowBundleOption,
   type WorkflowBundlePath,
+  type WorkerOptions,
 } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { AdmissionActivities } from '../../activities/types.js';
@@ -57,9 +58,9 @@ export function installRuntimeLogger(logger: Logger): void {
 }
 
 /** Bundles the workflow code once (a few seconds); workers built from the bundle start fast. */
-export function bundleWorkflows(): Promise<WorkflowBundle> {
+export function bundleWorkflows(path = workflowsPath): Promise<WorkflowBundle> {
   return bundleWorkflowCode({
-    workflowsPath,
+    workflowsPath: path,
     logger: {
       log: () => undefined,
       trace: () => undefined,
@@ -69,6 +70,44 @@ export function bundleWorkflows(): Promise<WorkflowBundle> {
       error: () => undefined,
     },
   });
+}
+
+/** The worker's tuning: how many workflows it keeps in memory, how many tasks it polls for and runs at once. */
+export type WorkerTuning = Pick<
+  WorkerOptions,
+  | 'maxCachedWorkflows'
+  | 'maxConcurrentWorkflowTaskExecutions'
+  | 'maxConcurrentActivityTaskExecutions'
+  | 'maxConcurrentLocalActivityExecutions'
+  | 'workflowTaskPollerBehavior'
+  | 'activityTaskPollerBehavior'
+  | 'nonStickyToStickyPollRatio'
+>;
+
+export const WORKER_TUNING: WorkerTuning = {
+  maxConcurrentActivityTaskExecutions: 100,
+};
+
+/** Tuning on top of {@link WORKER_TUNING} for workers created from now on in this process (bench:stays A/B runs). */
+let tuningOverride: WorkerTuning = {};
+export function overrideWorkerTuning(tuning: WorkerTuning): void {
+  tuningOverride = tuning;
+}
+
+/** What {@link createWorker} gives its workers now. */
+export function workerTuning(): WorkerTuning {
+  return { ...WORKER_TUNING, ...tuningOverride };
+}
+
+const workers = new Set<Worker>();
+
+/** Workflows in the caches of this process's running workers (for bench:stays); undefined when none runs. */
+export function cachedWorkflows(): number | undefined {
+  let n: number | undefined;
+  for (const w of workers) {
+    if (w.getState() === 'RUNNING') n = (n ?? 0) + w.getStatus().numCachedWorkflows;
+  }
+  return n;
 }
 
 export async function createWorker(opts: {
@@ -87,7 +126,8 @@ export async function createWorker(opts: {
     taskQueue: opts.taskQueue,
     ...(bundle ? { workflowBundle: bundle } : { workflowsPath }),
     activities: opts.activities,
-    maxConcurrentActivityTaskExecutions: 100,
+    ...workerTuning(),
   });
+  workers.add(worker);
   return { worker, connection };
 }
