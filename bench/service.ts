@@ -95,4 +95,6 @@ const stop = async () => {
 };
 process.on('SIGTERM', () => void stop());
 process.on('SIGINT', () => void stop());
+// the benchmark died: do not outlive it
+process.on('disconnect', () => void stop());
 process.send?.({ ready: true, httpPort: svc.httpPort, mllpPort: svc.mllpPort });

@@ -1,10 +1,10 @@
 /**
  * What the `bench:*` scripts share: a fresh database, the service under benchmark in a child process
- * (bench/service.ts) with its IPC controls, HTTP senders of HL7 v2 messages, new A01s, percentiles, RSS. Not a test.
+ * (bench/service.ts) with its IPC controls (its log to the file BENCH_SERVICE_LOG, if set), HTTP senders of HL7 v2 messages, new A01s, percentiles, RSS. Not a test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -267,7 +267,11 @@ export async function startServiceProcess(opts: {
     },
   );
   let errOut = '';
-  child.stdout?.on('data', (d: Buffer) => (logLines += d.toString().split('\n').length - 1));
+  const log = process.env.BENCH_SERVICE_LOG ? createWriteStream(process.env.BENCH_SERVICE_LOG) : undefined;
+  child.stdout?.on('data', (d: Buffer) => {
+    logLines += d.toString().split('\n').length - 1;
+    log?.write(d);
+  });
   child.stderr?.on('data', (d: Buffer) => (errOut = (errOut + d.toString()).slice(-4000)));
   const { httpPort: port, mllpPort } = await new Promise<{ httpPort: number; mllpPort: number }>((resolve, reject) => {
     child.on('message', (m: { ready?: boolean; httpPort: number; mllpPort: number }) => m.ready && resolve(m));
