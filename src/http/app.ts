@@ -20,6 +20,7 @@ import { createHospitalSecurityRoutes } from './routes/hospitals-security.js';
 import { createRegistryRoutes } from './routes/registry.js';
 import { createReviewRoutes } from './routes/review.js';
 import { createAckLinkPages } from './routes/ack-links.js';
+import { staySettingsOf } from '../temporal/stays.js';
 
 export interface AppDeps {
   db: Db;
@@ -63,19 +64,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/v1', createHospitalSecurityRoutes(deps));
   app.use('/v1', createAlertRoutes(deps));
   app.use('/v1', createAuditRoutes(deps));
-  app.use(
-    '/v1',
-    createReviewRoutes({
-      ...deps,
-      stays: {
-        taskQueue: deps.config.temporal?.taskQueue ?? 'admission-alerts',
-        lingerSeconds: deps.config.admissionLingerSeconds ?? 7 * 24 * 3600,
-        ...(deps.config.reviewAlertSeconds !== undefined ? { reviewAlertSeconds: deps.config.reviewAlertSeconds } : {}),
-        ...(deps.config.maxStaySeconds !== undefined ? { maxStaySeconds: deps.config.maxStaySeconds } : {}),
-        ...(deps.config.workflowHistoryLimit !== undefined ? { historyLimit: deps.config.workflowHistoryLimit } : {}),
-      },
-    }),
-  );
+  app.use('/v1', createReviewRoutes({ ...deps, stays: staySettingsOf(deps.config) }));
 
   app.use((_req: Request, _res: Response, next: NextFunction) => {
     next(new HttpProblem(404, 'Not found', 'No such endpoint'));
