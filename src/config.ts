@@ -112,6 +112,10 @@ const schema = z.object({
   OPERATOR_EMAIL: z.string().email('must be an email address').optional(),
   /** Notify email template for operator messages (personalisation `subject`, `message`, `link`) */
   NOTIFY_OPERATOR_TEMPLATE_ID: uuid('Notify template id').optional(),
+  /** Notify email template for portal sign-in codes (personalisation `code`, `minutes`) */
+  NOTIFY_SIGN_IN_TEMPLATE_ID: uuid('Notify template id').optional(),
+  /** HMAC key of the portal's session cookies, the same in every API process; default: derived from ADMIN_TOKEN */
+  SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -145,7 +149,10 @@ export interface Config {
     smsTemplateId: string | undefined;
     emailTemplateId: string | undefined;
     operatorTemplateId: string | undefined;
+    signInTemplateId: string | undefined;
   };
+  /** SESSION_SECRET as given (see {@link sessionSecretOf} for the one every replica uses) */
+  sessionSecret?: string | undefined;
   /** who is told when something needs an operator (CONTRACT.md "Unmatched, never silent") */
   operator: {
     webhookUrl: string | undefined;
@@ -256,7 +263,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       smsTemplateId: e.NOTIFY_SMS_TEMPLATE_ID,
       emailTemplateId: e.NOTIFY_EMAIL_TEMPLATE_ID,
       operatorTemplateId: e.NOTIFY_OPERATOR_TEMPLATE_ID,
+      signInTemplateId: e.NOTIFY_SIGN_IN_TEMPLATE_ID,
     },
+    sessionSecret: e.SESSION_SECRET,
     operator: {
       webhookUrl: e.OPERATOR_WEBHOOK_URL,
       webhookSecret: e.OPERATOR_WEBHOOK_SECRET,
@@ -301,4 +310,14 @@ export function csrfSecretOf(config: Pick<Config, 'adminToken' | 'csrfSecret'>):
   if (config.csrfSecret) return config.csrfSecret;
   if (!config.adminToken) return undefined;
   return createHmac('sha256', config.adminToken).update('admission-alerts/ack-page-csrf-secret/v1').digest('hex');
+}
+
+/**
+ * The key that signs the portal's session cookies, the same in every replica: SESSION_SECRET, else derived from
+ * ADMIN_TOKEN like {@link csrfSecretOf} (with its own label, so the two secrets differ); undefined without either.
+ */
+export function sessionSecretOf(config: Pick<Config, 'adminToken' | 'sessionSecret'>): string | undefined {
+  if (config.sessionSecret) return config.sessionSecret;
+  if (!config.adminToken) return undefined;
+  return createHmac('sha256', config.adminToken).update('admission-alerts/portal-session-secret/v1').digest('hex');
 }

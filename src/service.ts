@@ -8,8 +8,11 @@ import { createSecureContext } from 'node:tls';
 import type { Server } from 'node:http';
 import type { WorkflowBundle } from '@temporalio/worker';
 import type { Logger } from 'pino';
+import connectPgSimple from 'connect-pg-simple';
+import session from 'express-session';
+import pg from 'pg';
 import { createActivities } from '../activities/index.js';
-import { ConfigError, csrfSecretOf, type Config } from './config.js';
+import { ConfigError, csrfSecretOf, sessionSecretOf, type Config } from './config.js';
 import { migrate, openDatabase, ping, type Database } from './db/client.js';
 import * as rateLimits from './db/rate-limits.js';
 import { createApp } from './http/app.js';
@@ -105,6 +108,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         smsTemplateId: config.notify.smsTemplateId,
         emailTemplateId: config.notify.emailTemplateId,
         operatorTemplateId: config.notify.operatorTemplateId,
+        signInTemplateId: config.notify.signInTemplateId,
         logger,
       });
     await checkNotifyAtStart(notify, logger);
@@ -165,6 +169,22 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
       stops.push(async () => clearInterval(pruneRateLimits));
       running.relay = relay;
 
+      // portal sessions: connect-pg-simple over its own small pg pool (the embedded PGlite accepts it too)
+      const sessionPool = new pg.Pool({ connectionString: config.databaseUrl, max: 4 });
+      sessionPool.on('error', (err) => logger.warn({ err: err.message }, 'portal session pool error'));
+      const PgStore = connectPgSimple(session);
+      const sessionStore = new PgStore({
+        pool: sessionPool,
+        tableName: 'portal_sessions',
+        createTableIfMissing: false,
+        pruneSessionInterval: 15 * 60,
+        errorLog: (...args: unknown[]) => logger.warn({ err: String(args[args.length - 1]) }, 'portal session store'),
+      });
+      stops.push(async () => {
+        sessionStore.close();
+        await sessionPool.end();
+      });
+
       const notifyHealth = notifyHealthReporter(notify);
       const app = createApp({
         db: database,
@@ -174,6 +194,12 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         ingest,
         // the same in every replica (CSRF_SECRET, else derived from ADMIN_TOKEN): a form opened on one is accepted by another
         csrfSecret: opts.csrfSecret ?? csrfSecretOf(config) ?? randomBytes(32).toString('hex'),
+        portal: {
+          notify,
+          sessionStore,
+          // the same in every replica (SESSION_SECRET, else derived from ADMIN_TOKEN), as the CSRF secret
+          sessionSecret: sessionSecretOf(config) ?? randomBytes(32).toString('hex'),
+        },
         onStored: relay.kick,
         mllpSendersChanged: mllpSenders.changed,
         health: async () => ({

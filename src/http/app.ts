@@ -21,6 +21,8 @@ import { createRegistryRoutes } from './routes/registry.js';
 import { createReviewRoutes } from './routes/review.js';
 import { createAckLinkPages } from './routes/ack-links.js';
 import { staySettingsOf } from '../temporal/stays.js';
+import { createUserRoutes } from './routes/users.js';
+import { createPortal, type PortalOptions } from '../portal/app.js';
 
 export interface AppDeps {
   db: Db;
@@ -41,6 +43,8 @@ export interface AppDeps {
   mllpSendersChanged?: () => void;
   /** secret for CSRF tokens on the acknowledgement pages */
   csrfSecret: string;
+  /** the web portal's sessions and sign-in emails (`/portal`) */
+  portal: PortalOptions;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -50,6 +54,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(createHealthRoutes(deps.health));
   app.use('/a', createAckLinkPages(deps));
+  app.use('/portal', createPortal({ ...deps, ...deps.portal }));
   // every /v1 route: one key check (one resolver, one cache); each protocol answers a failure in its own format
   app.use(
     '/v1',
@@ -64,6 +69,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/v1', createHospitalSecurityRoutes(deps));
   app.use('/v1', createAlertRoutes(deps));
   app.use('/v1', createAuditRoutes(deps));
+  app.use('/v1', createUserRoutes(deps));
   app.use('/v1', createReviewRoutes({ ...deps, stays: staySettingsOf(deps.config) }));
 
   app.use((_req: Request, _res: Response, next: NextFunction) => {

@@ -71,6 +71,14 @@ export interface OperatorEmailPersonalisation {
   link: string;
 }
 
+/** Personalisation of the portal sign-in email template (NOTIFY_SIGN_IN_TEMPLATE_ID). */
+export interface SignInEmailPersonalisation {
+  /** the 6-digit code */
+  code: string;
+  /** how long it is valid, in minutes ("10") */
+  minutes: string;
+}
+
 /** The result of one send attempt that did not throw. */
 export type SendOutcome =
   /** accepted by Notify (2xx) or the receiver (2xx): never send again */
@@ -130,6 +138,8 @@ export interface NotifySender {
     personalisation: OperatorEmailPersonalisation,
     reference: string,
   ): Promise<SendOutcome>;
+  /** a portal sign-in code (`disabled` when NOTIFY_SIGN_IN_TEMPLATE_ID is unset) */
+  sendSignInEmail(email: string, personalisation: SignInEmailPersonalisation, reference: string): Promise<SendOutcome>;
   /**
    * Asks Notify whether a notification with this `reference` was already accepted (used before retrying a
    * send whose outcome is unknown, so a crash between Notify's 201 and our commit never sends twice).

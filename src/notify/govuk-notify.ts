@@ -12,6 +12,7 @@ export const NOTIFY_DISABLED_REASON = 'NOTIFY_API_KEY is not set: SMS and email 
 const SMS_TEMPLATE_MISSING = 'NOTIFY_SMS_TEMPLATE_ID is not set: SMS is switched off';
 const EMAIL_TEMPLATE_MISSING = 'NOTIFY_EMAIL_TEMPLATE_ID is not set: email is switched off';
 const OPERATOR_TEMPLATE_MISSING = 'NOTIFY_OPERATOR_TEMPLATE_ID is not set: operator emails are switched off';
+const SIGN_IN_TEMPLATE_MISSING = 'NOTIFY_SIGN_IN_TEMPLATE_ID is not set: portal sign-in codes are not emailed';
 /** The personalisation keys this service fills (README "GOV.UK Notify templates"); a template may use any of them. */
 export const NOTIFY_PERSONALISATION_KEYS = [
   'event',
@@ -29,6 +30,8 @@ export interface GovukNotifyOptions {
   emailTemplateId?: string;
   /** email template for operator messages (personalisation `subject`, `message`, `link`) */
   operatorTemplateId?: string;
+  /** email template for portal sign-in codes (personalisation `code`, `minutes`) */
+  signInTemplateId?: string;
   /** a whole request must finish within this; default 10 s */
   timeoutMs?: number;
   logger: Logger;
@@ -100,6 +103,7 @@ export function createGovukNotify(opts: GovukNotifyOptions): NotifySender {
       sendSms: disabled,
       sendEmail: disabled,
       sendOperatorEmail: disabled,
+      sendSignInEmail: disabled,
       findByReference: async () => null,
       health: () => off,
       check: async () => off,
@@ -118,6 +122,7 @@ export function createGovukNotify(opts: GovukNotifyOptions): NotifySender {
   const smsTemplateId = opts.smsTemplateId?.trim() || undefined;
   const emailTemplateId = opts.emailTemplateId?.trim() || undefined;
   const operatorTemplateId = opts.operatorTemplateId?.trim() || undefined;
+  const signInTemplateId = opts.signInTemplateId?.trim() || undefined;
 
   const client = new NotifyClient(baseUrl, apiKey);
   client.setClient(httpClientWithDeadline(timeoutMs));
@@ -210,6 +215,11 @@ export function createGovukNotify(opts: GovukNotifyOptions): NotifySender {
     async sendOperatorEmail(email, personalisation, reference) {
       if (!operatorTemplateId) return { status: 'disabled', reason: OPERATOR_TEMPLATE_MISSING };
       return email_(operatorTemplateId, email, { ...personalisation }, reference);
+    },
+
+    async sendSignInEmail(email, personalisation, reference) {
+      if (!signInTemplateId) return { status: 'disabled', reason: SIGN_IN_TEMPLATE_MISSING };
+      return email_(signInTemplateId, email, { ...personalisation }, reference);
     },
 
     async findByReference(reference, type) {

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import express from 'express';
 import type { AckOutcome, AlertKind } from '../../domain/admission-event.js';
 import type { CancelsCode, DestinationCategory } from '../../domain/clinical.js';
 import { ASSET_FILES, createAssetsRouter } from './assets.js';
 import { CSRF_FIELD, issueCsrfToken, verifyCsrfToken } from './csrf.js';
 import { createSlidingWindowLimiter } from './rate-limit.js';
+import { pageSecurityHeaders } from './security-headers.js';
 import {
   OUTCOMES,
   createViewEnvironment,
@@ -93,8 +93,6 @@ export const DEFAULT_RATE_LIMIT = { windowMs: 5 * 60 * 1000, max: 30, maxPerIp: 
 /** Link tokens are URL-safe random strings; anything else is answered 404 without asking `lookup`. */
 const TOKEN_PATTERN = /^[A-Za-z0-9_~.-]{8,256}$/;
 const MAX_NAME_LENGTH = 100;
-/** Frutiger is not in nhsuk-frontend: its CSS loads it from here (falling back to Arial when blocked). */
-const NHS_FONTS_ORIGIN = 'https://assets.nhs.uk';
 
 type SummaryRow = { key: { text: string }; value: { text: string } };
 
@@ -124,32 +122,7 @@ export function createAckPagesRouter(deps: AckPageDeps): express.Router {
   router.use('/assets', createAssetsRouter());
 
   /** Security headers and the CSP nonce for every page. */
-  router.use((_req, res, next) => {
-    const nonce = randomBytes(16).toString('base64');
-    res.locals['cspNonce'] = nonce;
-    res.set({
-      'Cache-Control': 'no-store',
-      'Referrer-Policy': 'no-referrer',
-      'X-Robots-Tag': 'noindex, nofollow',
-      'X-Frame-Options': 'DENY',
-      'X-Content-Type-Options': 'nosniff',
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Resource-Policy': 'same-origin',
-      'Content-Security-Policy': [
-        "default-src 'none'",
-        `script-src 'self' 'nonce-${nonce}'`,
-        "style-src 'self'",
-        "img-src 'self'",
-        `font-src 'self' ${NHS_FONTS_ORIGIN}`,
-        "manifest-src 'self'",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-      ].join('; '),
-    });
-    next();
-  });
+  router.use(pageSecurityHeaders());
   router.use('/assets', (req, res) => notFound(req, res));
 
   const rateLimited: express.RequestHandler<{ token: string }> = async (req, res, next) => {

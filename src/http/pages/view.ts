@@ -6,16 +6,17 @@ import { eventWords, type AlertMeaning } from '../../domain/alert-text.js';
 import { NHSUK_FRONTEND_DIST } from './assets.js';
 
 /** Folder of this module's templates (`layout.njk` extends nhsuk-frontend's `nhsuk/template.njk`). */
-const TEMPLATES_DIR = fileURLToPath(new URL('./templates', import.meta.url));
+export const TEMPLATES_DIR = fileURLToPath(new URL('./templates', import.meta.url));
 
 /**
- * A nunjucks environment for the acknowledgement pages: autoescaping on, looking up our templates first, then
+ * A nunjucks environment for pages for people (by default the acknowledgement pages' templates; the portal passes
+ * its own folders): autoescaping on, looking up those templates first, then
  * nhsuk-frontend's (`nhsuk/template.njk`, `nhsuk/components/<name>/macro.njk`; its own templates also `extends
  * "template.njk"`, hence `dist/nhsuk` too). Templates are compiled once and cached.
  */
-export function createViewEnvironment(): nunjucks.Environment {
+export function createViewEnvironment(templateDirs: readonly string[] = [TEMPLATES_DIR]): nunjucks.Environment {
   const loader = new nunjucks.FileSystemLoader(
-    [TEMPLATES_DIR, NHSUK_FRONTEND_DIST, join(NHSUK_FRONTEND_DIST, 'nhsuk')],
+    [...templateDirs, NHSUK_FRONTEND_DIST, join(NHSUK_FRONTEND_DIST, 'nhsuk')],
     { noCache: false, watch: false },
   );
   return new nunjucks.Environment(loader, {
