@@ -200,9 +200,13 @@ function reviewSelect(db: Db) {
       hospitalName: hospitals.name,
       visitNumber: admissions.visitNumber,
       workflowId: admissions.workflowId,
+      status: admissions.status,
       statusReasonCode: admissions.statusReasonCode,
       statusReason: admissions.statusReason,
       since,
+      nhsNumber: admissions.nhsNumber,
+      reviewResolution: admissions.reviewResolution,
+      reviewResolvedAt: admissions.reviewResolvedAt,
       candidates: sql<{ providerId: string; providerOds: string }[] | null>`(
         select jsonb_agg(jsonb_build_object('providerId', ${providers.id}, 'providerOds', ${providers.odsCode})
                          order by ${providers.odsCode})
@@ -225,13 +229,16 @@ export function reviewQueue(db: Db) {
   return query.where(waitingForReview).orderBy(since, asc(admissions.id)).limit(1000);
 }
 
-/** One stay of the review queue (undefined when it is not waiting for review), with the NHS number it is on. */
+/**
+ * One stay as a review item, whether or not it is still waiting (`waiting`; `reviewResolution` says how it was
+ * resolved), with the NHS number it is on; undefined when there is no such stay.
+ */
 export async function reviewItem(db: Db, id: string) {
   const { query } = reviewSelect(db);
-  const [row] = await query.where(and(eq(admissions.id, id), waitingForReview));
+  const [row] = await query.where(eq(admissions.id, id));
   if (!row) return undefined;
-  const [nhs] = await db.orm.select({ nhsNumber: admissions.nhsNumber }).from(admissions).where(eq(admissions.id, id));
-  return { ...row, nhsNumber: nhs?.nhsNumber ?? null };
+  const { status, reviewResolvedAt, ...item } = row;
+  return { ...item, waiting: status === 'unmatched' && reviewResolvedAt === null };
 }
 
 /**

@@ -238,7 +238,9 @@ describe('the review queue', () => {
     expect(noClient.text).not.toContain('id="match-candidate"');
     const noCandidate = await operator.post(`${itemPath}/match`, { providerId: provider.id });
     expect(noCandidate.status).toBe(400);
-    expect(noCandidate.text).toContain('Select the provider whose client this is');
+    expect(noCandidate.text).toContain(
+      'This stay has no valid NHS number to match on: enter the number the hospital confirmed',
+    );
     // no CSRF token: refused before anything happens
     const forged = await operator.post(`${itemPath}/dismiss`, { _csrf: null, note: 'x' });
     expect(forged.status).toBe(403);
@@ -343,8 +345,8 @@ describe('hospitals, providers and rejected messages', () => {
 
   it('the review queue and an item pass axe and fit 320 px', async () => {
     const { item } = await unmatchedStay(() => ({ 'PID-7': '' }));
-    (await expectGoodPage('/portal/operator/review', 'Review queue')).close();
-    (await expectGoodPage(`/portal/operator/review/${item.admissionId}`, /^Visit /)).close();
+    await (await expectGoodPage('/portal/operator/review', 'Review queue')).close();
+    await (await expectGoodPage(`/portal/operator/review/${item.admissionId}`, /^Visit /)).close();
   });
 });
 

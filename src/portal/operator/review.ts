@@ -22,6 +22,7 @@ const uuid = z.string().uuid();
 const FIELD_MESSAGES = {
   providerId: 'Select the provider whose client this is',
   nhsNumber: 'Enter a valid NHS number: 10 digits, like 943 476 5919',
+  noNhsNumber: 'This stay has no valid NHS number to match on: enter the number the hospital confirmed',
   note: 'Enter why you are dismissing this item (up to 2000 characters)',
   matchNote: 'The note must be 2000 characters or fewer',
 } as const;
@@ -65,31 +66,39 @@ export function createReviewPages(deps: PortalDeps): Router {
     });
   });
 
-  /** The item and its forms; `form` and `errors` when a submission is shown again. */
-  async function showItem(req: Request, res: Response, form: Form = {}, errors: Record<string, string> = {}) {
+  /** The review item of the request's `:admissionId`; a page that is not found when there is no such stay. */
+  async function itemOf(req: Request) {
     const id = String(req.params['admissionId']);
     const item = uuid.safeParse(id).success ? await admissions.reviewItem(db, id) : undefined;
-    if (!item) {
-      // resolved already (by another operator, or this form sent twice), or no such stay
-      const stay = uuid.safeParse(id).success ? await admissions.stayRef(db, id) : undefined;
-      if (!stay) throw new PortalNotFound();
-      res.status(res.statusCode === 200 ? 409 : res.statusCode);
-      return render(res, 'message.njk', {
-        title: 'Already resolved',
-        heading: 'This item is no longer waiting for review',
-        paragraphs: ['Another operator may have resolved it, or the form was sent twice. Nothing has been changed.'],
-        link: { href: '/portal/operator/review', text: 'Go to the review queue' },
-      });
-    }
+    if (!item) throw new PortalNotFound();
+    return item;
+  }
+
+  type Item = Awaited<ReturnType<typeof itemOf>>;
+
+  /** 409: resolved already (by another operator, or this form sent twice); nothing was changed. */
+  function alreadyResolved(res: Response) {
+    res.status(409);
+    render(res, 'message.njk', {
+      title: 'Already resolved',
+      heading: 'This item is no longer waiting for review',
+      paragraphs: ['Another operator may have resolved it, or the form was sent twice. Nothing has been changed.'],
+      link: { href: '/portal/operator/review', text: 'Go to the review queue' },
+    });
+  }
+
+  /** The item and its forms; `form` and `errors` when a submission is shown again (status already set). */
+  async function showItem(res: Response, item: Item, form: Form = {}, errors: Record<string, string> = {}) {
+    if (!item.waiting) return alreadyResolved(res);
     const [candidates, everyProvider] = await Promise.all([
       item.nhsNumber ? providers.clientsWithNhsNumber(db, item.nhsNumber) : Promise.resolve([]),
       providers.list(db),
     ]);
     const names = new Map(everyProvider.map((p) => [p.id, p.name]));
-    const references = await Promise.all(candidates.map((c) => providers.getClient(db, c.clientId)));
+    const clients = await Promise.all(candidates.map((c) => providers.getClient(db, c.clientId)));
     const errorList = Object.entries(errors).map(([name, text]) => ({ text, href: `#${name}` }));
     render(res, 'operator/review-item.njk', {
-      title: `Review ${item.visitNumber}`,
+      title: `Review visit ${item.visitNumber}`,
       hasError: errorList.length > 0,
       errors: errorList,
       fieldErrors: errors,
@@ -100,7 +109,6 @@ export function createReviewPages(deps: PortalDeps): Router {
         hospitalOds: item.hospitalOds,
         visitNumber: item.visitNumber,
         since: item.since,
-        reasonCode: item.statusReasonCode,
         reason: sentence(item.statusReason),
         workflowId: item.workflowId,
         temporalUrl: stayUrl(item.workflowId),
@@ -109,34 +117,33 @@ export function createReviewPages(deps: PortalDeps): Router {
         providerId: c.providerId,
         providerOds: c.providerOds,
         providerName: names.get(c.providerId) ?? c.providerOds,
-        reference: references[i]?.reference ?? null,
+        reference: clients[i]?.reference ?? null,
       })),
       providers: everyProvider.map((p) => ({ id: p.id, name: p.name, odsCode: p.odsCode })),
     });
   }
 
-  r.get('/review/:admissionId', (req, res) => showItem(req, res));
+  r.get('/review/:admissionId', async (req, res) => showItem(res, await itemOf(req)));
 
   /** Resolves through the API's function; a refusal shows the item again with the problem beside its field. */
-  async function resolve(req: Request, res: Response, r: Resolution, form: Form) {
-    const id = String(req.params['admissionId']);
-    if (!uuid.safeParse(id).success || !(await admissions.reviewItem(db, id))) return showItem(req, res, form);
-    const out = await resolveReview({ ...deps, stays }, id, r, operatorActor(portalUser(req)));
+  async function resolve(req: Request, res: Response, item: Item, r: Resolution, form: Form) {
+    const out = await resolveReview({ ...deps, stays }, item.id, r, operatorActor(portalUser(req)));
     switch (out.kind) {
       case 'no-such-admission':
         throw new PortalNotFound();
       case 'no-such-client':
         res.status(422);
-        return showItem(req, res, form, {
+        return showItem(res, item, form, {
           [form.nhsNumber !== undefined ? 'nhsNumber' : 'providerId']: NO_SUCH_CLIENT,
         });
       case 'not-woken':
+        // the match is recorded: the same form again (allowed for a matched item) wakes the stay
         res.status(503);
-        return render(res, 'message.njk', {
-          title: 'Match not finished',
-          heading: 'The match is recorded, but the provider has not been alerted yet',
-          paragraphs: [NOT_WOKEN],
-          link: { href: '/portal/operator/review', text: 'Go to the review queue' },
+        return render(res, 'operator/review-retry.njk', {
+          title: 'Provider not alerted yet',
+          item: { id: item.id, visitNumber: item.visitNumber },
+          detail: NOT_WOKEN,
+          fields: Object.entries(form).filter((e): e is [string, string] => typeof e[1] === 'string'),
         });
       case 'matched':
       case 'dismissed':
@@ -146,12 +153,13 @@ export function createReviewPages(deps: PortalDeps): Router {
 
   /**
    * Match: a candidate (`providerId`; the stay's own NHS number, which the page never shows) or any provider with an
-   * NHS number the operator enters (`nhsNumber`, e.g. the corrected one from the hospital).
+   * NHS number the operator enters (`otherProviderId`, `nhsNumber`: e.g. the corrected one from the hospital). An
+   * item already matched may be matched again, as the API allows: that is how a match whose stay could not be woken
+   * is retried.
    */
   r.post('/review/:admissionId/match', async (req, res) => {
-    const id = String(req.params['admissionId']);
-    const item = uuid.safeParse(id).success ? await admissions.reviewItem(db, id) : undefined;
-    if (!item) return showItem(req, res);
+    const item = await itemOf(req);
+    if (!item.waiting && item.reviewResolution !== 'matched') return alreadyResolved(res);
     // the second form names another provider and an NHS number; the first, a candidate (the stay's NHS number)
     const typed = field(req.body, 'nhsNumber');
     const form: Form =
@@ -170,24 +178,27 @@ export function createReviewPages(deps: PortalDeps): Router {
       for (const issue of parsed.error.issues) {
         const name = issue.path[0];
         if (name === 'note') errors['matchNote'] ??= FIELD_MESSAGES.matchNote;
-        else if (name === 'nhsNumber') errors['nhsNumber'] ??= FIELD_MESSAGES.nhsNumber;
+        else if (name === 'nhsNumber')
+          errors['nhsNumber'] ??= typed === undefined ? FIELD_MESSAGES.noNhsNumber : FIELD_MESSAGES.nhsNumber;
         else if (typed !== undefined) errors['otherProviderId'] ??= FIELD_MESSAGES.providerId;
         else errors['providerId'] ??= FIELD_MESSAGES.providerId;
       }
       res.status(400);
-      return showItem(req, res, form, errors);
+      return showItem(res, item, form, errors);
     }
-    return resolve(req, res, parsed.data, form);
+    return resolve(req, res, item, parsed.data, form);
   });
 
   r.post('/review/:admissionId/dismiss', async (req, res) => {
+    const item = await itemOf(req);
+    if (!item.waiting) return alreadyResolved(res);
     const form: Form = { note: field(req.body, 'note') };
     const parsed = resolution.safeParse({ action: 'dismiss', note: form.note ?? '' });
     if (!parsed.success) {
       res.status(400);
-      return showItem(req, res, form, { note: FIELD_MESSAGES.note });
+      return showItem(res, item, form, { note: FIELD_MESSAGES.note });
     }
-    return resolve(req, res, parsed.data, form);
+    return resolve(req, res, item, parsed.data, form);
   });
 
   return r;
