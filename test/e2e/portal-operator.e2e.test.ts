@@ -247,6 +247,7 @@ describe('the review queue', () => {
     expect(forged.text).toContain('Sorry, we could not accept that form');
     expect((await review()).some((i) => i.admissionId === item.admissionId)).toBe(true);
 
+    expect((await operator.get('/portal/operator')).location).toBe('/portal/operator/review');
     expect((await operator.get('/portal/operator/review/not-an-id')).status).toBe(404);
     expect((await operator.get('/portal/operator/review/00000000-0000-4000-8000-000000000000')).status).toBe(404);
   });

@@ -12,6 +12,7 @@ import { createReviewPages } from './review.js';
 
 export function createOperatorPages(deps: PortalDeps): Router {
   const r = Router();
+  r.get('/', (_req, res) => res.redirect(303, '/portal/operator/review'));
   r.use(createReviewPages(deps));
   r.use(createHospitalPages(deps));
   r.use(createProviderPages(deps));
