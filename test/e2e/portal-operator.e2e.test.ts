@@ -354,6 +354,38 @@ describe('hospitals, providers and rejected messages', () => {
   });
 });
 
+describe('without JavaScript', () => {
+  it('every operator page fits 320 px and an item is dismissed with scripts off', async () => {
+    const { svc } = story;
+    const { item } = await unmatchedStay(() => ({ 'PID-3': 'RX1001234^^^RX1^MR' }));
+    const noScript = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 320, height: 800 } });
+    await noScript.route('https://assets.nhs.uk/**', (route) => route.abort());
+    await noScript.addCookies(await context.cookies());
+    try {
+      const p = await noScript.newPage();
+      for (const path of [
+        '/portal/operator/review',
+        `/portal/operator/review/${item.admissionId}`,
+        '/portal/operator/hospitals',
+        `/portal/operator/hospitals/${rr8.id}`,
+        '/portal/operator/providers',
+        `/portal/operator/providers/${provider.id}`,
+        '/portal/operator/messages',
+      ]) {
+        expect((await p.goto(svc.baseUrl + path))?.status(), path).toBe(200);
+        expect(await p.evaluate('document.documentElement.scrollWidth'), `${path} at 320 px`).toBeLessThanOrEqual(320);
+      }
+      await p.goto(`${svc.baseUrl}/portal/operator/review/${item.admissionId}`);
+      await p.fill('#note', 'Duplicate of another stay');
+      await p.click('#dismiss');
+      await p.waitForURL('**/portal/operator/review?resolved=dismissed');
+      expect((await review()).some((i) => i.admissionId === item.admissionId)).toBe(false);
+    } finally {
+      await noScript.close();
+    }
+  });
+});
+
 describe('roles', () => {
   it('a coordinator is refused every operator page and action; a visitor is sent to sign in', async () => {
     const { svc } = story;
