@@ -389,6 +389,8 @@ async function main() {
         ADMIN_TOKEN: adminToken,
         PORT: String(httpPortWanted),
         MLLP_PORT: String(mllpPortWanted),
+        // served as in production (counted on every message), on a free port
+        METRICS_PORT: String(await freePort()),
         HOST: '127.0.0.1',
         PUBLIC_BASE_URL: `http://127.0.0.1:${httpPortWanted}`,
       },

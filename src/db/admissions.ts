@@ -347,7 +347,7 @@ export async function reviewNotice(db: Db, id: string) {
  */
 export async function startOperatorMessage(
   db: Db,
-  m: Pick<OperatorMessage, 'id' | 'kind' | 'channel' | 'admissionId'>,
+  m: Pick<OperatorMessage, 'id' | 'kind' | 'channel'> & Partial<Pick<OperatorMessage, 'admissionId' | 'hospitalId'>>,
 ): Promise<OperatorMessage['status'] | undefined> {
   await db.orm
     .insert(operatorMessages)

@@ -52,8 +52,8 @@ export interface FeedMessage {
 export interface FeedPlan {
   /** the silence to record (null: not silent) */
   silentSince: string | null;
-  /** the message to send, if the state changed (or a known silence must be made sure of) */
-  message?: FeedMessage;
+  /** the messages to send, in order (none when nothing changed) */
+  messages: FeedMessage[];
   /** how long to sleep before the next look (ms) */
   wakeInMs: number;
 }
@@ -62,28 +62,36 @@ export interface FeedPlan {
 export const IDLE_WAKE_MS = 24 * 3600 * 1000;
 
 /**
- * One step of the watcher. `known` is the silence the watcher knows of (recorded and announced, or being announced),
- * null when none. Going silent announces `feed-silent`; a silence that ends because a message arrived after it began
- * announces `feed-resumed`; a silence that ends because the threshold was raised or set to 0 (nothing arrived)
- * ends without a message. `ensure`: announce a known silence again (a fresh watcher run makes sure a silence
- * recorded by an earlier run was told; the message id makes the repeat a no-op).
+ * One look of the watcher. `known` is the silence the watcher knows of (recorded and told), null when none. Going
+ * silent tells `feed-silent`; a silence that ends because a message arrived after it began tells `feed-resumed`
+ * (also when the feed is silent again by the next look: then `feed-resumed` and a new `feed-silent`); a silence that
+ * ends because the threshold was raised or set to 0, with nothing arrived, ends without a message. `ensure`: tell a
+ * known silence again (a fresh watcher run makes sure a silence recorded by an earlier run was told; the message id
+ * makes the repeat a no-op).
  */
 export function planFeed(f: FeedFacts, known: string | null, nowMs: number, ensure = false): FeedPlan {
   const since = silentSince(f, nowMs);
-  if (since !== null) {
-    const recheck = Math.min(RECOVERY_CHECK_SECONDS, f.silenceAlertSeconds) * 1000;
-    // the same gap, still silent: nothing new to tell (unless a fresh run makes sure)
-    const message: FeedMessage | undefined =
-      since !== known || ensure ? { kind: 'feed-silent', silentSince: since } : undefined;
-    // a silence that replaced another without a message in between cannot happen (the start only moves with a
-    // message), except after a threshold change: then the newer one is announced and the older one is over
-    return { silentSince: since, ...(message ? { message } : {}), wakeInMs: Math.max(1000, recheck) };
+  const messages: FeedMessage[] = [];
+  const spokeSince = (t: string) => f.lastMessageAt !== null && Date.parse(f.lastMessageAt) > Date.parse(t);
+  if (known !== null && since !== known && spokeSince(known)) {
+    messages.push({ kind: 'feed-resumed', silentSince: known });
   }
-  const resumed =
-    known !== null && f.lastMessageAt !== null && Date.parse(f.lastMessageAt) > Date.parse(known)
-      ? ({ kind: 'feed-resumed', silentSince: known } as const)
-      : undefined;
+  if (since !== null) {
+    if (since !== known || ensure) messages.push({ kind: 'feed-silent', silentSince: since });
+    const recheck = Math.min(RECOVERY_CHECK_SECONDS, f.silenceAlertSeconds) * 1000;
+    return { silentSince: since, messages, wakeInMs: Math.max(1000, recheck) };
+  }
   const at = silentAt(f);
-  const wakeInMs = at === undefined ? IDLE_WAKE_MS : Math.max(1, at - nowMs);
-  return { silentSince: null, ...(resumed ? { message: resumed } : {}), wakeInMs };
+  return { silentSince: null, messages, wakeInMs: at === undefined ? IDLE_WAKE_MS : Math.max(1, at - nowMs) };
+}
+
+/** A threshold in words for people: `2 hours`, `90 minutes`, `3 seconds`. */
+export function durationWords(seconds: number): string {
+  const [n, unit] =
+    seconds % 3600 === 0
+      ? [seconds / 3600, 'hour']
+      : seconds % 60 === 0
+        ? [seconds / 60, 'minute']
+        : [seconds, 'second'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
 }

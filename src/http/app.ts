@@ -17,6 +17,8 @@ import { createHl7Routes } from './routes/hl7.js';
 import { createFhirRoutes } from './routes/fhir.js';
 import { createMessageRoutes } from './routes/messages.js';
 import { createHospitalSecurityRoutes } from './routes/hospitals-security.js';
+import { createFeedRoutes } from './routes/feeds.js';
+import { createReportRoutes } from './routes/reports.js';
 import { createRegistryRoutes } from './routes/registry.js';
 import { createReviewRoutes } from './routes/review.js';
 import { createAckLinkPages } from './routes/ack-links.js';
@@ -67,6 +69,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/v1', createMessageRoutes(deps));
   app.use('/v1', createRegistryRoutes(deps));
   app.use('/v1', createHospitalSecurityRoutes(deps));
+  app.use('/v1', createFeedRoutes(deps));
+  app.use('/v1', createReportRoutes(deps));
   app.use('/v1', createAlertRoutes(deps));
   app.use('/v1', createAuditRoutes(deps));
   app.use('/v1', createUserRoutes(deps));

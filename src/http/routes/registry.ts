@@ -14,6 +14,7 @@ import type { AppDeps } from '../app.js';
 import { hashKey, newApiKey, principal, requireAdmin, requireProviderAccess } from '../auth.js';
 import { HttpProblem, notFound } from '../problem.js';
 import { parseClientCsv } from './client-csv.js';
+import { silenceAlertSecondsShape, wakeFeedWatcher } from './feeds.js';
 import { mllpSendersGiven, mllpSendersShape, saveMllpSenders, withMllpSenders } from './hospitals-security.js';
 
 const odsCode = z
@@ -22,8 +23,8 @@ const odsCode = z
   .regex(/^[A-Z0-9]{3,10}$/i, 'must be an ODS code: 3 to 10 letters and digits')
   .transform((s) => s.toUpperCase());
 const orgBody = z.object({ odsCode, name: z.string().trim().min(1).max(200) }).strict();
-/** A hospital may also carry its MLLP senders (CONTRACT.md "Security defaults"). */
-const hospitalBody = orgBody.extend(mllpSendersShape);
+/** A hospital may also carry its MLLP senders (CONTRACT.md "Security defaults") and its feed's silence threshold. */
+const hospitalBody = orgBody.extend(mllpSendersShape).extend(silenceAlertSecondsShape);
 
 const isoDate = z
   .string()
@@ -106,13 +107,26 @@ export function createRegistryRoutes(deps: AppDeps): Router {
       requireAdmin(req);
       const body = parseBody(kind === 'hospital' ? hospitalBody : orgBody, req.body);
       const apiKey = newApiKey(kind);
-      const row = await orgs.register(db, { odsCode: body.odsCode, name: body.name, keyHash: hashKey(apiKey) });
+      const org = { odsCode: body.odsCode, name: body.name, keyHash: hashKey(apiKey) };
+      const silence = (body as { silenceAlertSeconds?: number }).silenceAlertSeconds;
+      const row =
+        kind === 'hospital'
+          ? await hospitals.register(db, { ...org, ...(silence !== undefined ? { silenceAlertSeconds: silence } : {}) })
+          : await providers.register(db, org);
       if (!row) throw new HttpProblem(409, 'Conflict', `A ${kind} with ODS code ${body.odsCode} is already registered`);
       // a hospital registered without its MLLP senders cannot send over MLLP: never less safe if this step fails
       if (kind === 'hospital') await saveMllpSenders(db, row.id, body);
       await auditBy(db, req, `${kind}.registered`, kind, row.id);
-      if (kind === 'hospital') deps.mllpSendersChanged?.();
-      res.status(201).json({ ...row, ...mllpSendersGiven(body), apiKey });
+      if (kind === 'hospital') {
+        deps.mllpSendersChanged?.();
+        await wakeFeedWatcher(deps, row, false);
+      }
+      res.status(201).json({
+        ...row,
+        ...mllpSendersGiven(body),
+        ...(silence !== undefined ? { silenceAlertSeconds: silence } : {}),
+        apiKey,
+      });
     });
     r.get(`/${path}`, async (req, res) => {
       requireAdmin(req);
