@@ -81,6 +81,8 @@ export interface AcknowledgeInput {
   alertId: string;
   by: string;
   outcome?: AckOutcome;
+  /** the portal user who acknowledges (alerts.acknowledged_by_user_id); the workflow passes it through unread */
+  userId?: string;
 }
 
 export interface AlertAck {

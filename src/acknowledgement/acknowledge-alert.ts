@@ -9,10 +9,13 @@ import type { Db } from '../db/client.js';
 import type { AckOutcome } from '../domain/admission-event.js';
 import { acknowledgeUpdate } from '../../workflows/definitions.js';
 
-/** Acknowledges once (a second acknowledgement returns the first); undefined when there is no such alert. */
+/**
+ * Acknowledges once (a second acknowledgement returns the first); undefined when there is no such alert. `userId`:
+ * the portal user who acknowledges (recorded on the alert beside `by`).
+ */
 export async function acknowledgeAlert(
   deps: { db: Db; temporal: Client },
-  input: { alertId: string; by: string; outcome?: AckOutcome; actor?: string },
+  input: { alertId: string; by: string; outcome?: AckOutcome; actor?: string; userId?: string },
 ): Promise<alerts.AlertAckView | undefined> {
   const alert = await alerts.workflowOf(deps.db, input.alertId);
   if (!alert) return undefined;
@@ -20,7 +23,14 @@ export async function acknowledgeAlert(
     const handle = deps.temporal.workflow.getHandle(alert.workflowId);
     const update = () =>
       handle.executeUpdate(acknowledgeUpdate, {
-        args: [{ alertId: input.alertId, by: input.by, ...(input.outcome ? { outcome: input.outcome } : {}) }],
+        args: [
+          {
+            alertId: input.alertId,
+            by: input.by,
+            ...(input.outcome ? { outcome: input.outcome } : {}),
+            ...(input.userId ? { userId: input.userId } : {}),
+          },
+        ],
       });
     try {
       return await update();

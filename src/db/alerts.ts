@@ -2,7 +2,7 @@
  * Alerts and what hangs off each: its deliveries (one per step, contact and channel; the id is the idempotency
  * key) and its one-time acknowledgement links (`ack_tokens`).
  */
-import { and, asc, desc, eq, gt, isNotNull, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { AckOutcome, Channel } from '../domain/admission-event.js';
 import { defaultOutcome, meaningOfAlert } from '../domain/alert-text.js';
 import * as audit from './audit.js';
@@ -13,6 +13,7 @@ import {
   admissions,
   alerts,
   clients,
+  contacts,
   deliveries,
   hospitals,
   inboundMessages,
@@ -121,7 +122,7 @@ const ackView = (r: Pick<Alert, 'id' | 'status' | 'acknowledgedAt' | 'acknowledg
  */
 export function acknowledge(
   db: Db,
-  input: { alertId: string; by: string; outcome?: AckOutcome; actor?: string },
+  input: { alertId: string; by: string; outcome?: AckOutcome; actor?: string; userId?: string },
 ): Promise<AlertAckView | undefined> {
   return transaction(db, async (tx) => {
     const [current] = await tx.orm.select(ackColumns).from(alerts).where(eq(alerts.id, input.alertId)).for('update');
@@ -130,11 +131,17 @@ export function acknowledge(
     const outcome = input.outcome ?? defaultOutcome(current.kind, meaningOfAlert(current));
     const [row] = await tx.orm
       .update(alerts)
-      .set({ status: 'acknowledged', acknowledgedAt: sql`now()`, acknowledgedBy: input.by, outcome })
+      .set({
+        status: 'acknowledged',
+        acknowledgedAt: sql`now()`,
+        acknowledgedBy: input.by,
+        acknowledgedByUserId: input.userId ?? null,
+        outcome,
+      })
       .where(eq(alerts.id, input.alertId))
       .returning(ackColumns);
     await audit.record(tx, {
-      actor: input.actor ?? 'coordinator',
+      actor: input.actor ?? (input.userId ? `user:${input.userId}` : 'coordinator'),
       action: 'alert.acknowledged',
       entityType: 'alert',
       entityId: input.alertId,
@@ -233,6 +240,10 @@ const details = {
   clientId: alerts.clientId,
   nhsNumber: clients.nhsNumber,
   reference: clients.reference,
+  /** the client as the provider registered them: shown only to the provider's signed-in users (the portal) */
+  givenName: clients.givenName,
+  familyName: clients.familyName,
+  dateOfBirth: clients.dateOfBirth,
   location: admissions.location,
 };
 
@@ -279,6 +290,38 @@ export function listOfStay(db: Db, admissionId: string, scope: AlertScope): Prom
     asc(alerts.createdAt),
     asc(alerts.id),
   );
+}
+
+// ---- alerts as the portal shows them (CONTRACT.md "Web portal", coordinator) ----
+
+/**
+ * A provider's alerts that still need someone (open, or unacknowledged after the last step), newest first. (One
+ * alert with its client's names: {@link find} with the provider's scope.)
+ */
+export function needingAction(db: Db, providerId: string): Promise<AlertDetails[]> {
+  return selectDetails(
+    db,
+    and(eq(alerts.providerId, providerId), inArray(alerts.status, ['open', 'unacknowledged'])),
+  ).orderBy(desc(alerts.createdAt), asc(alerts.id));
+}
+
+/** An alert's deliveries with the contact each went to, oldest first (the portal's timeline). */
+export function deliveriesWithContacts(db: Db, alertId: string) {
+  return db.orm
+    .select({
+      step: deliveries.step,
+      channel: deliveries.channel,
+      status: deliveries.status,
+      detail: deliveries.detail,
+      createdAt: deliveries.createdAt,
+      sentAt: deliveries.sentAt,
+      contactName: contacts.name,
+      contactRole: contacts.role,
+    })
+    .from(deliveries)
+    .leftJoin(contacts, eq(contacts.id, deliveries.contactId))
+    .where(eq(deliveries.alertId, alertId))
+    .orderBy(asc(deliveries.createdAt), asc(deliveries.step));
 }
 
 // ---- deliveries ----

@@ -303,6 +303,30 @@ describe('sessions', () => {
     );
   });
 
+  it('the open-alerts list polling does not count as activity; a page does', async () => {
+    const provider = await registerProvider(svc, unique('PP'));
+    const user = await addUser(provider, 'coordinator');
+    const s = await signIn(new PortalSession(svc.baseUrl), svc.baseUrl, user.email, notify);
+    const sid = decodeURIComponent(s.cookies.get('aa_portal')!).slice(2).split('.')[0]!;
+    const expiry = async () =>
+      (await svc.database.sql<{ expire: Date }[]>`select expire from portal_sessions where sid = ${sid}`)[0]!.expire;
+    // as if the page had been left alone for 20 minutes
+    const tenMinutesLeft = new Date(Date.now() + 10 * 60 * 1000).toISOString();
+    await svc.database.sql`update portal_sessions
+      set expire = ${tenMinutesLeft}::timestamptz,
+          sess = jsonb_set(sess, '{cookie,expires}', to_jsonb(${tenMinutesLeft}::text))
+      where sid = ${sid}`;
+    const before = await expiry();
+    const live = await s.get('/portal/alerts/live');
+    expect(live.status).toBe(200);
+    expect(live.text).toContain('There are no open alerts.');
+    expect(live.headers.get('x-open-alerts')).toBe('0');
+    // the same deadline (connect-pg-simple stores it to the second)
+    expect(Math.abs((await expiry()).getTime() - before.getTime())).toBeLessThan(1000);
+    await s.get('/portal/clients');
+    expect((await expiry()).getTime() - before.getTime()).toBeGreaterThan(19 * 60 * 1000);
+  });
+
   it('signing out ends the session: the old cookie opens nothing', async () => {
     const provider = await registerProvider(svc, unique('PO'));
     const user = await addUser(provider, 'coordinator');
