@@ -26,7 +26,12 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       production: false,
       databaseUrl: undefined,
-      temporal: { address: undefined, namespace: 'default', taskQueue: 'admission-alerts' },
+      temporal: {
+        address: undefined,
+        namespace: 'default',
+        taskQueue: 'admission-alerts',
+        uiUrl: 'http://localhost:8233',
+      },
       adminToken: undefined,
       publicBaseUrl: 'http://localhost:3000',
       notify: { apiKey: undefined, baseUrl: undefined },
@@ -61,7 +66,7 @@ describe('loadConfig', () => {
       mllpPort: 0,
       metricsPort: 0,
       databaseUrl: 'postgresql://u@db:5432/aa',
-      temporal: { address: 'temporal:7233', namespace: 'care', taskQueue: 'q1' },
+      temporal: { address: 'temporal:7233', namespace: 'care', taskQueue: 'q1', uiUrl: undefined },
       publicBaseUrl: 'http://localhost:8080',
       notify: { apiKey: NOTIFY_KEY, baseUrl: 'http://127.0.0.1:9999', smsTemplateId: TEMPLATE },
       ackTokenTtlSeconds: 2,
@@ -69,6 +74,16 @@ describe('loadConfig', () => {
     });
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://alerts.example.nhs.uk/' }).publicBaseUrl).toBe(
       'https://alerts.example.nhs.uk',
+    );
+  });
+
+  it('TEMPORAL_UI_URL: as given (no trailing slash); unset, the dev server UI only when npm start runs one', () => {
+    expect(loadConfig({ TEMPORAL_UI_URL: 'https://temporal.example.nhs.uk/' }).temporal.uiUrl).toBe(
+      'https://temporal.example.nhs.uk',
+    );
+    expect(loadConfig({ TEMPORAL_ADDRESS: 'temporal:7233' }).temporal.uiUrl).toBeUndefined();
+    expect(() => loadConfig({ TEMPORAL_UI_URL: 'temporal-ui:8080' })).toThrow(
+      'Invalid configuration: TEMPORAL_UI_URL must be an absolute http(s) URL',
     );
   });
 

@@ -48,6 +48,8 @@ const schema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('admission-alerts'),
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  /** the Temporal Web UI the operator pages link each stay to; default: the local dev server's when it is started */
+  TEMPORAL_UI_URL: httpUrl.optional(),
   /** at least 16 characters; at least 32 when NODE_ENV=production (checked in loadConfig) */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** HMAC key of the acknowledgement pages' CSRF tokens, the same in every API process; default: derived from ADMIN_TOKEN */
@@ -134,6 +136,12 @@ export interface Config {
     namespace: string;
     taskQueue: string;
     cliPath: string | undefined;
+    /**
+     * TEMPORAL_UI_URL without a trailing slash: the operator pages link a stay to `<uiUrl>/namespaces/<namespace>/
+     * workflows/<workflow id>`. Unset, `http://localhost:8233` (the UI of the dev server `npm start` runs) when
+     * TEMPORAL_ADDRESS is unset too; otherwise undefined (no links).
+     */
+    uiUrl: string | undefined;
   };
   adminToken: string | undefined;
   /** CSRF_SECRET as given (see {@link csrfSecretOf} for the one every replica uses) */
@@ -246,6 +254,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       cliPath: e.TEMPORAL_CLI_PATH,
+      uiUrl: (e.TEMPORAL_UI_URL ?? (e.TEMPORAL_ADDRESS === undefined ? 'http://localhost:8233' : undefined))?.replace(
+        /\/+$/,
+        '',
+      ),
     },
     adminToken: e.ADMIN_TOKEN,
     csrfSecret: e.CSRF_SECRET,

@@ -191,21 +191,23 @@ export async function hasNewerOpenStay(db: Db, id: string): Promise<boolean> {
 
 // ---- the review queue ----
 
-/**
- * Unmatched stays nobody has resolved yet, longest waiting first (at most 1000), each with the providers that have
- * a client of the stay's NHS number.
- */
-export function reviewQueue(db: Db) {
+/** A review item's columns: the stay, why it waits, since when, and the providers with a client of its NHS number. */
+function reviewSelect(db: Db) {
   const since = sql<Date | null>`coalesce(${admissions.unmatchedSince}, ${admissions.updatedAt})`;
-  return db.orm
+  const query = db.orm
     .select({
       id: admissions.id,
       hospitalOds: admissions.hospitalOds,
       hospitalName: hospitals.name,
       visitNumber: admissions.visitNumber,
+      workflowId: admissions.workflowId,
+      status: admissions.status,
       statusReasonCode: admissions.statusReasonCode,
       statusReason: admissions.statusReason,
       since,
+      nhsNumber: admissions.nhsNumber,
+      reviewResolution: admissions.reviewResolution,
+      reviewResolvedAt: admissions.reviewResolvedAt,
       candidates: sql<{ providerId: string; providerOds: string }[] | null>`(
         select jsonb_agg(jsonb_build_object('providerId', ${providers.id}, 'providerOds', ${providers.odsCode})
                          order by ${providers.odsCode})
@@ -213,27 +215,51 @@ export function reviewQueue(db: Db) {
         where ${clients.nhsNumber} = ${admissions.nhsNumber})`,
     })
     .from(admissions)
-    .leftJoin(hospitals, eq(hospitals.odsCode, admissions.hospitalOds))
-    .where(and(eq(admissions.status, 'unmatched'), isNull(admissions.reviewResolvedAt)))
-    .orderBy(since, asc(admissions.id))
-    .limit(1000);
+    .leftJoin(hospitals, eq(hospitals.odsCode, admissions.hospitalOds));
+  return { query, since };
 }
 
-/** An operator dismissed the stay's review item, with a note; audited. Returns when. */
-export function dismissReview(db: Db, id: string, note: string): Promise<Date> {
+const waitingForReview = and(eq(admissions.status, 'unmatched'), isNull(admissions.reviewResolvedAt));
+
+/**
+ * Unmatched stays nobody has resolved yet, longest waiting first (at most 1000), each with the providers that have
+ * a client of the stay's NHS number.
+ */
+export function reviewQueue(db: Db) {
+  const { query, since } = reviewSelect(db);
+  return query.where(waitingForReview).orderBy(since, asc(admissions.id)).limit(1000);
+}
+
+/**
+ * One stay as a review item, whether or not it is still waiting (`waiting`; `reviewResolution` says how it was
+ * resolved), with the NHS number it is on; undefined when there is no such stay.
+ */
+export async function reviewItem(db: Db, id: string) {
+  const { query } = reviewSelect(db);
+  const [row] = await query.where(eq(admissions.id, id));
+  if (!row) return undefined;
+  const { status, reviewResolvedAt, ...item } = row;
+  return { ...item, waiting: status === 'unmatched' && reviewResolvedAt === null };
+}
+
+/**
+ * An operator dismissed the stay's review item, with a note; audited with `actor` (`operator` for the API's token,
+ * the signed-in operator in the portal). Returns when.
+ */
+export function dismissReview(db: Db, id: string, note: string, actor = 'operator'): Promise<Date> {
   return transaction(db, async (tx) => {
     const [row] = await tx.orm
       .update(admissions)
       .set({
         reviewResolution: 'dismissed',
         reviewResolvedAt: sql`now()`,
-        reviewResolvedBy: 'operator',
+        reviewResolvedBy: actor,
         reviewNote: note,
       })
       .where(eq(admissions.id, id))
       .returning({ at: admissions.reviewResolvedAt });
     await audit.record(tx, {
-      actor: 'operator',
+      actor,
       action: 'review.dismissed',
       entityType: 'admission',
       entityId: id,
@@ -243,15 +269,19 @@ export function dismissReview(db: Db, id: string, note: string): Promise<Date> {
   });
 }
 
-/** An operator matched the stay to a provider's client (the stay is matched again); audited. Returns when. */
+/**
+ * An operator matched the stay to a provider's client (the stay is matched again); audited with `actor`, as
+ * {@link dismissReview}. Returns when.
+ */
 export function matchReview(
   db: Db,
   m: { admissionId: string; providerId: string; clientId: string; note: string | undefined },
+  actor = 'operator',
 ): Promise<Date> {
   return transaction(db, async (tx) => {
     await tx.orm
       .insert(reviewMatches)
-      .values({ admissionId: m.admissionId, providerId: m.providerId, clientId: m.clientId, by: 'operator' })
+      .values({ admissionId: m.admissionId, providerId: m.providerId, clientId: m.clientId, by: actor })
       .onConflictDoUpdate({
         target: [reviewMatches.admissionId, reviewMatches.providerId],
         set: { clientId: m.clientId },
@@ -261,13 +291,13 @@ export function matchReview(
       .set({
         reviewResolution: 'matched',
         reviewResolvedAt: sql`now()`,
-        reviewResolvedBy: 'operator',
+        reviewResolvedBy: actor,
         reviewNote: m.note ?? null,
       })
       .where(eq(admissions.id, m.admissionId))
       .returning({ at: admissions.reviewResolvedAt });
     await audit.record(tx, {
-      actor: 'operator',
+      actor,
       action: 'review.matched',
       entityType: 'admission',
       entityId: m.admissionId,

@@ -274,6 +274,18 @@ export function listClients(db: Db, providerId: string): Promise<ClientRow[]> {
     .orderBy(sql`${clients.familyName} nulls last`, asc(clients.nhsNumber));
 }
 
+/**
+ * How many clients each provider (or the one given) has registered, by provider id (providers with none are absent).
+ */
+export async function clientCounts(db: Db, providerId?: string): Promise<Map<string, number>> {
+  const rows = await db.orm
+    .select({ providerId: clients.providerId, count: sql<number>`count(*)::int` })
+    .from(clients)
+    .where(providerId === undefined ? undefined : eq(clients.providerId, providerId))
+    .groupBy(clients.providerId);
+  return new Map(rows.map((r) => [r.providerId, r.count]));
+}
+
 /** Every provider's client with this NHS number, by provider ODS code (matching an admission). */
 export function clientsWithNhsNumber(
   db: Db,

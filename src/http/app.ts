@@ -21,8 +21,8 @@ import { createFeedRoutes } from './routes/feeds.js';
 import { createReportRoutes } from './routes/reports.js';
 import { createRegistryRoutes } from './routes/registry.js';
 import { createReviewRoutes } from './routes/review.js';
-import { staySettingsOf } from '../temporal/stays.js';
 import { createAckLinkPages } from './routes/ack-links.js';
+import { staySettingsOf } from '../temporal/stays.js';
 import { createUserRoutes } from './routes/users.js';
 import { createPortal, type PortalOptions } from '../portal/app.js';
 
@@ -74,13 +74,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/v1', createAlertRoutes(deps));
   app.use('/v1', createAuditRoutes(deps));
   app.use('/v1', createUserRoutes(deps));
-  app.use(
-    '/v1',
-    createReviewRoutes({
-      ...deps,
-      stays: staySettingsOf(deps.config),
-    }),
-  );
+  app.use('/v1', createReviewRoutes({ ...deps, stays: staySettingsOf(deps.config) }));
 
   app.use((_req: Request, _res: Response, next: NextFunction) => {
     next(new HttpProblem(404, 'Not found', 'No such endpoint'));

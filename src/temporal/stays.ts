@@ -23,6 +23,26 @@ export interface StayStartSettings {
   historyLimit?: number;
 }
 
+/**
+ * The settings a stay's workflow starts with, from configuration (defaults as the relay's): what the API and the
+ * portal use when an operator's action starts a stay's workflow again.
+ */
+export function staySettingsOf(config: {
+  temporal?: { taskQueue: string } | undefined;
+  admissionLingerSeconds?: number | undefined;
+  reviewAlertSeconds?: number | undefined;
+  maxStaySeconds?: number | undefined;
+  workflowHistoryLimit?: number | undefined;
+}): StayStartSettings {
+  return {
+    taskQueue: config.temporal?.taskQueue ?? 'admission-alerts',
+    lingerSeconds: config.admissionLingerSeconds ?? 7 * 24 * 3600,
+    ...(config.reviewAlertSeconds !== undefined ? { reviewAlertSeconds: config.reviewAlertSeconds } : {}),
+    ...(config.maxStaySeconds !== undefined ? { maxStaySeconds: config.maxStaySeconds } : {}),
+    ...(config.workflowHistoryLimit !== undefined ? { historyLimit: config.workflowHistoryLimit } : {}),
+  };
+}
+
 export interface StayRef {
   admissionId: string;
   hospitalOds: string;
@@ -164,21 +184,4 @@ export async function signalStayResend(
     signal: resendSignal,
     signalArgs: [req],
   });
-}
-
-/** How stays' workflows are started, from the configuration (the relay and the operator actions use the same). */
-export function staySettingsOf(config: {
-  temporal?: { taskQueue: string };
-  admissionLingerSeconds?: number;
-  reviewAlertSeconds?: number;
-  maxStaySeconds?: number;
-  workflowHistoryLimit?: number;
-}): StayStartSettings {
-  return {
-    taskQueue: config.temporal?.taskQueue ?? 'admission-alerts',
-    lingerSeconds: config.admissionLingerSeconds ?? 7 * 24 * 3600,
-    ...(config.reviewAlertSeconds !== undefined ? { reviewAlertSeconds: config.reviewAlertSeconds } : {}),
-    ...(config.maxStaySeconds !== undefined ? { maxStaySeconds: config.maxStaySeconds } : {}),
-    ...(config.workflowHistoryLimit !== undefined ? { historyLimit: config.workflowHistoryLimit } : {}),
-  };
 }

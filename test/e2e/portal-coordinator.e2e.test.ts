@@ -32,7 +32,7 @@ import {
 } from '../support/scenario.js';
 
 /** Step 1's wait: time for the coordinator to acknowledge before step 2 would go out. */
-const STEP1_WAIT_SECONDS = 15;
+const STEP1_WAIT_SECONDS = 60;
 
 let story: Story;
 let notify: FakeNotify;
@@ -311,5 +311,20 @@ describe('a coordinator at work', () => {
     await expectFitsNarrow(page, 'You have signed out');
     const live = await new PortalSession(story.svc.baseUrl).get('/portal/alerts/live');
     expect(live.status).toBe(401);
+  });
+
+  it('when the session ends, the open-alerts page says the list stopped updating instead of showing a stale one', async () => {
+    await signIn(page, story.svc.baseUrl, coordinator.email, notify);
+    await page.goto(`${story.svc.baseUrl}/portal/alerts`);
+    expect(await page.locator('#alerts-stopped').isVisible()).toBe(false);
+    const cookie = (await context.cookies()).find((c) => c.name === 'aa_portal')!;
+    const sid = decodeURIComponent(cookie.value).slice(2).split('.')[0]!;
+    // thirty minutes pass without a person using the service (the polls do not count)
+    await story.svc.database.sql`update portal_sessions set expire = now() - interval '1 second' where sid = ${sid}`;
+    await page.locator('#alerts-stopped').waitFor({ state: 'visible', timeout: 20_000 });
+    expect(await page.locator('#open-alerts').isVisible()).toBe(false);
+    expect(await page.locator('main').innerText()).toContain('This list has stopped updating');
+    await expectAccessible(page, 'Alerts');
+    await expectFitsNarrow(page, 'Alerts');
   });
 });

@@ -6,36 +6,15 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import * as admissions from '../../db/admissions.js';
-import * as providers from '../../db/providers.js';
-import { isValidNhsNumber, normaliseNhsNumber } from '../../domain/nhs-number.js';
 import * as audit from '../../db/audit.js';
-import { signalStayClose, signalStayRematch, stayRefOf, type StayStartSettings } from '../../temporal/stays.js';
+import { NO_SUCH_CLIENT, NOT_WOKEN, resolution, resolveReview } from '../../review/resolve.js';
+import { signalStayClose, stayRefOf, type StayStartSettings } from '../../temporal/stays.js';
 import type { AppDeps } from '../app.js';
 import { principal } from '../auth.js';
 import { HttpProblem, notFound } from '../problem.js';
 import { parseBody } from './registry.js';
 
 const uuid = z.string().uuid();
-
-const resolveBody = z.discriminatedUnion('action', [
-  z
-    .object({
-      action: z.literal('match'),
-      providerId: z.string().uuid('must be a provider id'),
-      nhsNumber: z
-        .string()
-        .transform(normaliseNhsNumber)
-        .refine(isValidNhsNumber, 'must be a valid NHS number (10 digits, modulus 11)'),
-      note: z.string().trim().max(2000).optional(),
-    })
-    .strict(),
-  z
-    .object({
-      action: z.literal('dismiss'),
-      note: z.string().trim().min(1, 'must say why the item is dismissed').max(2000),
-    })
-    .strict(),
-]);
 
 export interface ReviewRouteDeps extends AppDeps {
   /** how stays' workflows are started: the relay's settings */
@@ -70,51 +49,33 @@ export function createReviewRoutes(deps: ReviewRouteDeps): Router {
     operatorOnly(req);
     const id = String(req.params.admissionId);
     if (!uuid.safeParse(id).success) throw notFound('admission');
-    const body = parseBody(resolveBody, req.body);
-    const adm = await admissions.stayRef(db, id);
-    if (!adm) throw notFound('admission');
-
-    if (body.action === 'dismiss') {
-      const resolvedAt = await admissions.dismissReview(db, id, body.note);
-      res.json({ admissionId: id, resolution: 'dismissed', note: body.note, resolvedAt: resolvedAt.toISOString() });
-      return;
+    const body = parseBody(resolution, req.body);
+    const out = await resolveReview(deps, id, body, 'operator');
+    switch (out.kind) {
+      case 'no-such-admission':
+        throw notFound('admission');
+      case 'no-such-client':
+        throw new HttpProblem(422, 'No such client', NO_SUCH_CLIENT);
+      case 'not-woken':
+        throw new HttpProblem(503, 'Service unavailable', NOT_WOKEN);
+      case 'dismissed':
+        res.json({
+          admissionId: id,
+          resolution: 'dismissed',
+          note: body.note,
+          resolvedAt: out.resolvedAt.toISOString(),
+        });
+        return;
+      case 'matched':
+        res.json({
+          admissionId: id,
+          resolution: 'matched',
+          providerId: out.providerId,
+          providerOds: out.providerOds,
+          resolvedAt: out.resolvedAt.toISOString(),
+        });
+        return;
     }
-
-    const client = await providers.clientOfProvider(db, body.providerId, body.nhsNumber);
-    if (!client) {
-      throw new HttpProblem(
-        422,
-        'No such client',
-        'That provider has no client registered with that NHS number: register the client first, then resolve',
-      );
-    }
-    const resolvedAt = await admissions.matchReview(db, {
-      admissionId: id,
-      providerId: body.providerId,
-      clientId: client.id,
-      note: body.note,
-    });
-    // the stay's workflow matches again (started again if it had finished): the provider's alerts go out
-    try {
-      await signalStayRematch(deps.temporal, deps.stays, stayRefOf(adm));
-    } catch (err) {
-      deps.logger.error(
-        { admissionId: id, err: (err as Error).message },
-        'could not signal the stay after a review match',
-      );
-      throw new HttpProblem(
-        503,
-        'Service unavailable',
-        'The match is recorded but the stay could not be woken: resolve again to retry',
-      );
-    }
-    res.json({
-      admissionId: id,
-      resolution: 'matched',
-      providerId: body.providerId,
-      providerOds: client.providerOds,
-      resolvedAt: resolvedAt.toISOString(),
-    });
   });
 
   /**
