@@ -38,4 +38,4 @@ CREATE UNIQUE INDEX "users_email_uq" ON "users" USING btree (lower("email")) WHE
 CREATE INDEX "users_provider_idx" ON "users" USING btree ("provider_id");--> statement-breakpoint
 ALTER TABLE "alerts" ADD CONSTRAINT "alerts_acknowledged_by_user_id_users_id_fk" FOREIGN KEY ("acknowledged_by_user_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "operator_messages" ADD CONSTRAINT "operator_messages_hospital_id_hospitals_id_fk" FOREIGN KEY ("hospital_id") REFERENCES "public"."hospitals"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-CREATE INDEX "inbound_messages_hospital_received_idx" ON "inbound_messages" USING btree ("hospital_ods","received_at");
+CREATE INDEX "inbound_messages_hospital_received_idx" ON "inbound_messages" USING btree ("hospital_ods","received_at") WHERE octet_length("inbound_messages"."hospital_ods") <= 64;

@@ -54,12 +54,12 @@ async function feedRows(db: Db, now: Date, hospitalId?: string): Promise<FeedRow
     from hospitals h
     left join lateral (
       select max(m.received_at) as at from inbound_messages m
-      where m.hospital_ods = h.ods_code and m.http_status <> 403 and m.received_at <= ${now}
+      where m.hospital_ods = h.ods_code and octet_length(m.hospital_ods) <= 64 and m.http_status <> 403 and m.received_at <= ${now}
     ) last on true
     left join lateral (
       select count(*) as messages, count(*) filter (where m.status = 'rejected') as rejected
       from inbound_messages m
-      where m.hospital_ods = h.ods_code and m.http_status <> 403 and m.received_at > ${since} and m.received_at <= ${now}
+      where m.hospital_ods = h.ods_code and octet_length(m.hospital_ods) <= 64 and m.http_status <> 403 and m.received_at > ${since} and m.received_at <= ${now}
     ) day on true
     where ${hospitalId === undefined ? sql`true` : sql`h.id = ${hospitalId}`}
     order by h.ods_code`;
@@ -121,7 +121,7 @@ export async function feedWatch(db: Db, hospitalId: string): Promise<FeedWatch |
     select h.ods_code as "odsCode", h.name, h.silence_alert_seconds as "silenceAlertSeconds",
       h.created_at as "registeredAt", h.feed_silent_since as recorded,
       (select max(m.received_at) from inbound_messages m
-        where m.hospital_ods = h.ods_code and m.http_status <> 403) as "lastMessageAt"
+        where m.hospital_ods = h.ods_code and octet_length(m.hospital_ods) <= 64 and m.http_status <> 403) as "lastMessageAt"
     from hospitals h where h.id = ${hospitalId}`;
   if (!row) return undefined;
   return {

@@ -45,7 +45,8 @@ export async function snapshot(db: Db): Promise<DatabaseSnapshot> {
     sql<{ ods_code: string; silence: number; threshold: number }[]>`
       select h.ods_code,
         greatest(0, extract(epoch from now() - coalesce(
-          (select max(m.received_at) from inbound_messages m where m.hospital_ods = h.ods_code),
+          (select max(m.received_at) from inbound_messages m
+            where m.hospital_ods = h.ods_code and octet_length(m.hospital_ods) <= 64 and m.http_status <> 403),
           h.created_at
         )))::float8 as silence,
         h.silence_alert_seconds as threshold

@@ -262,8 +262,11 @@ export const inboundMessages = pgTable(
       .on(t.id)
       .where(sql`${t.status} = 'accepted' and ${t.dispatchedAt} is null`),
     index('inbound_messages_admission_idx').on(t.admissionId),
-    // feed health and reports: a hospital's messages by time
-    index('inbound_messages_hospital_received_idx').on(t.hospitalOds, t.receivedAt),
+    // feed health and metrics: a hospital's messages by time. Partial: an MSH-4 of any length is stored as sent, and
+    // a btree entry has a size limit; queries add the same predicate (FEED_INDEXED) so the planner can use it
+    index('inbound_messages_hospital_received_idx')
+      .on(t.hospitalOds, t.receivedAt)
+      .where(sql`octet_length(${t.hospitalOds}) <= 64`),
     // readmission and identity fan-out look messages up by the patient's NHS number
     index('inbound_messages_nhs_idx').on(sql`(${t.parsed}->'patient'->>'nhsNumber')`),
   ],

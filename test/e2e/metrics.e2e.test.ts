@@ -122,7 +122,9 @@ describe('GET /metrics after known traffic', () => {
     e = await eventually(
       async () => {
         const s = await scrape(metricsUrl);
+        // the delivery latency is observed just after its delivery is counted: wait for both
         return sumOf(s, 'admission_alerts_deliveries_total') === 4 &&
+          valueOf(s, 'admission_alerts_alert_delivery_seconds_count') === 2 &&
           valueOf(s, 'admission_alerts_alerts_unacknowledged') === 1 &&
           valueOf(s, 'admission_alerts_alerts_open') === 1 &&
           valueOf(s, 'admission_alerts_relay_backlog') === 0
@@ -130,7 +132,7 @@ describe('GET /metrics after known traffic', () => {
           : undefined;
       },
       60_000,
-      'four deliveries, one open and one unacknowledged alert',
+      'four deliveries (two alerts timed), one open and one unacknowledged alert',
     );
   });
 
