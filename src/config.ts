@@ -35,6 +35,8 @@ const schema = z.object({
   PORT: port.default('3000'),
   HOST: z.string().default('0.0.0.0'),
   MLLP_PORT: port.default('2575'),
+  /** `GET /metrics` (Prometheus) on this port, on HOST; 0 turns it off */
+  METRICS_PORT: port.default('9464'),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
@@ -124,6 +126,8 @@ export interface Config {
   port: number;
   host: string;
   mllpPort: number;
+  /** Prometheus `/metrics` on this port; 0: off */
+  metricsPort: number;
   databaseUrl: string | undefined;
   temporal: {
     address: string | undefined;
@@ -235,6 +239,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: e.PORT,
     host: e.HOST,
     mllpPort: e.MLLP_PORT,
+    metricsPort: e.METRICS_PORT,
     databaseUrl: e.DATABASE_URL,
     temporal: {
       address: e.TEMPORAL_ADDRESS,

@@ -2,10 +2,17 @@
 import pino, { type Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 
-export function boot(): { config: Config; logger: Logger } {
+/**
+ * The configuration from the environment, and a logger. `defaults` fill variables the environment leaves unset and
+ * `overrides` replace what it says (`npm run demo` uses both).
+ */
+export function boot(
+  defaults: Record<string, string> = {},
+  overrides: Record<string, string> = {},
+): { config: Config; logger: Logger } {
   let config: Config;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig({ ...defaults, ...process.env, ...overrides });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -55,7 +62,16 @@ export async function runProduction(role: 'api' | 'worker'): Promise<void> {
       roles: [role],
       registerSearchAttributes: true,
     });
-    logger.info({ role, port: svc.httpPort, mllpPort: svc.mllpPort, taskQueue: config.temporal.taskQueue }, 'running');
+    logger.info(
+      {
+        role,
+        port: svc.httpPort,
+        mllpPort: svc.mllpPort,
+        metricsPort: svc.metricsPort,
+        taskQueue: config.temporal.taskQueue,
+      },
+      'running',
+    );
     onShutdown(logger, svc.stop);
   } catch (err) {
     fail(logger, err);

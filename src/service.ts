@@ -14,10 +14,14 @@ import pg from 'pg';
 import { createActivities } from '../activities/index.js';
 import { ConfigError, csrfSecretOf, sessionSecretOf, type Config } from './config.js';
 import { migrate, openDatabase, ping, type Database } from './db/client.js';
+import * as metricsQueries from './db/metrics.js';
 import * as rateLimits from './db/rate-limits.js';
 import { createApp } from './http/app.js';
 import { createIngest, type Ingest } from './ingest/ingest.js';
 import { startRelay, type Relay } from './ingest/relay.js';
+import { createMetrics, registerDatabaseGauges, type ServiceMetrics } from './metrics/metrics.js';
+import { startMetricsServer, type ExtraMetrics } from './metrics/server.js';
+import { sdkMetricsAddress, sdkMetricsReader } from './metrics/temporal-sdk.js';
 import { createMllpSenderAuth } from './mllp/sender-auth.js';
 import { createMllpServer, type MllpServer, type MllpTlsOptions } from './mllp/server.js';
 import type { NotifySender, WebhookSender } from './notify/channel.js';
@@ -29,7 +33,8 @@ import {
 } from './notify/govuk-notify.js';
 import { createWebhookSender } from './notify/webhook.js';
 import { connectTemporal, ensureSearchAttributes, temporalHealthy, type TemporalHandle } from './temporal/client.js';
-import { createWorker, installRuntimeLogger } from './temporal/worker.js';
+import { keepFeedWatchers } from './temporal/feeds.js';
+import { createWorker, installRuntime } from './temporal/worker.js';
 
 export type Role = 'api' | 'worker';
 
@@ -56,6 +61,8 @@ export interface RunningService {
   relay?: Relay;
   httpPort?: number;
   mllpPort?: number;
+  /** where `GET /metrics` listens (undefined when METRICS_PORT=0) */
+  metricsPort?: number;
   stop(): Promise<void>;
 }
 
@@ -95,9 +102,35 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     stops.push(() => temporal.close());
     if (opts.registerSearchAttributes) await ensureSearchAttributes(temporal.connection, config.temporal.namespace);
 
-    const ingest = createIngest({ db: database, logger });
+    // counted only when someone can read them (METRICS_PORT=0: nothing is counted, nothing listens)
+    const metrics: ServiceMetrics | undefined = config.metricsPort !== 0 ? createMetrics() : undefined;
+    const extraMetrics: ExtraMetrics[] = [];
+    let metricsPort: number | undefined;
+    if (metrics) {
+      registerDatabaseGauges(
+        metrics,
+        () => metricsQueries.snapshot(database),
+        (err) => logger.warn({ err: (err as Error).message }, 'cannot read the database gauges for /metrics'),
+      );
+      // first, so that a port in use stops the start before anything runs; the worker adds the SDK's part below
+      const server = await startMetricsServer({
+        port: config.metricsPort,
+        host: config.host,
+        registry: metrics.registry,
+        extra: extraMetrics,
+        logger,
+      }).catch((err: NodeJS.ErrnoException) => {
+        throw new Error(
+          `cannot serve /metrics on ${config.host}:${config.metricsPort} (METRICS_PORT): ${err.code ?? err.message}`,
+        );
+      });
+      stops.push(() => server.close());
+      metricsPort = server.port;
+    }
+
+    const ingest = createIngest({ db: database, logger, metrics });
     const mllpSenders = createMllpSenderAuth({ db: database, logger });
-    const running: RunningService = { database, temporal, ingest, stop: stopAll };
+    const running: RunningService = { database, temporal, ingest, metricsPort, stop: stopAll };
 
     // one Notify sender per process: the worker sends with it, /health/ready reports what Notify last said
     const notify =
@@ -114,7 +147,13 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
     await checkNotifyAtStart(notify, logger);
 
     if (opts.roles.includes('worker')) {
-      installRuntimeLogger(logger);
+      // before any worker or native connection: the SDK's runtime, with its metrics served on a loopback port
+      const sdkAddress = metrics ? await sdkMetricsAddress() : undefined;
+      if (installRuntime(logger, { prometheusBindAddress: sdkAddress })) {
+        if (sdkAddress) extraMetrics.push(sdkMetricsReader(sdkAddress));
+      } else if (sdkAddress) {
+        logger.warn('the Temporal SDK was started before in this process: /metrics has no temporal_* metrics');
+      }
       const notifyProblem = describeNotifyConfiguration(config.notify);
       if (notifyProblem) logger.warn(notifyProblem);
       const webhook = opts.webhook ?? createWebhookSender({ allowLoopback: config.allowLoopbackWebhooks, logger });
@@ -126,6 +165,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         ackTokenTtlSeconds: config.ackTokenTtlSeconds,
         operator: config.operator,
         logger,
+        metrics,
       });
       const { worker, connection } = await createWorker({
         address: config.temporal.address,
@@ -140,6 +180,10 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         await run.catch(() => undefined);
         await connection.close();
       });
+      // every hospital's feed watcher runs (those registered before it existed, or while Temporal was away)
+      stops.push(
+        keepFeedWatchers({ db: database, client: temporal.client, taskQueue: config.temporal.taskQueue, logger }),
+      );
     }
 
     if (opts.roles.includes('api')) {

@@ -10,10 +10,13 @@
  */
 import {
   allHandlersFinished,
+  CancellationScope,
   condition,
   continueAsNew,
+  isCancellation,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -23,14 +26,16 @@ import type { AcknowledgeInput, AdmissionActivities, ProviderMatch } from '../ac
 import type { AdmissionStatus } from '../src/domain/admission-event.js';
 import {
   admissionStatus,
+  dedupe,
   isQuiet,
   planProviderAlerts,
   planWrongPatient,
   type AlertAction,
   type ContactChannel,
+  type KnownAlert,
 } from '../src/domain/alert-plan.js';
 import { ACK_OUTCOMES, allowedOutcomes } from '../src/domain/alert-text.js';
-import { IDENTITY_TRIGGERS } from '../src/domain/clinical.js';
+import { IDENTITY_TRIGGERS, withdrawnReasonCode } from '../src/domain/clinical.js';
 import { escalates, type EscalationPolicy } from '../src/domain/escalation.js';
 import { foldSpell, needsProviders, spellKeys } from '../src/domain/spell.js';
 import { AdmissionStatusKey, EscalationStepKey, ProviderOdsKey } from '../src/temporal/search-attributes.js';
@@ -41,8 +46,11 @@ import {
   admissionStateQuery,
   rematchSignal,
   closeSignal,
+  resendSignal,
   type AdmissionWorkflowInput,
+  type ResendRequest,
 } from './definitions.js';
+import { contactLabel, currentDetails, formatDuration } from './details.js';
 import { roundSuffix, StayState, type AlertState } from './stay-state.js';
 
 /**
@@ -65,6 +73,15 @@ const PATCH = {
   continueAsNew: 'continue-as-new',
   /** an operator closes the stay (`close` signal) */
   operatorClose: 'operator-close',
+  /**
+   * "Request Cancellation" in the Temporal UI (`temporal workflow cancel`) closes the stay as the `close` signal
+   * does, and the run then completes at once instead of ending Canceled
+   */
+  operatorCancel: 'operator-cancel',
+  /** an operator or the provider resends an alert (`resend` signal): its ladder starts again from step 1 */
+  alertResend: 'alert-resend',
+  /** a later event reopens a stay an operator closed: its admission alert withdrawn on closing is open again */
+  reopenClosed: 'reopen-closed',
 } as const;
 
 /** Defaults for workflows started without these inputs (started by an earlier version). */
@@ -90,6 +107,10 @@ const deliveryActs = proxyActivities<Pick<AdmissionActivities, 'deliver'>>({
 
 type Provider = ProviderMatch;
 
+/** An admission alert withdrawn because an operator closed the stay. */
+const closedByOperator = (a: KnownAlert): boolean =>
+  a.kind === 'admission' && a.status === 'withdrawn' && withdrawnReasonCode(a.withdrawnReason) === 'closed-by-operator';
+
 /**
  * Checks an acknowledgement before it is accepted into the history (an Update validator must not change state):
  * who acknowledges, and an outcome this alert offers when the workflow knows the alert.
@@ -107,7 +128,26 @@ export function validateAcknowledge(state: StayState, req: AcknowledgeInput): vo
   }
 }
 
+/**
+ * The stay's workflow. It runs in a scope that Temporal's cancellation does not reach: a cancellation request
+ * ("Request Cancellation" in the Web UI, `temporal workflow cancel`) is an operator closing the stay, carried out as
+ * the `close` signal is (status `closed`, `closed-by-operator`, waiting alerts withdrawn, PostgreSQL told), after
+ * which the run completes normally; a later event starts a new run that reopens the stay.
+ */
 export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<AdmissionStatus> {
+  const cancelled = { requested: false, onRequest: () => undefined as void };
+  CancellationScope.current().cancelRequested.catch((err: unknown) => {
+    if (!isCancellation(err) || !patched(PATCH.operatorCancel)) return;
+    cancelled.requested = true;
+    cancelled.onRequest();
+  });
+  return CancellationScope.nonCancellable(() => followStay(input, cancelled));
+}
+
+async function followStay(
+  input: AdmissionWorkflowInput,
+  cancelled: { requested: boolean; onRequest: () => void },
+): Promise<AdmissionStatus> {
   const state = input.carried
     ? StayState.restore(input.carried)
     : new StayState(workflowInfo().startTime.toISOString());
@@ -128,6 +168,19 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
     closeRequested = true;
     dirty = true;
   });
+  // a cancellation request closes the stay; the run then ends without waiting for late events
+  let endWhenClosed = false;
+  cancelled.onRequest = () => {
+    closeRequested = true;
+    endWhenClosed = true;
+    dirty = true;
+  };
+  if (cancelled.requested) cancelled.onRequest();
+  const resends: ResendRequest[] = [];
+  setHandler(resendSignal, (req) => {
+    resends.push(req);
+    dirty = true;
+  });
   setHandler(rematchSignal, () => {
     state.rematchRequested = true;
     dirty = true;
@@ -136,8 +189,12 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
     acknowledgeUpdate,
     async (req) => {
       await condition(() => ready); // the alerts of a reopened stay are loaded first
-      const result = await acts.acknowledgeAlert(req);
-      state.acknowledgementRecorded(req.alertId, result.status);
+      const result = await acts.acknowledgeAlert.executeWithOptions(
+        { summary: `record the acknowledgement of alert ${req.alertId.slice(0, 8)}` },
+        [req],
+      );
+      state.acknowledgementRecorded(req.alertId, result.status, result.acknowledgedBy, result.outcome);
+      showDetails();
       dirty = true;
       return result;
     },
@@ -145,7 +202,7 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
   );
   setHandler(admissionStateQuery, () => ({
     status: state.status,
-    ...(state.statusReasonCode ? { statusReasonCode: state.statusReasonCode } : {}),
+    statusReasonCode: state.statusReasonCode ?? null,
     events: state.events.size,
     alerts: [...state.alerts.values()].map((a) => ({
       alertId: a.alertId,
@@ -158,14 +215,21 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
 
   if (!input.carried) {
     // a stay reopened by a late event after its workflow completed carries on from what PostgreSQL recorded
-    const opened = await acts.openAdmission({ admissionId: input.admissionId });
+    const opened = await acts.openAdmission.executeWithOptions(
+      { summary: 'load the stay from PostgreSQL (events and alerts so far)' },
+      [{ admissionId: input.admissionId }],
+    );
     state.opened(opened.priorEvents, opened.alerts, foldSpell(opened.priorEvents).moves);
   }
   ready = true;
 
   const ladder: LadderContext = {
-    acts,
-    deliver: deliveryActs.deliver,
+    acts: {
+      deliver: deliveryActs.deliver,
+      markUnacknowledged: acts.markUnacknowledged,
+      recordDeliveryFailure: acts.recordDeliveryFailure,
+    },
+    contactLabel: (id) => contactLabel(state, id),
     isDone: (id) => state.isDone(id),
     runOf: (id) => state.runOf(id),
     stepSent: (id, step) => {
@@ -176,11 +240,24 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
       state.contactReached(id, pair);
       dirty = true;
     },
+    contactTried: (id, tried) => {
+      state.contactTried(id, tried);
+      showDetails();
+    },
+    waiting: (id, until) => {
+      state.waiting(id, until);
+      showDetails();
+    },
     gaveUp: (id) => {
       state.gaveUp(id);
       dirty = true;
     },
   };
+
+  /** The stay as the Temporal UI's "current details" shows it (no patient data: see workflows/details.ts). */
+  function showDetails(): void {
+    setCurrentDetails(currentDetails(state));
+  }
 
   /** Runs `work` beside the main loop; the run does not end (or continue as new) until it finishes. */
   function alongside(work: () => Promise<void>): void {
@@ -192,24 +269,48 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
   }
 
   function startLadder(a: AlertState, policy: EscalationPolicy, targets?: ContactChannel[]) {
-    alongside(() => runLadder(ladder, a, policy, targets));
+    alongside(() => runLadder(ladder, a, policy, targets, a.resend));
+  }
+
+  /**
+   * `POST /v1/alerts/{id}/resend`: an alert still awaiting an acknowledgement starts its ladder again from step 1,
+   * with new deliveries and links; an informational alert is sent once more to whoever it reached. An alert
+   * acknowledged or withdrawn meanwhile is left alone.
+   */
+  async function resend(req: ResendRequest): Promise<void> {
+    const a = state.alerts.get(req.alertId);
+    if (!a || (a.status !== 'open' && a.status !== 'unacknowledged') || !patched(PATCH.alertResend)) return;
+    const restarted = await acts.restartAlert.executeWithOptions(
+      { summary: `restart the ${a.kind} alert's ladder from step 1 (resend ${req.resend})` },
+      [{ alertId: a.alertId, providerId: a.providerId }],
+    );
+    state.contactsKnown(restarted.contacts);
+    if (restarted.status !== 'open' || state.isDone(a.alertId)) return;
+    state.alertResent(a.alertId, req.resend);
+    startLadder(a, restarted.policy, escalates(a.kind) || a.reached.length === 0 ? undefined : dedupe(a.reached));
   }
 
   async function apply(p: Provider, action: AlertAction): Promise<void> {
     switch (action.type) {
       case 'raise': {
         const alertKey = action.alertKey + roundSuffix(state.roundOf(p.providerId));
-        const raised = await acts.raiseAlert({
-          admissionId: input.admissionId,
-          providerId: p.providerId,
-          clientId: p.clientId,
-          alertKey,
-          kind: action.kind,
-          messageId: action.messageId,
-          occurredAt: action.occurredAt,
-          ...(action.cancels ? { cancels: action.cancels } : {}),
-          ...(action.destinationCategory ? { destinationCategory: action.destinationCategory } : {}),
-        });
+        const raised = await acts.raiseAlert.executeWithOptions(
+          { summary: `raise the ${action.kind} alert for ${p.providerOds}` },
+          [
+            {
+              admissionId: input.admissionId,
+              providerId: p.providerId,
+              clientId: p.clientId,
+              alertKey,
+              kind: action.kind,
+              messageId: action.messageId,
+              occurredAt: action.occurredAt,
+              ...(action.cancels ? { cancels: action.cancels } : {}),
+              ...(action.destinationCategory ? { destinationCategory: action.destinationCategory } : {}),
+            },
+          ],
+        );
+        state.contactsKnown(raised.contacts);
         const a = state.alertRaised({
           alertId: raised.alertId,
           providerId: p.providerId,
@@ -226,13 +327,22 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
       }
       case 'withdraw': {
         if (!state.alertWithdrawn(action.alertId, action.reason)) return;
-        await acts.withdrawAlert({ alertId: action.alertId, reason: action.reason });
+        await acts.withdrawAlert.executeWithOptions(
+          {
+            summary: `withdraw ${p.providerOds}'s ${state.alerts.get(action.alertId)?.kind ?? ''} alert (${action.reason})`,
+          },
+          [{ alertId: action.alertId, reason: action.reason }],
+        );
         return;
       }
       case 'reopen': {
         const a = state.alerts.get(action.alertId);
         if (!a || a.status !== 'withdrawn') return;
-        const reopened = await acts.reopenAlert({ alertId: a.alertId, providerId: p.providerId });
+        const reopened = await acts.reopenAlert.executeWithOptions(
+          { summary: `reopen ${p.providerOds}'s ${a.kind} alert` },
+          [{ alertId: a.alertId, providerId: p.providerId }],
+        );
+        state.contactsKnown(reopened.contacts);
         state.alertReopened(a.alertId, reopened.status);
         if (reopened.status === 'open') startLadder(a, reopened.policy);
         return;
@@ -251,7 +361,10 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
         (state.rematchRequested && patched(PATCH.reviewRematch)));
     if (!first && !again) return;
     const before = state.providers;
-    const match = await acts.matchProviders({ admissionId: input.admissionId });
+    const match = await acts.matchProviders.executeWithOptions(
+      { summary: "match the patient to providers' clients (NHS number and date of birth)" },
+      [{ admissionId: input.admissionId }],
+    );
     state.matched(match, identityEvents);
     const latest = latestEventAt();
     for (const p of before) {
@@ -271,6 +384,7 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
   }
 
   async function reconcile(): Promise<void> {
+    for (const req of resends.splice(0)) await resend(req);
     const spell = foldSpell([...state.events.values()]);
     await rematchIfNeeded(needsProviders(spell));
     const keys = spellKeys(spell);
@@ -283,13 +397,34 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
       state.providers.some((p) => !state.alertsOf(p.providerId).some((a) => a.alertKey === keys.discharge)) &&
       patched(PATCH.newerStay)
     ) {
-      state.newerStay.set(keys.discharge, await acts.findNewerStay({ admissionId: input.admissionId }));
+      const newer = await acts.findNewerStay.executeWithOptions(
+        { summary: 'look for a newer open stay of the same person' },
+        [{ admissionId: input.admissionId }],
+      );
+      state.newerStay.set(keys.discharge, newer);
     }
     const newerStayOpen = spell.discharged && state.newerStay.get(keys.discharge) === true;
+    if (closeRequested && patched(PATCH.operatorClose)) {
+      closeRequested = false;
+      state.closedAtEvents = state.events.size;
+    }
+    // a later event reopens a stay an operator closed
+    if (state.closedAtEvents !== undefined && state.events.size > state.closedAtEvents)
+      state.closedAtEvents = undefined;
     if (matched) {
       const latest = latestEventAt();
+      const reopenClosed =
+        state.closedAtEvents === undefined &&
+        spell.admitted &&
+        !spell.discharged &&
+        !spell.cancelled &&
+        state.providers.some((p) => state.alertsOf(p.providerId).some(closedByOperator)) &&
+        patched(PATCH.reopenClosed);
       for (const p of state.providers) {
-        const actions = planProviderAlerts(spell, state.alertsOf(p.providerId), latest, { newerStayOpen });
+        const actions = planProviderAlerts(spell, state.alertsOf(p.providerId), latest, {
+          newerStayOpen,
+          reopenClosed,
+        });
         for (const action of actions) await apply(p, action);
         if (actions.length > 0) dirty = true; // re-plan until the plan is empty
       }
@@ -302,13 +437,6 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
         : (state.status === 'discharged' || state.status === 'closed') && newerStayOpen && !spell.died
           ? 'newer-stay-open'
           : undefined;
-    if (closeRequested && patched(PATCH.operatorClose)) {
-      closeRequested = false;
-      state.closedAtEvents = state.events.size;
-    }
-    // a later event reopens a stay an operator closed
-    if (state.closedAtEvents !== undefined && state.events.size > state.closedAtEvents)
-      state.closedAtEvents = undefined;
     if (state.closedAtEvents !== undefined) await close('closed-by-operator');
     else if (expired && !isQuiet(state.status, spell) && state.status !== 'closed') await close('stay-expired');
     await record(spell);
@@ -320,6 +448,7 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
       state.statusReasonCode === 'stay-expired' ||
       state.statusReasonCode === 'closed-by-operator';
     if (state.status === 'unmatched' && !state.reviewTimerStarted && patched(PATCH.reviewWaiting)) startReviewTimer();
+    showDetails();
   }
 
   async function record(spell: ReturnType<typeof foldSpell>): Promise<void> {
@@ -337,7 +466,12 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
     };
     if (JSON.stringify(record) !== recorded) {
       recorded = JSON.stringify(record);
-      await acts.recordAdmission(record);
+      await acts.recordAdmission.executeWithOptions(
+        {
+          summary: `record the stay in PostgreSQL: ${state.status}${state.statusReasonCode ? ` (${state.statusReasonCode})` : ''}`,
+        },
+        [record],
+      );
     }
   }
 
@@ -366,8 +500,15 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
     state.reviewTimerStarted = true;
     const wait = (input.reviewAlertSeconds ?? DEFAULT_REVIEW_ALERT_SECONDS) * 1000;
     alongside(async () => {
-      const resolved = await condition(() => state.status !== 'unmatched', wait);
-      if (!resolved) await acts.notifyReviewWaiting({ admissionId: input.admissionId });
+      const resolved = await condition(() => state.status !== 'unmatched', wait, {
+        summary: `wait ${formatDuration(wait / 1000)} for the review queue, then tell the operators`,
+      });
+      if (!resolved) {
+        await acts.notifyReviewWaiting.executeWithOptions(
+          { summary: 'tell the operators the stay waits in the review queue' },
+          [{ admissionId: input.admissionId }],
+        );
+      }
     });
   }
 
@@ -406,7 +547,9 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
     const deadline = Date.parse(state.startedAt) + (input.maxStaySeconds ?? DEFAULT_MAX_STAY_SECONDS) * 1000;
     void (async () => {
       for (let left = deadline - Date.now(); left > 0; left = deadline - Date.now())
-        await sleep(Math.min(left, MAX_SLEEP_MS));
+        await sleep(Math.min(left, MAX_SLEEP_MS), {
+          summary: `longest stay: close the stay at ${new Date(deadline).toISOString()} if no discharge arrives`,
+        });
       expired = true;
       dirty = true;
     })();
@@ -420,9 +563,15 @@ export async function admissionWorkflow(input: AdmissionWorkflowInput): Promise<
         if (!dirty && running === 0) {
           return continueAsNew<typeof admissionWorkflow>({ ...input, carried: state.snapshot() });
         }
+      } else if (quiet && running === 0 && endWhenClosed && state.closedAtEvents !== undefined) {
+        // cancelled from the Temporal UI and closed: the run completes now; a later event starts a new one
+        await condition(allHandlersFinished);
+        if (!dirty) break;
       } else if (quiet && running === 0) {
         // a finished stay waits a while for late events, then completes; any later event reopens it
-        await condition(() => dirty, input.lingerSeconds * 1000);
+        await condition(() => dirty, input.lingerSeconds * 1000, {
+          summary: `wait ${formatDuration(input.lingerSeconds)} for late events, then complete`,
+        });
         if (!dirty) {
           await condition(allHandlersFinished);
           if (!dirty) break;

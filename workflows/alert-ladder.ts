@@ -4,21 +4,27 @@
  * Informational alerts (transfer, cancellation) are sent once, with no ladder. The ladder reads the alert's state
  * and reports what happens to it (`LadderContext`); it changes nothing itself.
  */
-import { condition } from '@temporalio/workflow';
+import { condition, type ActivityInterfaceFor } from '@temporalio/workflow';
 import type { AdmissionActivities, DeliverInput, DeliveryResult } from '../activities/types.js';
 import type { AlertKind } from '../src/domain/admission-event.js';
 import type { ContactChannel } from '../src/domain/alert-plan.js';
 import { escalates, escalationSchedule, type EscalationPolicy, type ScheduledStep } from '../src/domain/escalation.js';
+import { deliverySummary, waitSummary } from './details.js';
+import type { TriedContact } from './stay-state.js';
 
 export interface LadderContext {
-  acts: Pick<AdmissionActivities, 'markUnacknowledged' | 'recordDeliveryFailure'>;
-  deliver: (input: DeliverInput) => Promise<DeliveryResult>;
+  acts: ActivityInterfaceFor<Pick<AdmissionActivities, 'markUnacknowledged' | 'recordDeliveryFailure' | 'deliver'>>;
+  /** `<name> (<role>)` of a contact, for summaries */
+  contactLabel(contactId: string): string;
   /** acknowledged or withdrawn */
   isDone(alertId: string): boolean;
   /** bumped when the alert is reopened: a ladder of an earlier run stops */
   runOf(alertId: string): number;
   stepSent(alertId: string, step: number): void;
   contactReached(alertId: string, pair: ContactChannel): void;
+  contactTried(alertId: string, tried: TriedContact): void;
+  /** the ladder waits for an acknowledgement until `at` (undefined: no longer waits) */
+  waiting(alertId: string, until: { at: string; nextStep?: number } | undefined): void;
   gaveUp(alertId: string): void;
 }
 
@@ -27,12 +33,15 @@ export interface LadderContext {
  * `targets` replaces the policy's contacts for an informational alert (e.g. a cancellation goes to whoever was
  * told of the admission). A reopened alert runs its ladder again from step 1: a delivery already made for a step
  * is not made again (its id is alert + step + contact + channel), so the ladder only waits where it had waited.
+ * A resent alert (`resend` > 0) runs it again from step 1 with new deliveries (their ids carry the resend number).
+ * Every delivery and wait carries a summary the Temporal UI shows (CONTRACT.md "Operators").
  */
 export async function runLadder(
   ctx: LadderContext,
   alert: { alertId: string; kind: AlertKind },
   policy: EscalationPolicy,
   targets?: ContactChannel[],
+  resend?: number,
 ): Promise<void> {
   const { alertId, kind } = alert;
   const run = ctx.runOf(alertId);
@@ -42,16 +51,18 @@ export async function runLadder(
     ? escalationSchedule(policy)
     : escalationSchedule({ steps: policy.steps.slice(0, 1), repeat: 0 }).map((s) => ({ ...s, waitSeconds: 0 }));
 
-  for (const s of steps) {
+  for (const [i, s] of steps.entries()) {
     if (done()) break;
     ctx.stepSent(alertId, s.step);
     const pairs = targets ?? s.contactIds.flatMap((contactId) => s.channels.map((channel) => ({ contactId, channel })));
     let settled = 0;
     let sent = 0;
     for (const pair of pairs) {
-      const input: DeliverInput = { alertId, step: s.step, ...pair };
+      const input: DeliverInput = { alertId, step: s.step, ...pair, ...(resend ? { resend } : {}) };
+      ctx.contactTried(alertId, { ...pair, step: s.step });
       const p = deliverOnce(ctx, input).then((r) => {
         settled++;
+        ctx.contactTried(alertId, { ...pair, step: s.step, result: r });
         if (r === 'sent') {
           sent++;
           ctx.contactReached(alertId, pair);
@@ -62,22 +73,35 @@ export async function runLadder(
     }
     if (!escalates(kind)) break;
     // wait for an acknowledgement; move on at once when nobody on this step could be told
-    await condition(() => done() || (settled === pairs.length && sent === 0), Math.max(0, s.waitSeconds) * 1000);
+    const waitMs = Math.max(0, s.waitSeconds) * 1000;
+    const next = steps[i + 1]?.step;
+    ctx.waiting(alertId, { at: new Date(Date.now() + waitMs).toISOString(), ...(next ? { nextStep: next } : {}) });
+    await condition(() => done() || (settled === pairs.length && sent === 0), waitMs, {
+      summary: waitSummary(s.waitSeconds),
+    });
+    if (ctx.runOf(alertId) === run) ctx.waiting(alertId, undefined);
   }
 
   if (escalates(kind) && !done()) {
     ctx.gaveUp(alertId);
-    await ctx.acts.markUnacknowledged({ alertId });
+    await ctx.acts.markUnacknowledged.executeWithOptions(
+      { summary: `mark the ${kind} alert unacknowledged: nobody acknowledged` },
+      [{ alertId }],
+    );
   }
   // deliveries still retrying finish (or see the acknowledgement and stop) before the ladder ends
   await Promise.all(pending);
 }
 
 async function deliverOnce(ctx: LadderContext, input: DeliverInput): Promise<DeliveryResult> {
+  const summary = deliverySummary(input, ctx.contactLabel(input.contactId));
   try {
-    return await ctx.deliver(input);
+    return await ctx.acts.deliver.executeWithOptions({ summary }, [input]);
   } catch (err) {
-    await ctx.acts.recordDeliveryFailure({ ...input, reason: err instanceof Error ? err.message : String(err) });
+    await ctx.acts.recordDeliveryFailure.executeWithOptions(
+      { summary: `record that the delivery failed: ${summary}` },
+      [{ ...input, reason: err instanceof Error ? err.message : String(err) }],
+    );
     return 'failed';
   }
 }

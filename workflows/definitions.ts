@@ -23,8 +23,8 @@ export interface AdmissionWorkflowInput {
 
 export interface AdmissionView {
   status: AdmissionStatus;
-  /** why the stay is as it is (unmatched, newer stay open), as a code */
-  statusReasonCode?: StatusReasonCode;
+  /** why the stay is as it is (unmatched, newer stay open, closed), as a code; null when the status needs none */
+  statusReasonCode: StatusReasonCode | null;
   events: number;
   alerts: { alertId: string; providerId: string; kind: string; status: string; step: number }[];
 }
@@ -36,4 +36,11 @@ export const acknowledgeUpdate = defineUpdate<AlertAck, [AcknowledgeInput]>('ack
 export const rematchSignal = defineSignal('rematch');
 /** An operator closes the stay (`POST /v1/admissions/{id}/close`): `closed`, `closed-by-operator`. */
 export const closeSignal = defineSignal<[{ reason: string }]>('close');
+/** `POST /v1/alerts/{id}/resend`: the alert's `resend`-th resend (alerts.resend_count after it was counted). */
+export interface ResendRequest {
+  alertId: string;
+  resend: number;
+}
+/** An operator or the provider resends an alert: its ladder starts again from step 1 with new links. */
+export const resendSignal = defineSignal<[ResendRequest]>('resend');
 export const admissionStateQuery = defineQuery<AdmissionView>('state');

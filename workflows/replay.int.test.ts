@@ -50,7 +50,10 @@ describe('recorded workflow histories replay against the current workflow code',
     const clinical = ['death-replaces-discharge', 'wrong-patient', 'review-resolved', 'newer-stay-open'];
     // a stay that continued as new: the run that handed its state over, and a run that started from it
     clinical.push('continued-as-new.first', 'continued-as-new.second');
-    for (const name of [...stays, ...stays.map((s) => `${s}.v1`), ...clinical]) {
+    // v2: recorded before the Temporal UI summaries and details, cancellation from the UI and resends
+    const operators = ['resent', 'cancelled-from-ui', 'closed-reopened'];
+    const current = [...stays, ...clinical];
+    for (const name of [...current, ...stays.map((s) => `${s}.v1`), ...current.map((s) => `${s}.v2`), ...operators]) {
       expect(recorded, `test/histories/${name}.json (npm run histories:record)`).toContain(`${name}.json`);
     }
   });

@@ -3,7 +3,7 @@
  * workflow decides what to do from it; ladders report to it (a step sent, a contact reached, given up) instead of
  * changing shared objects; `snapshot()` carries it across continue-as-new. Deterministic: no I/O, no clock.
  */
-import type { ExistingAlert, MatchResult, ProviderMatch } from '../activities/types.js';
+import type { ContactName, ExistingAlert, MatchResult, ProviderMatch } from '../activities/types.js';
 import type { AdmissionStatus, AlertStatus, EventSummary } from '../src/domain/admission-event.js';
 import type { ContactChannel, KnownAlert } from '../src/domain/alert-plan.js';
 import type { CancelsCode, DestinationCategory, StatusReasonCode, WithdrawnReason } from '../src/domain/clinical.js';
@@ -16,6 +16,20 @@ export interface AlertState extends KnownAlert {
   run: number;
   cancels?: CancelsCode;
   destinationCategory?: DestinationCategory;
+  /** how many times it was resent (`POST /v1/alerts/{id}/resend`) as of its current ladder */
+  resend?: number;
+  /** who its current ladder tried, in order: what the Temporal UI's current details list */
+  tried?: TriedContact[];
+  /** while its ladder waits for an acknowledgement: when the wait ends, and the step due then (none after the last) */
+  waitingUntil?: { at: string; nextStep?: number };
+  acknowledgedBy?: string;
+  outcome?: string;
+}
+
+/** One delivery a ladder made: contact, channel, step and (once known) what became of it. */
+export interface TriedContact extends ContactChannel {
+  step: number;
+  result?: string;
 }
 
 /** Everything a run hands to the next (continue-as-new). Plain data. */
@@ -35,6 +49,8 @@ export interface StaySnapshot {
   closedAtEvents?: number;
   /** when the first run of this chain started (the maximum stay is counted from it) */
   startedAt: string;
+  /** the names and roles of the providers' contacts (for the Temporal UI) */
+  contacts?: ContactName[];
 }
 
 /** Keys of a provider's alerts after it was dropped by `round` identity corrections carry `~<round>`. */
@@ -63,6 +79,10 @@ export class StayState {
   status: AdmissionStatus = 'received';
   statusReasonCode: StatusReasonCode | undefined;
   startedAt: string;
+  /** contact id → name and role, from the activities that raise, reopen and restart alerts */
+  readonly contacts = new Map<string, ContactName>();
+  /** provider id → ODS code of every provider matched to the stay (for the Temporal UI) */
+  readonly providerOds = new Map<string, string>();
 
   constructor(startedAt: string) {
     this.startedAt = startedAt;
@@ -78,10 +98,12 @@ export class StayState {
     state.matchedAtIdentity = s.matchedAtIdentity;
     state.rematchRequested = s.rematchRequested;
     state.providers = s.providers;
+    for (const p of s.providers) state.providerOds.set(p.providerId, p.providerOds);
     for (const [k, v] of s.rounds) state.rounds.set(k, v);
     for (const [k, v] of s.newerStay) state.newerStay.set(k, v);
     state.reviewTimerStarted = s.reviewTimerStarted;
     state.closedAtEvents = s.closedAtEvents;
+    state.contactsKnown(s.contacts);
     return state;
   }
 
@@ -100,7 +122,13 @@ export class StayState {
       reviewTimerStarted: this.reviewTimerStarted,
       ...(this.closedAtEvents !== undefined ? { closedAtEvents: this.closedAtEvents } : {}),
       startedAt: this.startedAt,
+      ...(this.contacts.size > 0 ? { contacts: [...this.contacts.values()] } : {}),
     };
+  }
+
+  /** Names and roles of contacts (an activity's result; results recorded before names carry none). */
+  contactsKnown(contacts: readonly ContactName[] | undefined): void {
+    for (const c of contacts ?? []) this.contacts.set(c.contactId, c);
   }
 
   /** A signal's event; false when it was already known (resends, redelivery after a relay crash). */
@@ -127,6 +155,7 @@ export class StayState {
     this.matchedAtIdentity = identityEvents;
     this.rematchRequested = false;
     this.providers = result.status === 'matched' ? result.providers : [];
+    for (const p of this.providers) this.providerOds.set(p.providerId, p.providerOds);
   }
 
   /** A provider no longer matched (identity correction): its later alerts are keyed by a new round. */
@@ -166,10 +195,26 @@ export class StayState {
     a.run++;
   }
 
-  acknowledgementRecorded(alertId: string, status: AlertStatus): void {
+  acknowledgementRecorded(alertId: string, status: AlertStatus, by?: string | null, outcome?: string | null): void {
     const a = this.alerts.get(alertId);
-    if (a) a.status = status;
-    else if (status === 'acknowledged') this.acknowledged.add(alertId);
+    if (a) {
+      a.status = status;
+      if (by) a.acknowledgedBy = by;
+      if (outcome) a.outcome = outcome;
+      a.waitingUntil = undefined;
+    } else if (status === 'acknowledged') this.acknowledged.add(alertId);
+  }
+
+  /** Resent: open again at step 0, with a new ladder (the one before stops) numbered `resend`. */
+  alertResent(alertId: string, resend: number): void {
+    const a = this.alerts.get(alertId);
+    if (!a) return;
+    a.status = 'open';
+    a.step = 0;
+    a.run++;
+    a.resend = resend;
+    a.tried = [];
+    a.waitingUntil = undefined;
   }
 
   // what ladders report
@@ -184,9 +229,30 @@ export class StayState {
     if (a && !a.reached.some((x) => x.contactId === pair.contactId && x.channel === pair.channel)) a.reached.push(pair);
   }
 
+  /** A delivery of the alert's current ladder was started (`result` undefined) or finished. */
+  contactTried(alertId: string, tried: TriedContact): void {
+    const a = this.alerts.get(alertId);
+    if (!a) return;
+    const list = (a.tried ??= []);
+    const same = list.find(
+      (t) => t.contactId === tried.contactId && t.channel === tried.channel && t.step === tried.step,
+    );
+    if (same) same.result = tried.result;
+    else list.push({ ...tried });
+  }
+
+  /** The ladder waits for an acknowledgement until `at`; `undefined`: it no longer waits. */
+  waiting(alertId: string, until: { at: string; nextStep?: number } | undefined): void {
+    const a = this.alerts.get(alertId);
+    if (a) a.waitingUntil = until;
+  }
+
   gaveUp(alertId: string): void {
     const a = this.alerts.get(alertId);
-    if (a) a.status = 'unacknowledged';
+    if (a) {
+      a.status = 'unacknowledged';
+      a.waitingUntil = undefined;
+    }
   }
 
   /** Acknowledged or withdrawn: its ladder stops. */

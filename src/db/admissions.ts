@@ -95,13 +95,14 @@ export function list(
 export async function stayRef(
   db: Db,
   id: string,
-): Promise<Pick<Admission, 'id' | 'hospitalOds' | 'visitNumber' | 'workflowId'> | undefined> {
+): Promise<Pick<Admission, 'id' | 'hospitalOds' | 'visitNumber' | 'workflowId' | 'admittedAt'> | undefined> {
   const [row] = await db.orm
     .select({
       id: admissions.id,
       hospitalOds: admissions.hospitalOds,
       visitNumber: admissions.visitNumber,
       workflowId: admissions.workflowId,
+      admittedAt: admissions.admittedAt,
     })
     .from(admissions)
     .where(eq(admissions.id, id));
@@ -317,7 +318,7 @@ export async function reviewNotice(db: Db, id: string) {
  */
 export async function startOperatorMessage(
   db: Db,
-  m: Pick<OperatorMessage, 'id' | 'kind' | 'channel' | 'admissionId'>,
+  m: Pick<OperatorMessage, 'id' | 'kind' | 'channel'> & Partial<Pick<OperatorMessage, 'admissionId' | 'hospitalId'>>,
 ): Promise<OperatorMessage['status'] | undefined> {
   await db.orm
     .insert(operatorMessages)

@@ -77,6 +77,38 @@ export async function reopen(db: Db, alertId: string): Promise<{ id: string; sta
   return alert;
 }
 
+/**
+ * `POST /v1/alerts/{id}/resend`: counts a resend of an alert still awaiting an acknowledgement (open or
+ * unacknowledged) and returns its number (1 for the first) and time; undefined when it is acknowledged or withdrawn.
+ */
+export async function countResend(
+  db: Db,
+  alertId: string,
+): Promise<{ resendCount: number; lastResentAt: Date } | undefined> {
+  const [row] = await db.orm
+    .update(alerts)
+    .set({ resendCount: sql`${alerts.resendCount} + 1`, lastResentAt: sql`now()` })
+    .where(and(eq(alerts.id, alertId), inArray(alerts.status, ['open', 'unacknowledged'])))
+    .returning({ resendCount: alerts.resendCount, lastResentAt: alerts.lastResentAt });
+  return row ? { resendCount: row.resendCount, lastResentAt: row.lastResentAt! } : undefined;
+}
+
+/**
+ * A resent alert's ladder starts again: an open or unacknowledged alert is open at step 0. Returns its status now
+ * (an alert acknowledged or withdrawn meanwhile is left as it is).
+ */
+export async function restartLadder(db: Db, alertId: string): Promise<{ id: string; status: AlertStatus } | undefined> {
+  await db.orm
+    .update(alerts)
+    .set({ status: 'open', escalationStep: 0 })
+    .where(and(eq(alerts.id, alertId), inArray(alerts.status, ['open', 'unacknowledged'])));
+  const [alert] = await db.orm
+    .select({ id: alerts.id, status: alerts.status })
+    .from(alerts)
+    .where(eq(alerts.id, alertId));
+  return alert;
+}
+
 /** An open alert that nobody acknowledged by the end of the escalation policy. */
 export async function markUnacknowledged(db: Db, alertId: string): Promise<void> {
   await db.orm

@@ -4,6 +4,7 @@
  * Values are validated and normalised before they get here (src/http/routes/hospitals-security.ts).
  */
 import { transaction, type Db, type Sql } from './client.js';
+import { setSilenceAlertSeconds } from './feeds.js';
 
 /** What a hospital lets send as it over MLLP. Both empty: nobody (HTTP with its key still works). */
 export interface MllpSenders {
@@ -17,6 +18,8 @@ export interface HospitalSecurityView extends MllpSenders {
   odsCode: string;
   name: string;
   createdAt: Date;
+  /** CONTRACT.md "Feeds" */
+  silenceAlertSeconds: number;
 }
 
 /** Every hospital that can send over MLLP at all (an allow-list or a bound certificate), by ODS code. */
@@ -61,28 +64,37 @@ export async function setMllpSenders(db: Db, hospitalId: string, senders: Partia
 }
 
 /**
- * `PATCH /v1/hospitals/{id}`: replaces the lists that are given and writes an audit row
- * (`hospital.mllp-senders.updated`, the new lists in `details`) in one transaction. Undefined when there is no such
- * hospital.
+ * `PATCH /v1/hospitals/{id}`: replaces the MLLP lists that are given, with an audit row
+ * (`hospital.mllp-senders.updated`, the new lists in `details`) when any is, and sets `silenceAlertSeconds` when
+ * given (audited as `hospital.feed-settings.updated`), in one transaction. Undefined when there is no such hospital.
  */
 export async function updateMllpSenders(
   db: Db,
   hospitalId: string,
-  patch: Partial<MllpSenders>,
+  patch: Partial<MllpSenders> & { silenceAlertSeconds?: number },
   actor: string,
 ): Promise<HospitalSecurityView | undefined> {
   return transaction(db, async (txDb) => {
     const tx = txDb.sql;
-    if (!(await setMllpSenders(txDb, hospitalId, patch))) return undefined;
+    const { silenceAlertSeconds, ...lists } = patch;
+    const listsGiven = lists.mllpAllowedCidrs !== undefined || lists.mllpCertificateFingerprints !== undefined;
+    if (listsGiven && !(await setMllpSenders(txDb, hospitalId, lists))) return undefined;
+    if (silenceAlertSeconds !== undefined) {
+      if (!(await setSilenceAlertSeconds(txDb, hospitalId, silenceAlertSeconds, actor))) return undefined;
+    }
     const [row] = await tx<HospitalSecurityView[]>`
-      select id, ods_code as "odsCode", name, created_at as "createdAt", mllp_allowed_cidrs as "mllpAllowedCidrs",
+      select id, ods_code as "odsCode", name, created_at as "createdAt",
+        silence_alert_seconds as "silenceAlertSeconds", mllp_allowed_cidrs as "mllpAllowedCidrs",
         mllp_certificate_fingerprints as "mllpCertificateFingerprints"
       from hospitals where id = ${hospitalId}`;
-    await tx`insert into audit_events (actor, action, entity_type, entity_id, details)
-      values (${actor}, 'hospital.mllp-senders.updated', 'hospital', ${hospitalId}, ${tx.json({
-        mllpAllowedCidrs: row!.mllpAllowedCidrs,
-        mllpCertificateFingerprints: row!.mllpCertificateFingerprints,
-      })})`;
+    if (!row) return undefined;
+    if (listsGiven) {
+      await tx`insert into audit_events (actor, action, entity_type, entity_id, details)
+        values (${actor}, 'hospital.mllp-senders.updated', 'hospital', ${hospitalId}, ${tx.json({
+          mllpAllowedCidrs: row.mllpAllowedCidrs,
+          mllpCertificateFingerprints: row.mllpCertificateFingerprints,
+        })})`;
+    }
     return row;
   });
 }

@@ -7,22 +7,33 @@ import { hospitals } from './schema.js';
 
 export type Hospital = typeof hospitals.$inferSelect;
 /** A hospital as the registry shows it. */
-export type HospitalSummary = Pick<Hospital, 'id' | 'odsCode' | 'name' | 'createdAt'>;
+export type HospitalSummary = Pick<Hospital, 'id' | 'odsCode' | 'name' | 'createdAt' | 'silenceAlertSeconds'>;
 
-const summary = { id: hospitals.id, odsCode: hospitals.odsCode, name: hospitals.name, createdAt: hospitals.createdAt };
+const summary = {
+  id: hospitals.id,
+  odsCode: hospitals.odsCode,
+  name: hospitals.name,
+  createdAt: hospitals.createdAt,
+  silenceAlertSeconds: hospitals.silenceAlertSeconds,
+};
 
 /**
- * Registers a hospital with its first API key (stored hashed), in one transaction. Undefined when the ODS code is
+ * Registers a hospital with its first API key (stored hashed), and its `silenceAlertSeconds` when given (else the
+ * default, 7200), in one transaction. Undefined when the ODS code is
  * registered already (nothing is changed).
  */
 export function register(
   db: Db,
-  input: { odsCode: string; name: string; keyHash: string },
+  input: { odsCode: string; name: string; keyHash: string; silenceAlertSeconds?: number },
 ): Promise<Pick<Hospital, 'id' | 'odsCode' | 'name'> | undefined> {
   return transaction(db, async (tx) => {
     const [created] = await tx.orm
       .insert(hospitals)
-      .values({ odsCode: input.odsCode, name: input.name })
+      .values({
+        odsCode: input.odsCode,
+        name: input.name,
+        ...(input.silenceAlertSeconds !== undefined ? { silenceAlertSeconds: input.silenceAlertSeconds } : {}),
+      })
       .onConflictDoNothing({ target: hospitals.odsCode })
       .returning({ id: hospitals.id, odsCode: hospitals.odsCode, name: hospitals.name });
     if (!created) return undefined;

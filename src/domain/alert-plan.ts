@@ -67,6 +67,11 @@ export interface PlanContext {
    * discharge alert (a death alert still goes).
    */
   newerStayOpen?: boolean;
+  /**
+   * A later event reopened a stay an operator had closed: its admission alert withdrawn `closed-by-operator` is
+   * open again (the patient is still in hospital and the provider must know).
+   */
+  reopenClosed?: boolean;
 }
 
 const awaitingAck = (a: KnownAlert): boolean => a.status === 'open' || a.status === 'unacknowledged';
@@ -143,7 +148,11 @@ export function planProviderAlerts(
       });
     } else if (admission.status === 'withdrawn') {
       const why = reasonOf(admission);
-      if (why === 'superseded-by-discharge' || why === 'newer-stay-open') {
+      if (
+        why === 'superseded-by-discharge' ||
+        why === 'newer-stay-open' ||
+        (why === 'closed-by-operator' && ctx.reopenClosed === true)
+      ) {
         actions.push({ type: 'reopen', alertId: admission.alertId });
       }
     } else {

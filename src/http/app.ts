@@ -17,8 +17,11 @@ import { createHl7Routes } from './routes/hl7.js';
 import { createFhirRoutes } from './routes/fhir.js';
 import { createMessageRoutes } from './routes/messages.js';
 import { createHospitalSecurityRoutes } from './routes/hospitals-security.js';
+import { createFeedRoutes } from './routes/feeds.js';
+import { createReportRoutes } from './routes/reports.js';
 import { createRegistryRoutes } from './routes/registry.js';
 import { createReviewRoutes } from './routes/review.js';
+import { staySettingsOf } from '../temporal/stays.js';
 import { createAckLinkPages } from './routes/ack-links.js';
 import { createUserRoutes } from './routes/users.js';
 import { createPortal, type PortalOptions } from '../portal/app.js';
@@ -66,6 +69,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/v1', createMessageRoutes(deps));
   app.use('/v1', createRegistryRoutes(deps));
   app.use('/v1', createHospitalSecurityRoutes(deps));
+  app.use('/v1', createFeedRoutes(deps));
+  app.use('/v1', createReportRoutes(deps));
   app.use('/v1', createAlertRoutes(deps));
   app.use('/v1', createAuditRoutes(deps));
   app.use('/v1', createUserRoutes(deps));
@@ -73,13 +78,7 @@ export function createApp(deps: AppDeps): express.Express {
     '/v1',
     createReviewRoutes({
       ...deps,
-      stays: {
-        taskQueue: deps.config.temporal?.taskQueue ?? 'admission-alerts',
-        lingerSeconds: deps.config.admissionLingerSeconds ?? 7 * 24 * 3600,
-        ...(deps.config.reviewAlertSeconds !== undefined ? { reviewAlertSeconds: deps.config.reviewAlertSeconds } : {}),
-        ...(deps.config.maxStaySeconds !== undefined ? { maxStaySeconds: deps.config.maxStaySeconds } : {}),
-        ...(deps.config.workflowHistoryLimit !== undefined ? { historyLimit: deps.config.workflowHistoryLimit } : {}),
-      },
+      stays: staySettingsOf(deps.config),
     }),
   );
 

@@ -14,10 +14,11 @@ import { HEADER_ERRORS, InputError } from '../domain/errors.js';
 import { canonicalJson, encounterToEvent } from '../fhir/encounter.js';
 import { hasUnstorableEscape, MAX_JSON_DEPTH, nestedDeeperThan } from '../fhir/json.js';
 import { sha256Hex } from '../hash.js';
-import { ackCodeFor, isEnhancedMode } from '../hl7/ack.js';
+import { ackCodeFor, isEnhancedMode, type AckCode } from '../hl7/ack.js';
 import type { MllpSender } from '../mllp/sender-auth.js';
 import { readHeader, readHeaderLenient, toAdmissionEvent, validateHeader, type Hl7Header } from '../hl7/adt.js';
 import { canonicalSegments, decodeHl7Bytes, parseHl7 } from '../hl7/message.js';
+import { UNKNOWN_HOSPITAL, type MetricTransport, type ServiceMetrics } from '../metrics/metrics.js';
 import { createTtlCache } from '../ttl-cache.js';
 import { ACCEPTED, afterStore, refused, relayRoute, UNAVAILABLE, type Decision } from './decision.js';
 import {
@@ -38,6 +39,8 @@ export interface IngestDeps {
   db: Db;
   logger: Logger;
   now?: () => Date;
+  /** counts each answer (transport, hospital, ACK code) and its time (CONTRACT.md "Metrics") */
+  metrics?: ServiceMetrics;
 }
 
 export interface IngestContext {
@@ -192,7 +195,12 @@ export function createIngest(deps: IngestDeps) {
   /**
    * Handles one HL7 v2 message. Never throws: every outcome, including the database being down, is an ACK.
    */
-  async function ingestHl7(raw: Buffer | string, ctx: IngestContext): Promise<IngestResult> {
+  async function ingestHl7(
+    raw: Buffer | string,
+    ctx: IngestContext,
+    /** for the metrics: the ODS code of MSH-4 once it is known to be a registered hospital */
+    seen: { hospital?: string } = {},
+  ): Promise<IngestResult> {
     const text = typeof raw === 'string' ? raw : decodeHl7Bytes(raw);
     let header: Partial<Hl7Header> = {};
     try {
@@ -210,6 +218,7 @@ export function createIngest(deps: IngestDeps) {
       }
       // the sending hospital's code map in force now; over MLLP this also checks that MSH-4 is registered
       const hospital = await hospitalOf(full.sendingFacility);
+      if (hospital) seen.hospital = full.sendingFacility;
       if (ctx.transport === 'mllp' && !hospital) {
         throw new InputError('unknown-sender', `MSH-4 ${full.sendingFacility} is not a registered hospital`, 'MSH-4');
       }
@@ -357,7 +366,48 @@ export function createIngest(deps: IngestDeps) {
     return ingestFhir(body, ctx, received);
   }
 
-  return { ingestHl7, ingestFhir, ingestFhirText, codeMapChanged };
+  const metrics = deps.metrics;
+  if (!metrics) return { ingestHl7, ingestFhir, ingestFhirText, codeMapChanged };
+
+  /** The time to answer and the answer's ACK code, by transport and hospital (a registered ODS code, else unknown). */
+  const counted = (transport: MetricTransport, hospital: string | undefined, ackCode: AckCode, started: number) =>
+    metrics.messageAnswered({
+      transport,
+      hospital: hospital ?? UNKNOWN_HOSPITAL,
+      ackCode,
+      seconds: (performance.now() - started) / 1000,
+    });
+  return {
+    async ingestHl7(raw: Buffer | string, ctx: IngestContext): Promise<IngestResult> {
+      const started = performance.now();
+      const seen: { hospital?: string } = {};
+      const result = await ingestHl7(raw, ctx, seen);
+      counted(ctx.transport, ctx.keyHospitalOds ?? seen.hospital, result.code, started);
+      return result;
+    },
+    async ingestFhir(...args: Parameters<typeof ingestFhir>): Promise<FhirResult> {
+      const started = performance.now();
+      const result = await ingestFhir(...args);
+      counted('fhir', args[1].keyHospitalOds, fhirAckCode(result.httpStatus), started);
+      return result;
+    },
+    async ingestFhirText(...args: Parameters<typeof ingestFhirText>): Promise<FhirResult> {
+      const started = performance.now();
+      const result = await ingestFhirText(...args);
+      counted('fhir', args[1].keyHospitalOds, fhirAckCode(result.httpStatus), started);
+      return result;
+    },
+    codeMapChanged,
+  };
+}
+
+/**
+ * A FHIR answer as the ACK code an HL7 message with the same outcome gets: 200 AA; 409 and 422 AE (stored, refused
+ * for its content); anything else AR (not a readable Encounter, another hospital's, or "retry later").
+ */
+function fhirAckCode(httpStatus: number): AckCode {
+  if (httpStatus === 200) return 'AA';
+  return httpStatus === 409 || httpStatus === 422 ? 'AE' : 'AR';
 }
 
 export type Ingest = ReturnType<typeof createIngest>;

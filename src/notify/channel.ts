@@ -50,7 +50,10 @@ export interface WebhookBody {
  * The JSON body POSTed to OPERATOR_WEBHOOK_URL (signed like providers' webhooks). No patient data: the stay is
  * named by hospital and visit number, which operators use to find it.
  */
-export interface OperatorMessageBody {
+export type OperatorMessageBody = ReviewWaitingBody | FeedMessageBody;
+
+/** `review-waiting`: an unmatched stay waits in the review queue (CONTRACT.md "Unmatched, never silent"). */
+export interface ReviewWaitingBody {
   id: string;
   type: 'review-waiting';
   admissionId: string;
@@ -62,6 +65,23 @@ export interface OperatorMessageBody {
   since: string | null;
   /** where an operator acts on it: `GET /v1/review` */
   reviewUrl: string;
+}
+
+/**
+ * `feed-silent` / `feed-resumed`: a hospital's feed went silent or came back (CONTRACT.md "Feeds"). No patient data.
+ */
+export interface FeedMessageBody {
+  id: string;
+  type: 'feed-silent' | 'feed-resumed';
+  hospital: { id: string; odsCode: string; name: string };
+  /** the start of the silence: the last sign of life before it (its last message, or its registration) */
+  silentSince: string;
+  /** the last message the watcher knew of when it decided; on `feed-resumed`, one that ended the silence */
+  lastMessageAt: string | null;
+  /** the threshold in force when it decided */
+  silenceAlertSeconds: number;
+  /** where an operator looks: `GET /v1/hospitals/{id}/feed` */
+  feedUrl: string;
 }
 
 /** Personalisation of the operator email template (NOTIFY_OPERATOR_TEMPLATE_ID). */

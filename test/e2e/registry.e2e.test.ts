@@ -518,7 +518,7 @@ describe('clients', () => {
       `line ref"`,
       `${fresh2.slice(0, 9)},1950-06-07,,,`, // 9 digits
       `${fresh1},1941-03-12,AGAIN,,`, // the same person twice
-      `${testNhsNumber()},31/12/1950,,,`, // not a date
+      `${testNhsNumber()},31/02/1950,,,`, // not a date (dd/mm/yyyy is read, but there is no 31 February)
     ].join('\r\n');
     const res = await svc.api('POST', `/v1/providers/${p.id}/clients/import`, {
       key: p.apiKey,
@@ -558,6 +558,20 @@ describe('clients', () => {
     });
     expect(again.body).toMatchObject({ created: 0, updated: 3 });
     expect(again.body.rejected).toHaveLength(5);
+  });
+
+  it('CSV import also reads a header in plain words and dates written dd/mm/yyyy', async () => {
+    const p = await register('providers');
+    const nhs = testNhsNumber();
+    const res = await svc.api('POST', `/v1/providers/${p.id}/clients/import`, {
+      key: p.apiKey,
+      body: `Surname,First name,NHS Number,Date of birth\r\nSMITH,MARGARET,${nhs},12/03/1941\r\n`,
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toEqual({ created: 1, updated: 0, rejected: [] });
+    const got = await svc.api('GET', `/v1/providers/${p.id}/clients/${nhs}`, { key: p.apiKey });
+    expect(got.body).toMatchObject({ dateOfBirth: '1941-03-12', familyName: 'SMITH', givenName: 'MARGARET' });
   });
 
   it('CSV import without the header → 400; not CSV → 415', async () => {

@@ -253,6 +253,7 @@ describe('the registry: mllpAllowedCidrs and mllpCertificateFingerprints', () =>
       odsCode,
       name: 'Secure General',
       createdAt: expect.any(String),
+      silenceAlertSeconds: 7200,
       mllpAllowedCidrs: ['10.20.0.0/16', '2001:db8::/32', '192.0.2.7/32'],
       mllpCertificateFingerprints: [FP.toUpperCase()],
     });
@@ -323,6 +324,7 @@ describe('the registry: mllpAllowedCidrs and mllpCertificateFingerprints', () =>
       odsCode: h.odsCode,
       name: 'Patched',
       createdAt: expect.any(String),
+      silenceAlertSeconds: 7200,
       mllpAllowedCidrs: ['10.0.0.0/8'],
       mllpCertificateFingerprints: [FP.toUpperCase()],
     });
@@ -349,7 +351,9 @@ describe('the registry: mllpAllowedCidrs and mllpCertificateFingerprints', () =>
 
     const empty = await svc.api('PATCH', `/v1/hospitals/${h.id}`, { key: svc.adminToken, body: {} });
     expect(empty.status).toBe(400);
-    expect(empty.body.detail).toBe('(body): must set mllpAllowedCidrs, mllpCertificateFingerprints or both');
+    expect(empty.body.detail).toBe(
+      '(body): must set at least one of mllpAllowedCidrs, mllpCertificateFingerprints, silenceAlertSeconds',
+    );
     const unknownField = await svc.api('PATCH', `/v1/hospitals/${h.id}`, { key: svc.adminToken, body: { name: 'x' } });
     expect(unknownField.status).toBe(400);
     expect(

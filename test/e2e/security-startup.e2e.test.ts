@@ -163,6 +163,7 @@ describe('npm start and the admin token', () => {
     PORT: '0',
     HOST: '127.0.0.1',
     MLLP_PORT: '0',
+    METRICS_PORT: '0',
     LOG_LEVEL: 'info',
     DATA_DIR: dataDir,
   });

@@ -46,6 +46,7 @@ async function startWorkerProcess(): Promise<WorkerProcess> {
   Object.assign(env, {
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
+    METRICS_PORT: '0',
     DATABASE_URL: svc.db.url,
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     TEMPORAL_TASK_QUEUE: svc.taskQueue,

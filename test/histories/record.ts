@@ -135,14 +135,20 @@ async function fullStory(): Promise<[string, string]> {
   return [workflowIdOf(spell), await completedRun(spell)];
 }
 
-/** A01 → step 1 → step 2 → unacknowledged → a late acknowledgement → A03 → acknowledge → closed. */
-async function unacknowledged(): Promise<[string, string]> {
+/** A01 on a one-second ladder, through step 1 and step 2 to `unacknowledged`. */
+async function admittedUnacknowledged() {
   const spell = newSpell();
   const p = await providerFor(spell, 1);
   await send(spellMessage('a01-admit.hl7', spell));
   const first = await hookOf(p.ods, 'admission');
   await hookOf(p.ods, 'admission', 'c2');
   await statusIs(spell, 'unacknowledged');
+  return { spell, p, first };
+}
+
+/** A01 → step 1 → step 2 → unacknowledged → a late acknowledgement → A03 → acknowledge → closed. */
+async function unacknowledged(): Promise<[string, string]> {
+  const { spell, p, first } = await admittedUnacknowledged();
   await acknowledge(p, alertIdOf(first));
   await statusIs(spell, 'acknowledged');
   await send(spellMessage('a03-discharge-home.hl7', spell));
@@ -268,6 +274,50 @@ async function newerStayOpen(): Promise<[string, string]> {
   return [workflowIdOf(older), await completedRun(older)];
 }
 
+/** A01 → step 1 → step 2 → unacknowledged → resend (step 1 again, new link) → acknowledge → A03 → acknowledge. */
+async function resent(): Promise<[string, string]> {
+  const { spell, p, first } = await admittedUnacknowledged();
+  const res = await svc.api('POST', `/v1/alerts/${alertIdOf(first)}/resend`, { key: p.apiKey });
+  expect(res.status, res.text).toBe(202);
+  await hooks.waitFor(
+    (r) =>
+      r.path === `/${p.ods}/c1` &&
+      (r.body as { type?: string }).type === 'admission' &&
+      (r.body as { id: string }).id !== (first.body as { id: string }).id,
+    30_000,
+  );
+  await acknowledge(p, alertIdOf(first));
+  await statusIs(spell, 'acknowledged');
+  await send(spellMessage('a03-discharge-home.hl7', spell));
+  await acknowledge(p, alertIdOf(await hookOf(p.ods, 'discharge')));
+  return [workflowIdOf(spell), await completedRun(spell)];
+}
+
+/** A01 → alert → "Request Cancellation" in the Temporal UI: closed-by-operator, the run completes. */
+async function cancelledFromUi(): Promise<[string, string]> {
+  const spell = newSpell();
+  const p = await providerFor(spell, 60);
+  await send(spellMessage('a01-admit.hl7', spell));
+  await hookOf(p.ods, 'admission');
+  await svc.temporal.client.workflow.getHandle(workflowIdOf(spell)).cancel();
+  return [workflowIdOf(spell), await completedRun(spell)];
+}
+
+/** A stay an operator closed (cancellation) reopened by a later A08: its admission alert is open again → A03. */
+async function closedReopened(): Promise<[string, string]> {
+  const spell = newSpell();
+  const p = await providerFor(spell, 60);
+  await send(spellMessage('a01-admit.hl7', spell));
+  await hookOf(p.ods, 'admission');
+  await svc.temporal.client.workflow.getHandle(workflowIdOf(spell)).cancel();
+  const firstRun = await completedRun(spell);
+  await send(spellMessage('a08-update.hl7', spell));
+  await statusIs(spell, 'alerting');
+  await send(spellMessage('a03-discharge-home.hl7', spell));
+  await acknowledge(p, alertIdOf(await hookOf(p.ods, 'discharge')));
+  return [workflowIdOf(spell), await completedRun(spell, firstRun)];
+}
+
 /**
  * A stay whose history passes WORKFLOW_HISTORY_LIMIT (60 here, on a service of its own) continues as new: both runs
  * are recorded, the first ending in continue-as-new, the second starting from the state it carried.
@@ -349,6 +399,9 @@ it('records the histories of representative stays', async () => {
     'discharge-cancelled': dischargeCancelled,
     'reopened-stay': reopenedStay,
     'no-care-package': noCarePackage,
+    resent,
+    'cancelled-from-ui': cancelledFromUi,
+    'closed-reopened': closedReopened,
   };
   const runs = await Promise.all(Object.entries(scenarios).map(async ([name, run]) => [name, await run()] as const));
   for (const [name, [workflowId, runId]] of runs) {

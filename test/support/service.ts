@@ -47,6 +47,8 @@ export async function startTestService(
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
     HOST: '127.0.0.1',
     MLLP_PORT: '0',
+    // off unless a test turns it on: every service of a run would want the default 9464
+    METRICS_PORT: '0',
     DATABASE_URL: db.url,
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     TEMPORAL_TASK_QUEUE: taskQueue,

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { acknowledgeAlert } from '../../acknowledgement/acknowledge-alert.js';
 import * as admissions from '../../db/admissions.js';
 import * as alerts from '../../db/alerts.js';
+import * as audit from '../../db/audit.js';
 import * as messages from '../../db/messages.js';
 import type { AppDeps } from '../app.js';
 import { principal, type Principal } from '../auth.js';
@@ -13,6 +14,7 @@ import { oneOf, pagingQuery, parseQuery, text } from '../query.js';
 import type { AdmissionStatus } from '../../domain/admission-event.js';
 import { allowedOutcomes, defaultOutcome, eventWords, meaningOfAlert } from '../../domain/alert-text.js';
 import { withdrawnReasonCode, withdrawnReasonText } from '../../domain/clinical.js';
+import { signalStayResend, stayRefOf, staySettingsOf } from '../../temporal/stays.js';
 
 const uuid = z.string().uuid();
 const STATUSES = ['open', 'acknowledged', 'unacknowledged', 'withdrawn', 'all'] as const;
@@ -90,6 +92,22 @@ async function refusedOrNotFound(
   return notFound(entityType);
 }
 
+/** 409 for a resend of an alert nobody needs chasing about: acknowledged, or withdrawn (with why). */
+function notAwaiting(row: Pick<alerts.AlertDetails, 'status' | 'withdrawnReason'>): HttpProblem {
+  if (row.status === 'acknowledged') {
+    return new HttpProblem(409, 'Alert acknowledged', 'The alert is acknowledged: there is nothing to resend', {
+      alertStatus: 'acknowledged',
+    });
+  }
+  const code = withdrawnReasonCode(row.withdrawnReason);
+  return new HttpProblem(
+    409,
+    'Alert withdrawn',
+    `The alert was withdrawn${code ? ` (${withdrawnReasonText(code)})` : ''}: it no longer applies and is not resent`,
+    { alertStatus: row.status, ...(code ? { withdrawnReasonCode: code } : {}) },
+  );
+}
+
 const ackBody = z
   .object({
     by: z.string().trim().min(1, 'must say who acknowledges').max(200),
@@ -145,6 +163,43 @@ export function createAlertRoutes(deps: AppDeps): Router {
     });
     if (!result) throw notFound('alert');
     res.status(200).json(result);
+  });
+
+  /**
+   * `POST /v1/alerts/{id}/resend` (operator, or the alert's provider) → 202: an open or unacknowledged alert's ladder
+   * starts again from step 1 with new deliveries and new links (an informational alert, `transfer` or
+   * `cancellation`, is sent once more to whoever it reached). An acknowledged or withdrawn alert → 409: there is
+   * nothing to chase. Answered once the stay's workflow has the request (a run is started when none is running).
+   */
+  r.post('/alerts/:alertId/resend', async (req, res) => {
+    const row = await findAlert(req);
+    const counted = await alerts.countResend(db, row.id);
+    if (!counted) throw notAwaiting((await alerts.find(db, row.id, {})) ?? row);
+    const adm = await admissions.stayRef(db, row.admissionId);
+    if (!adm) throw notFound('alert');
+    try {
+      await signalStayResend(deps.temporal, staySettingsOf(deps.config), stayRefOf(adm), {
+        alertId: row.id,
+        resend: counted.resendCount,
+      });
+    } catch (err) {
+      deps.logger.error({ alertId: row.id, err: (err as Error).message }, 'could not signal the stay to resend');
+      throw new HttpProblem(503, 'Service unavailable', 'The alert could not be resent now: try again');
+    }
+    const p = principal(req);
+    await audit.record(db, {
+      actor: p.kind === 'admin' ? 'operator' : `provider:${p.kind === 'provider' ? p.odsCode : ''}`,
+      action: 'alert.resent',
+      entityType: 'alert',
+      entityId: row.id,
+      details: { resend: counted.resendCount },
+    });
+    res.status(202).json({
+      id: row.id,
+      kind: row.kind,
+      resendCount: counted.resendCount,
+      lastResentAt: counted.lastResentAt.toISOString(),
+    });
   });
 
   r.get('/admissions/:admissionId', async (req, res) => {

@@ -10,6 +10,7 @@ import { mllpSendersOf, setMllpSenders, updateMllpSenders, type MllpSenders } fr
 import { normaliseFingerprint, parseCidr } from '../../mllp/cidr.js';
 import type { AppDeps } from '../app.js';
 import { requireAdmin } from '../auth.js';
+import { silenceAlertSecondsShape, wakeFeedWatcher } from './feeds.js';
 import { HttpProblem, notFound } from '../problem.js';
 
 /** At most this many CIDR blocks per hospital. */
@@ -55,11 +56,14 @@ export const mllpSendersShape = {
 };
 
 const patchBody = z
-  .object(mllpSendersShape)
+  .object({ ...mllpSendersShape, ...silenceAlertSecondsShape })
   .strict()
   .refine(
-    (b) => b.mllpAllowedCidrs !== undefined || b.mllpCertificateFingerprints !== undefined,
-    'must set mllpAllowedCidrs, mllpCertificateFingerprints or both',
+    (b) =>
+      b.mllpAllowedCidrs !== undefined ||
+      b.mllpCertificateFingerprints !== undefined ||
+      b.silenceAlertSeconds !== undefined,
+    'must set at least one of mllpAllowedCidrs, mllpCertificateFingerprints, silenceAlertSeconds',
   );
 
 /**
@@ -107,12 +111,15 @@ function parse<T extends z.ZodTypeAny>(schema: T, body: unknown): z.infer<T> {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function createHospitalSecurityRoutes(deps: Pick<AppDeps, 'db' | 'mllpSendersChanged'>): Router {
+export function createHospitalSecurityRoutes(
+  deps: Pick<AppDeps, 'db' | 'mllpSendersChanged' | 'temporal' | 'config' | 'logger'>,
+): Router {
   const r = Router();
 
   /**
-   * `PATCH /v1/hospitals/{id}` (operator) `{mllpAllowedCidrs?, mllpCertificateFingerprints?}`: each list given
-   * replaces the stored one (`[]` clears it); 200 with the hospital view. Audited (`hospital.mllp-senders.updated`).
+   * `PATCH /v1/hospitals/{id}` (operator) `{mllpAllowedCidrs?, mllpCertificateFingerprints?, silenceAlertSeconds?}`:
+   * each list given replaces the stored one (`[]` clears it), a threshold given replaces the feed's (CONTRACT.md
+   * "Feeds"); 200 with the hospital view. Audited (`hospital.mllp-senders.updated`, `hospital.feed-settings.updated`).
    * This process's MLLP listener sees the change at once, other API processes within 5 s.
    */
   r.patch('/hospitals/:id', async (req: Request, res) => {
@@ -120,9 +127,12 @@ export function createHospitalSecurityRoutes(deps: Pick<AppDeps, 'db' | 'mllpSen
     const id = String(req.params.id);
     if (!UUID.test(id)) throw notFound('hospital');
     const body = parse(patchBody, req.body);
-    const row = await updateMllpSenders(deps.db, id, mllpSendersGiven(body), 'operator');
+    const silence = body.silenceAlertSeconds !== undefined ? { silenceAlertSeconds: body.silenceAlertSeconds } : {};
+    const row = await updateMllpSenders(deps.db, id, { ...mllpSendersGiven(body), ...silence }, 'operator');
     if (!row) throw notFound('hospital');
     deps.mllpSendersChanged?.();
+    // the feed watcher looks again at once with the new threshold
+    if (body.silenceAlertSeconds !== undefined) await wakeFeedWatcher(deps, row, true);
     res.json(row);
   });
 

@@ -1,5 +1,4 @@
 /** Registry (CONTRACT.md "Registry"): hospitals, providers, contacts, escalation policy, clients. */
-import { randomBytes } from 'node:crypto';
 import express, { Router, type Request } from 'express';
 import { z } from 'zod';
 import * as audit from '../../db/audit.js';
@@ -8,12 +7,14 @@ import * as hospitals from '../../db/hospitals.js';
 import * as providers from '../../db/providers.js';
 import { DESTINATION_CATEGORIES, METHOD_CATEGORIES, type CodeMap } from '../../domain/clinical.js';
 import { isValidNhsNumber, nhsNumberProblem, normaliseNhsNumber } from '../../domain/nhs-number.js';
-import { checkWebhookUrl } from '../../notify/url-guard.js';
-import { normaliseUkMobile } from '../../notify/govuk-notify.js';
+import { checkClientList, clientBody, importClientList } from '../../registry/clients.js';
+import { addContact, removeContact } from '../../registry/contacts.js';
+import { savePolicy } from '../../registry/escalation-policy.js';
+import { check, type FieldError } from '../../registry/validation.js';
 import type { AppDeps } from '../app.js';
 import { hashKey, newApiKey, principal, requireAdmin, requireProviderAccess } from '../auth.js';
 import { HttpProblem, notFound } from '../problem.js';
-import { parseClientCsv } from './client-csv.js';
+import { silenceAlertSecondsShape, wakeFeedWatcher } from './feeds.js';
 import { mllpSendersGiven, mllpSendersShape, saveMllpSenders, withMllpSenders } from './hospitals-security.js';
 
 const odsCode = z
@@ -22,25 +23,8 @@ const odsCode = z
   .regex(/^[A-Z0-9]{3,10}$/i, 'must be an ODS code: 3 to 10 letters and digits')
   .transform((s) => s.toUpperCase());
 const orgBody = z.object({ odsCode, name: z.string().trim().min(1).max(200) }).strict();
-/** A hospital may also carry its MLLP senders (CONTRACT.md "Security defaults"). */
-const hospitalBody = orgBody.extend(mllpSendersShape);
-
-const isoDate = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
-  .refine((s) => {
-    const d = new Date(`${s}T00:00:00Z`);
-    return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(s) && d.getTime() <= Date.now();
-  }, 'must be a real date, not in the future');
-
-const clientBody = z
-  .object({
-    dateOfBirth: isoDate,
-    familyName: z.string().trim().max(100).optional(),
-    givenName: z.string().trim().max(100).optional(),
-    reference: z.string().trim().max(100).optional(),
-  })
-  .strict();
+/** A hospital may also carry its MLLP senders (CONTRACT.md "Security defaults") and its feed's silence threshold. */
+const hospitalBody = orgBody.extend(mllpSendersShape).extend(silenceAlertSecondsShape);
 
 const uuid = z.string().uuid();
 
@@ -75,13 +59,23 @@ function codeMapView(map: CodeMap | null | undefined): Required<CodeMap> {
 
 /** Turns a zod failure into a 400 problem listing each field. */
 export function parseBody<T extends z.ZodTypeAny>(schema: T, body: unknown): z.infer<T> {
-  const r = schema.safeParse(body ?? {});
-  if (r.success) return r.data;
-  const errors = r.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
-  throw new HttpProblem(400, 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
+  const r = check(schema, body);
+  if (r.ok) return r.data;
+  throw invalid(r.errors);
 }
 
-/** Audits a change made by this request's caller (`operator`, or `<kind>:<ODS code>`). */
+/** The 400 problem for failed registry rules: `detail` lists each `field: message`, `errors` carries them. */
+function invalid(errors: FieldError[]): HttpProblem {
+  return new HttpProblem(400, 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
+}
+
+/** This request's caller as the audit trail names it: `operator`, or `<kind>:<ODS code>`. */
+function actorOf(req: Request): string {
+  const p = principal(req);
+  return p.kind === 'admin' ? 'operator' : `${p.kind}:${p.odsCode}`;
+}
+
+/** Audits a change made by this request's caller. */
 async function auditBy(
   db: Db,
   req: Request,
@@ -90,9 +84,7 @@ async function auditBy(
   entityId: string,
   details?: Record<string, unknown>,
 ) {
-  const p = principal(req);
-  const actor = p.kind === 'admin' ? 'operator' : `${p.kind}:${p.odsCode}`;
-  await audit.record(db, { actor, action, entityType, entityId, ...(details ? { details } : {}) });
+  await audit.record(db, { actor: actorOf(req), action, entityType, entityId, ...(details ? { details } : {}) });
 }
 
 export function createRegistryRoutes(deps: AppDeps): Router {
@@ -106,13 +98,26 @@ export function createRegistryRoutes(deps: AppDeps): Router {
       requireAdmin(req);
       const body = parseBody(kind === 'hospital' ? hospitalBody : orgBody, req.body);
       const apiKey = newApiKey(kind);
-      const row = await orgs.register(db, { odsCode: body.odsCode, name: body.name, keyHash: hashKey(apiKey) });
+      const org = { odsCode: body.odsCode, name: body.name, keyHash: hashKey(apiKey) };
+      const silence = (body as { silenceAlertSeconds?: number }).silenceAlertSeconds;
+      const row =
+        kind === 'hospital'
+          ? await hospitals.register(db, { ...org, ...(silence !== undefined ? { silenceAlertSeconds: silence } : {}) })
+          : await providers.register(db, org);
       if (!row) throw new HttpProblem(409, 'Conflict', `A ${kind} with ODS code ${body.odsCode} is already registered`);
       // a hospital registered without its MLLP senders cannot send over MLLP: never less safe if this step fails
       if (kind === 'hospital') await saveMllpSenders(db, row.id, body);
       await auditBy(db, req, `${kind}.registered`, kind, row.id);
-      if (kind === 'hospital') deps.mllpSendersChanged?.();
-      res.status(201).json({ ...row, ...mllpSendersGiven(body), apiKey });
+      if (kind === 'hospital') {
+        deps.mllpSendersChanged?.();
+        await wakeFeedWatcher(deps, row, false);
+      }
+      res.status(201).json({
+        ...row,
+        ...mllpSendersGiven(body),
+        ...(silence !== undefined ? { silenceAlertSeconds: silence } : {}),
+        apiKey,
+      });
     });
     r.get(`/${path}`, async (req, res) => {
       requireAdmin(req);
@@ -168,44 +173,14 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     return id;
   }
 
-  const contactBody = z
-    .object({
-      name: z.string().trim().min(1).max(200),
-      role: z.string().trim().min(1).max(100),
-      phone: z
-        .string()
-        .trim()
-        .optional()
-        .refine((p) => p === undefined || normaliseUkMobile(p) !== null, 'must be a UK mobile number (07… or +447…)'),
-      email: z.string().trim().email('must be an email address').optional(),
-      webhookUrl: z.string().trim().optional(),
-    })
-    .strict();
-
   r.post('/providers/:id/contacts', async (req, res) => {
     const providerId = await provider(req);
-    const body = parseBody(contactBody, req.body);
-    if (body.webhookUrl !== undefined) {
-      const check = checkWebhookUrl(body.webhookUrl, { allowLoopback: deps.config.allowLoopbackWebhooks });
-      if (!check.ok) {
-        throw new HttpProblem(400, 'Invalid request', `webhookUrl: ${check.reason}`, {
-          errors: [{ field: 'webhookUrl', message: check.reason }],
-        });
-      }
-    }
-    const webhookSecret = body.webhookUrl ? `whsec_${randomBytes(32).toString('base64url')}` : null;
-    const phone = body.phone ? normaliseUkMobile(body.phone) : null;
-    const row = await providers.addContact(db, {
-      providerId,
-      name: body.name,
-      role: body.role,
-      phone,
-      email: body.email ?? null,
-      webhookUrl: body.webhookUrl ?? null,
-      webhookSecret,
+    const r = await addContact(db, providerId, req.body, {
+      allowLoopbackWebhooks: deps.config.allowLoopbackWebhooks,
+      actor: actorOf(req),
     });
-    await auditBy(db, req, 'contact.created', 'contact', row.id);
-    res.status(201).json({ ...row, ...(webhookSecret ? { webhookSecret } : {}) });
+    if (!r.ok) throw invalid(r.errors);
+    res.status(201).json({ ...r.contact, ...(r.webhookSecret ? { webhookSecret: r.webhookSecret } : {}) });
   });
 
   r.get('/providers/:id/contacts', async (req, res) => {
@@ -217,55 +192,15 @@ export function createRegistryRoutes(deps: AppDeps): Router {
     const providerId = await provider(req);
     const contactId = String(req.params.contactId);
     if (!uuid.safeParse(contactId).success) throw notFound('contact');
-    if (!(await providers.deleteContact(db, providerId, contactId))) throw notFound('contact');
-    await auditBy(db, req, 'contact.deleted', 'contact', contactId);
+    if (!(await removeContact(db, providerId, contactId, actorOf(req)))) throw notFound('contact');
     res.status(204).end();
   });
 
-  const policyBody = z
-    .object({
-      steps: z
-        .array(
-          z
-            .object({
-              contactIds: z.array(uuid).min(1, 'must name at least one contact'),
-              channels: z.array(z.enum(['sms', 'email', 'webhook'])).min(1, 'must name at least one channel'),
-              waitSeconds: z
-                .number()
-                .int('must be a whole number of seconds')
-                .min(1, 'must be at least 1 second')
-                .max(7 * 24 * 3600, 'must be at most 604800 seconds (7 days)'),
-            })
-            .strict(),
-        )
-        .min(1, 'must have at least one step')
-        .max(20),
-      repeat: z.number().int().min(0).max(10).optional(),
-    })
-    .strict();
-
   r.put('/providers/:id/escalation-policy', async (req, res) => {
     const providerId = await provider(req);
-    const body = parseBody(policyBody, req.body);
-    const ids = [...new Set(body.steps.flatMap((s) => s.contactIds))];
-    const known = await providers.activeContactIds(db, providerId, ids);
-    const errors = body.steps.flatMap((step, i) =>
-      step.contactIds
-        .filter((id) => !known.has(id))
-        .map((id) => ({
-          field: `steps.${i}.contactIds`,
-          message: `unknown contact ${id} (not a contact of this provider)`,
-        })),
-    );
-    if (errors.length > 0) {
-      throw new HttpProblem(400, 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), {
-        errors,
-      });
-    }
-    const policy = { steps: body.steps, repeat: body.repeat ?? 0 };
-    await providers.putPolicy(db, providerId, policy);
-    await auditBy(db, req, 'policy.updated', 'provider', providerId);
-    res.status(200).json({ providerId, ...policy });
+    const r = await savePolicy(db, providerId, req.body, actorOf(req));
+    if (!r.ok) throw invalid(r.errors);
+    res.status(200).json({ providerId, ...r.policy });
   });
 
   r.get('/providers/:id/escalation-policy', async (req, res) => {
@@ -326,36 +261,15 @@ export function createRegistryRoutes(deps: AppDeps): Router {
       const providerId = await provider(req);
       if (typeof req.body !== 'string')
         throw new HttpProblem(415, 'Unsupported media type', 'Send the client list as text/csv');
-      const parsed = parseClientCsv(req.body);
-      if ('error' in parsed) throw new HttpProblem(400, 'Invalid CSV', parsed.error);
-      const rejected = [...parsed.rejected];
-      const valid: { nhsNumber: string; details: providers.ClientDetails }[] = [];
-      for (const row of parsed.rows) {
-        const body = clientBody.safeParse(row.client);
-        if (!body.success) {
-          const reason = body.error.issues.map((i) => `${csvColumn(String(i.path[0] ?? ''))}: ${i.message}`).join('; ');
-          rejected.push({ line: row.line, reason });
-          continue;
-        }
-        valid.push({ nhsNumber: row.nhsNumber, details: body.data });
-      }
-      const { created, updated } = await providers.importClients(db, providerId, valid);
-      rejected.sort((a, b) => a.line - b.line);
-      await auditBy(db, req, 'clients.imported', 'provider', providerId, {
-        created,
-        updated,
-        rejected: rejected.length,
-      });
+      const list = checkClientList(req.body);
+      if ('error' in list) throw new HttpProblem(400, 'Invalid CSV', list.error);
+      const { created, updated } = await importClientList(db, providerId, list, actorOf(req));
+      const rejected = list.rejected;
       res.status(200).json({ created, updated, rejected });
     },
   );
 
   return r;
-}
-
-/** The CSV column a client field comes from, so an import's reasons name what the provider sees in its file. */
-function csvColumn(field: string): string {
-  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) || '(row)';
 }
 
 /**

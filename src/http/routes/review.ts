@@ -9,7 +9,7 @@ import * as admissions from '../../db/admissions.js';
 import * as providers from '../../db/providers.js';
 import { isValidNhsNumber, normaliseNhsNumber } from '../../domain/nhs-number.js';
 import * as audit from '../../db/audit.js';
-import { signalStayClose, signalStayRematch, type StayStartSettings } from '../../temporal/stays.js';
+import { signalStayClose, signalStayRematch, stayRefOf, type StayStartSettings } from '../../temporal/stays.js';
 import type { AppDeps } from '../app.js';
 import { principal } from '../auth.js';
 import { HttpProblem, notFound } from '../problem.js';
@@ -96,12 +96,7 @@ export function createReviewRoutes(deps: ReviewRouteDeps): Router {
     });
     // the stay's workflow matches again (started again if it had finished): the provider's alerts go out
     try {
-      await signalStayRematch(deps.temporal, deps.stays, {
-        admissionId: adm.id,
-        hospitalOds: adm.hospitalOds,
-        visitNumber: adm.visitNumber,
-        workflowId: adm.workflowId,
-      });
+      await signalStayRematch(deps.temporal, deps.stays, stayRefOf(adm));
     } catch (err) {
       deps.logger.error(
         { admissionId: id, err: (err as Error).message },
@@ -135,12 +130,7 @@ export function createReviewRoutes(deps: ReviewRouteDeps): Router {
     const adm = await admissions.stayRef(db, id);
     if (!adm) throw notFound('admission');
     try {
-      await signalStayClose(
-        deps.temporal,
-        deps.stays,
-        { admissionId: adm.id, hospitalOds: adm.hospitalOds, visitNumber: adm.visitNumber, workflowId: adm.workflowId },
-        body.reason,
-      );
+      await signalStayClose(deps.temporal, deps.stays, stayRefOf(adm), body.reason);
     } catch (err) {
       deps.logger.error({ admissionId: id, err: (err as Error).message }, 'could not signal the stay to close');
       throw new HttpProblem(503, 'Service unavailable', 'The stay could not be closed now: try again');

@@ -1,7 +1,19 @@
-/** The provider admin's pages (`/portal/admin/...`, role `admin`; the guard is applied where this is mounted). */
+/**
+ * The provider admin's pages (`/portal/admin/...`, role `admin`; the guard is applied where this is mounted): users,
+ * contacts, the escalation ladder and the client list, each only of the admin's own provider.
+ */
 import { Router } from 'express';
 import type { PortalDeps } from '../app.js';
+import { createContactPages } from './contacts.js';
+import { createLadderPages } from './ladder.js';
+import { createRosterPages } from './roster.js';
+import { createUserPages } from './users.js';
 
-export function createAdminPages(_deps: PortalDeps): Router {
-  return Router();
+export function createAdminPages(deps: PortalDeps): Router {
+  const r = Router();
+  r.use(createUserPages(deps));
+  r.use(createContactPages(deps));
+  r.use(createLadderPages(deps));
+  r.use(createRosterPages(deps));
+  return r;
 }
