@@ -1,6 +1,6 @@
 /** CONTRACT.md "Process and configuration": invalid configuration stops the process with one line naming the variable. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, csrfSecretOf, loadConfig, requireProductionSettings } from './config.js';
+import { ConfigError, csrfSecretOf, loadConfig, requireProductionSettings, sessionSecretOf } from './config.js';
 
 const NOTIFY_KEY = 'live_key-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0';
 const TEMPLATE = 'f33517ff-2a88-4f6e-b855-c550268ce08a';
@@ -308,5 +308,28 @@ describe('CSRF_SECRET (the link pages across replicas)', () => {
     expect(derived).not.toContain(token);
     expect(csrfSecretOf(loadConfig({ ADMIN_TOKEN: `${token}-other` }))).not.toBe(derived);
     expect(csrfSecretOf(loadConfig({}))).toBeUndefined();
+  });
+});
+
+describe('the web portal (SESSION_SECRET, NOTIFY_SIGN_IN_TEMPLATE_ID)', () => {
+  it('SESSION_SECRET is at least 32 characters; NOTIFY_SIGN_IN_TEMPLATE_ID is a template id', () => {
+    expect(() => loadConfig({ SESSION_SECRET: 'x'.repeat(31) })).toThrow(
+      'Invalid configuration: SESSION_SECRET must be at least 32 characters',
+    );
+    expect(() => loadConfig({ NOTIFY_SIGN_IN_TEMPLATE_ID: 'sign-in' })).toThrow(
+      'Invalid configuration: NOTIFY_SIGN_IN_TEMPLATE_ID must be a Notify template id (a UUID)',
+    );
+    const id = '8b7c1b7e-7f0e-4a57-9a47-2f1d1e0c9b11';
+    expect(loadConfig({ NOTIFY_SIGN_IN_TEMPLATE_ID: id }).notify.signInTemplateId).toBe(id);
+  });
+
+  it('the session secret: given, it is used; unset, derived from ADMIN_TOKEN, and not the CSRF secret', () => {
+    const token = 'a-token-of-the-operator-0123456789';
+    expect(sessionSecretOf(loadConfig({ ADMIN_TOKEN: token, SESSION_SECRET: 's'.repeat(40) }))).toBe('s'.repeat(40));
+    const derived = sessionSecretOf(loadConfig({ ADMIN_TOKEN: token }));
+    expect(derived).toMatch(/^[0-9a-f]{64}$/);
+    expect(sessionSecretOf(loadConfig({ ADMIN_TOKEN: token }))).toBe(derived);
+    expect(derived).not.toBe(csrfSecretOf(loadConfig({ ADMIN_TOKEN: token })));
+    expect(sessionSecretOf(loadConfig({}))).toBeUndefined();
   });
 });

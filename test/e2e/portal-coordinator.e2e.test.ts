@@ -283,6 +283,10 @@ describe('a coordinator at work', () => {
       await expectAccessible(page, 'Page not found');
     }
     await expectFitsNarrow(page, 'Page not found');
+    // a page of another role
+    expect((await page.goto(`${story.svc.baseUrl}/portal/admin/users`))?.status()).toBe(403);
+    await expectAccessible(page, 'You do not have access to this page');
+    await expectFitsNarrow(page, 'You do not have access to this page');
     // and acknowledging it is refused the same way, leaving it open
     const token = await page.locator('input[name="_csrf"]').first().getAttribute('value');
     const status = await page.evaluate(
