@@ -82,6 +82,12 @@ const PATCH = {
   alertResend: 'alert-resend',
   /** a later event reopens a stay an operator closed: its admission alert withdrawn on closing is open again */
   reopenClosed: 'reopen-closed',
+  /**
+   * a stay of nobody's client (`no-care-package`) completes at once instead of lingering (a later event reopens it
+   * from PostgreSQL), and the max-stay timer starts only once the stay has something to follow (README "Work per
+   * stay")
+   */
+  completeAtOnce: 'complete-at-once',
 } as const;
 
 /** Defaults for workflows started without these inputs (started by an earlier version). */
@@ -389,6 +395,8 @@ async function followStay(
     await rematchIfNeeded(needsProviders(spell));
     const keys = spellKeys(spell);
     const matched = state.match?.status === 'matched';
+    // a matched stay has something to follow: its longest-stay timer starts before its first alert is raised
+    if (matched && completeAtOnce && !maxStayStarted) startMaxStayTimer();
     if (
       matched &&
       spell.discharged &&
@@ -543,7 +551,9 @@ async function followStay(
   }
 
   // the longest stay followed: a stay with no discharge is closed after it (counted from the first run's start)
-  if (patched(PATCH.maxStay)) {
+  let maxStayStarted = false;
+  function startMaxStayTimer(): void {
+    maxStayStarted = true;
     const deadline = Date.parse(state.startedAt) + (input.maxStaySeconds ?? DEFAULT_MAX_STAY_SECONDS) * 1000;
     void (async () => {
       for (let left = deadline - Date.now(); left > 0; left = deadline - Date.now())
@@ -554,6 +564,9 @@ async function followStay(
       dirty = true;
     })();
   }
+  // a quiet stay (nobody's client, in review, cancelled, closed) is never closed as expired: it needs no timer
+  const completeAtOnce = patched(PATCH.completeAtOnce);
+  if (!completeAtOnce && patched(PATCH.maxStay)) startMaxStayTimer();
 
   for (;;) {
     if (!dirty) {
@@ -565,6 +578,11 @@ async function followStay(
         }
       } else if (quiet && running === 0 && endWhenClosed && state.closedAtEvents !== undefined) {
         // cancelled from the Temporal UI and closed: the run completes now; a later event starts a new one
+        await condition(allHandlersFinished);
+        if (!dirty) break;
+      } else if (quiet && running === 0 && completeAtOnce && state.status === 'no-care-package') {
+        // nobody's client: nothing to follow, nothing to review; the run completes now and a later event (the
+        // person became a client, a discharge, a correction) starts a new run that reopens the stay from PostgreSQL
         await condition(allHandlersFinished);
         if (!dirty) break;
       } else if (quiet && running === 0) {
@@ -583,6 +601,7 @@ async function followStay(
     if (dirty) {
       dirty = false;
       await reconcile();
+      if (completeAtOnce && !quiet && !maxStayStarted) startMaxStayTimer();
     }
   }
   return state.status;
