@@ -83,11 +83,12 @@ const PATCH = {
   /** a later event reopens a stay an operator closed: its admission alert withdrawn on closing is open again */
   reopenClosed: 'reopen-closed',
   /**
-   * a stay of nobody's client (`no-care-package`) completes at once instead of lingering (a later event reopens it
-   * from PostgreSQL), and the max-stay timer starts only once the stay has something to follow (README "Work per
-   * stay")
+   * less work for Temporal per stay (README "Work per stay"), one patch so that a stay carries one marker: a stay of
+   * nobody's client (`no-care-package`) completes at once instead of lingering (a later event reopens it from
+   * PostgreSQL); the max-stay timer starts only once the stay has something to follow; the search attributes a
+   * reconcile changes are upserted together, once
    */
-  completeAtOnce: 'complete-at-once',
+  workPerStay: 'work-per-stay',
 } as const;
 
 /** Defaults for workflows started without these inputs (started by an earlier version). */
@@ -165,6 +166,8 @@ async function followStay(
   let expired = false; // the stay passed MAX_STAY_DAYS without a discharge
   let recorded = '';
   let searchAttributes = '';
+  /** ProviderOds as last matched, not yet upserted (upserted with the status at the end of the reconcile) */
+  let providerOdsPending: string[] | undefined;
 
   setHandler(admissionEventSignal, (ev) => {
     if (state.eventReceived(ev)) dirty = true;
@@ -219,6 +222,7 @@ async function followStay(
     })),
   }));
 
+  const lean = patched(PATCH.workPerStay);
   if (!input.carried) {
     // a stay reopened by a late event after its workflow completed carries on from what PostgreSQL recorded
     const opened = await acts.openAdmission.executeWithOptions(
@@ -382,11 +386,9 @@ async function followStay(
     }
     const ods = (ps: Provider[]) => ps.map((p) => p.providerOds).sort();
     const changed = ods(state.providers).join() !== ods(before).join();
-    if (match.status === 'matched' && (changed || again)) {
-      upsertSearchAttributes([{ key: ProviderOdsKey, value: ods(state.providers) }]);
-    } else if (changed) {
-      upsertSearchAttributes([{ key: ProviderOdsKey, value: [] }]);
-    }
+    const value = match.status === 'matched' && (changed || again) ? ods(state.providers) : changed ? [] : undefined;
+    if (value && lean) providerOdsPending = value;
+    else if (value) upsertSearchAttributes([{ key: ProviderOdsKey, value }]);
   }
 
   async function reconcile(): Promise<void> {
@@ -396,7 +398,7 @@ async function followStay(
     const keys = spellKeys(spell);
     const matched = state.match?.status === 'matched';
     // a matched stay has something to follow: its longest-stay timer starts before its first alert is raised
-    if (matched && completeAtOnce && !maxStayStarted) startMaxStayTimer();
+    if (matched && lean && !maxStayStarted) startMaxStayTimer();
     if (
       matched &&
       spell.discharged &&
@@ -536,12 +538,14 @@ async function followStay(
       if ((a.status === 'open' || a.status === 'unacknowledged') && escalates(a.kind)) step = Math.max(step, a.step);
     }
     const next = `${state.status}|${step}`;
-    if (next === searchAttributes) return;
-    searchAttributes = next;
-    upsertSearchAttributes([
-      { key: AdmissionStatusKey, value: state.status },
-      { key: EscalationStepKey, value: step },
-    ]);
+    const attributes: Parameters<typeof upsertSearchAttributes>[0] = [];
+    if (providerOdsPending) attributes.push({ key: ProviderOdsKey, value: providerOdsPending });
+    providerOdsPending = undefined;
+    if (next !== searchAttributes) {
+      searchAttributes = next;
+      attributes.push({ key: AdmissionStatusKey, value: state.status }, { key: EscalationStepKey, value: step });
+    }
+    if (attributes.length > 0) upsertSearchAttributes(attributes);
   }
 
   /** Temporal suggests a new run, or this run's history passed its limit. */
@@ -565,8 +569,7 @@ async function followStay(
     })();
   }
   // a quiet stay (nobody's client, in review, cancelled, closed) is never closed as expired: it needs no timer
-  const completeAtOnce = patched(PATCH.completeAtOnce);
-  if (!completeAtOnce && patched(PATCH.maxStay)) startMaxStayTimer();
+  if (!lean && patched(PATCH.maxStay)) startMaxStayTimer();
 
   for (;;) {
     if (!dirty) {
@@ -580,7 +583,7 @@ async function followStay(
         // cancelled from the Temporal UI and closed: the run completes now; a later event starts a new one
         await condition(allHandlersFinished);
         if (!dirty) break;
-      } else if (quiet && running === 0 && completeAtOnce && state.status === 'no-care-package') {
+      } else if (quiet && running === 0 && lean && state.status === 'no-care-package') {
         // nobody's client: nothing to follow, nothing to review; the run completes now and a later event (the
         // person became a client, a discharge, a correction) starts a new run that reopens the stay from PostgreSQL
         await condition(allHandlersFinished);
@@ -601,7 +604,7 @@ async function followStay(
     if (dirty) {
       dirty = false;
       await reconcile();
-      if (completeAtOnce && !quiet && !maxStayStarted) startMaxStayTimer();
+      if (lean && !quiet && !maxStayStarted) startMaxStayTimer();
     }
   }
   return state.status;
