@@ -16,6 +16,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -86,7 +87,7 @@ const PATCH = {
    * less work for Temporal per stay (README "Work per stay"), one patch so that a stay carries one marker: a stay of
    * nobody's client (`no-care-package`) completes at once instead of lingering (a later event reopens it from
    * PostgreSQL); the max-stay timer starts only once the stay has something to follow; the search attributes a
-   * reconcile changes are upserted together, once
+   * reconcile changes are upserted together, once; the short PostgreSQL steps run as local activities
    */
   workPerStay: 'work-per-stay',
 } as const;
@@ -100,6 +101,18 @@ const DEFAULT_HISTORY_LIMIT = 10_000;
 const MAX_SLEEP_MS = 2_147_483_647;
 
 const acts = proxyActivities<AdmissionActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+/**
+ * The short, idempotent PostgreSQL steps on an alert's critical path, run as local activities (no activity task, no
+ * extra workflow task; README "Work per stay"): load the stay, match it, raise an alert, record the stay. Each may
+ * run again after a crash with the same effect (reads; an upsert of the stay; an alert keyed by its stay, provider
+ * and key).
+ */
+const localActs = proxyLocalActivities<
+  Pick<AdmissionActivities, 'openAdmission' | 'matchProviders' | 'raiseAlert' | 'recordAdmission'>
+>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
 });
@@ -223,9 +236,10 @@ async function followStay(
   }));
 
   const lean = patched(PATCH.workPerStay);
+  const pg = lean ? localActs : acts;
   if (!input.carried) {
     // a stay reopened by a late event after its workflow completed carries on from what PostgreSQL recorded
-    const opened = await acts.openAdmission.executeWithOptions(
+    const opened = await pg.openAdmission.executeWithOptions(
       { summary: 'load the stay from PostgreSQL (events and alerts so far)' },
       [{ admissionId: input.admissionId }],
     );
@@ -304,7 +318,7 @@ async function followStay(
     switch (action.type) {
       case 'raise': {
         const alertKey = action.alertKey + roundSuffix(state.roundOf(p.providerId));
-        const raised = await acts.raiseAlert.executeWithOptions(
+        const raised = await pg.raiseAlert.executeWithOptions(
           { summary: `raise the ${action.kind} alert for ${p.providerOds}` },
           [
             {
@@ -371,7 +385,7 @@ async function followStay(
         (state.rematchRequested && patched(PATCH.reviewRematch)));
     if (!first && !again) return;
     const before = state.providers;
-    const match = await acts.matchProviders.executeWithOptions(
+    const match = await pg.matchProviders.executeWithOptions(
       { summary: "match the patient to providers' clients (NHS number and date of birth)" },
       [{ admissionId: input.admissionId }],
     );
@@ -476,7 +490,7 @@ async function followStay(
     };
     if (JSON.stringify(record) !== recorded) {
       recorded = JSON.stringify(record);
-      await acts.recordAdmission.executeWithOptions(
+      await pg.recordAdmission.executeWithOptions(
         {
           summary: `record the stay in PostgreSQL: ${state.status}${state.statusReasonCode ? ` (${state.statusReasonCode})` : ''}`,
         },
