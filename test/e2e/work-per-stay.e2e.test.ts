@@ -11,6 +11,7 @@ import { eventually } from '../support/fixtures.js';
 import { editFields } from '../support/hl7-edit.js';
 import {
   admissionOf,
+  admissionWhere,
   newSpell,
   spellMessage,
   startStory,
@@ -33,17 +34,6 @@ afterAll(() => stopStory(story));
 
 const { send, webhookOf } = storyHelpers(() => story);
 const workflowIdOf = (spell: { visit: string }) => `admission-RX1-${spell.visit}`;
-
-async function admissionWhere(visit: string, ok: (a: any) => boolean, what: string) {
-  return eventually(
-    async () => {
-      const a = await admissionOf(story.svc, visit);
-      return a && ok(a) ? a : undefined;
-    },
-    20_000,
-    what,
-  );
-}
 
 /** The latest run of the stay's workflow once it is `status` (as the Temporal UI shows it). */
 async function runWhen(spell: { visit: string }, status: string, what: string) {
@@ -86,7 +76,12 @@ describe("a stay of nobody's client", () => {
     await send(editFields(spellMessage('a08-update.hl7', spell), { 'EVN-2': '20261124150000' }));
 
     const alert = await webhookOf(ods, 'admission');
-    const adm = await admissionWhere(spell.visit, (a) => a.status === 'alerting', 'the reopened stay alerting');
+    const adm = await admissionWhere(
+      story.svc,
+      spell.visit,
+      (a) => a.status === 'alerting',
+      'the reopened stay alerting',
+    );
     expect(adm.alerts.map((a: any) => [a.id, a.kind, a.status])).toEqual([[alert.alertId, 'admission', 'open']]);
     const second = await runWhen(spell, 'RUNNING', 'a new run follows the stay');
     expect(second.runId).not.toBe(first.runId);
@@ -97,7 +92,7 @@ describe("a stay of nobody's client", () => {
     await send(spellMessage('a01-admit.hl7', spell));
     const first = await runWhen(spell, 'COMPLETED', 'the first run completed');
     await send(spellMessage('a03-discharge-home.hl7', spell));
-    const adm = await admissionWhere(spell.visit, (a) => a.dischargedAt !== null, 'the discharge recorded');
+    const adm = await admissionWhere(story.svc, spell.visit, (a) => a.dischargedAt !== null, 'the discharge recorded');
     expect(adm.status).toBe('no-care-package');
     expect(adm.events).toHaveLength(2);
     const second = await eventually(
@@ -119,7 +114,7 @@ describe('an unmatched stay (review queue)', () => {
     await webhookLadderProvider(story, ods, { waitSeconds: 120, client: { nhs: spell.nhs } });
     // the date of birth does not match the client's: the stay waits for review
     await send(editFields(spellMessage('a01-admit.hl7', spell), { 'PID-7': '19410313' }));
-    await admissionWhere(spell.visit, (a) => a.status === 'unmatched', 'the stay in review');
+    await admissionWhere(story.svc, spell.visit, (a) => a.status === 'unmatched', 'the stay in review');
     const handle = story.svc.temporal.client.workflow.getHandle(workflowIdOf(spell));
     const events = await eventually(
       async () => {
