@@ -16,6 +16,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -82,6 +83,13 @@ const PATCH = {
   alertResend: 'alert-resend',
   /** a later event reopens a stay an operator closed: its admission alert withdrawn on closing is open again */
   reopenClosed: 'reopen-closed',
+  /**
+   * less work for Temporal per stay (README "Work per stay"), one patch so that a stay carries one marker: a stay of
+   * nobody's client (`no-care-package`) completes at once instead of lingering (a later event reopens it from
+   * PostgreSQL); the max-stay timer starts only once the stay has something to follow; the search attributes a
+   * reconcile changes are upserted together, once; the short PostgreSQL steps run as local activities
+   */
+  workPerStay: 'work-per-stay',
 } as const;
 
 /** Defaults for workflows started without these inputs (started by an earlier version). */
@@ -93,6 +101,18 @@ const DEFAULT_HISTORY_LIMIT = 10_000;
 const MAX_SLEEP_MS = 2_147_483_647;
 
 const acts = proxyActivities<AdmissionActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+/**
+ * The short, idempotent PostgreSQL steps on an alert's critical path, run as local activities (no activity task, no
+ * extra workflow task; README "Work per stay"): load the stay, match it, raise an alert, record the stay. Each may
+ * run again after a crash with the same effect (reads; an upsert of the stay; an alert keyed by its stay, provider
+ * and key).
+ */
+const localActs = proxyLocalActivities<
+  Pick<AdmissionActivities, 'openAdmission' | 'matchProviders' | 'raiseAlert' | 'recordAdmission'>
+>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
 });
@@ -159,6 +179,8 @@ async function followStay(
   let expired = false; // the stay passed MAX_STAY_DAYS without a discharge
   let recorded = '';
   let searchAttributes = '';
+  /** ProviderOds as last matched, not yet upserted (upserted with the status at the end of the reconcile) */
+  let providerOdsPending: string[] | undefined;
 
   setHandler(admissionEventSignal, (ev) => {
     if (state.eventReceived(ev)) dirty = true;
@@ -213,9 +235,11 @@ async function followStay(
     })),
   }));
 
+  const lean = patched(PATCH.workPerStay);
+  const pg = lean ? localActs : acts;
   if (!input.carried) {
     // a stay reopened by a late event after its workflow completed carries on from what PostgreSQL recorded
-    const opened = await acts.openAdmission.executeWithOptions(
+    const opened = await pg.openAdmission.executeWithOptions(
       { summary: 'load the stay from PostgreSQL (events and alerts so far)' },
       [{ admissionId: input.admissionId }],
     );
@@ -294,7 +318,7 @@ async function followStay(
     switch (action.type) {
       case 'raise': {
         const alertKey = action.alertKey + roundSuffix(state.roundOf(p.providerId));
-        const raised = await acts.raiseAlert.executeWithOptions(
+        const raised = await pg.raiseAlert.executeWithOptions(
           { summary: `raise the ${action.kind} alert for ${p.providerOds}` },
           [
             {
@@ -361,7 +385,7 @@ async function followStay(
         (state.rematchRequested && patched(PATCH.reviewRematch)));
     if (!first && !again) return;
     const before = state.providers;
-    const match = await acts.matchProviders.executeWithOptions(
+    const match = await pg.matchProviders.executeWithOptions(
       { summary: "match the patient to providers' clients (NHS number and date of birth)" },
       [{ admissionId: input.admissionId }],
     );
@@ -376,11 +400,9 @@ async function followStay(
     }
     const ods = (ps: Provider[]) => ps.map((p) => p.providerOds).sort();
     const changed = ods(state.providers).join() !== ods(before).join();
-    if (match.status === 'matched' && (changed || again)) {
-      upsertSearchAttributes([{ key: ProviderOdsKey, value: ods(state.providers) }]);
-    } else if (changed) {
-      upsertSearchAttributes([{ key: ProviderOdsKey, value: [] }]);
-    }
+    const value = match.status === 'matched' && (changed || again) ? ods(state.providers) : changed ? [] : undefined;
+    if (value && lean) providerOdsPending = value;
+    else if (value) upsertSearchAttributes([{ key: ProviderOdsKey, value }]);
   }
 
   async function reconcile(): Promise<void> {
@@ -389,6 +411,8 @@ async function followStay(
     await rematchIfNeeded(needsProviders(spell));
     const keys = spellKeys(spell);
     const matched = state.match?.status === 'matched';
+    // a matched stay has something to follow: its longest-stay timer starts before its first alert is raised
+    if (matched && lean && !maxStayStarted) startMaxStayTimer();
     if (
       matched &&
       spell.discharged &&
@@ -466,7 +490,7 @@ async function followStay(
     };
     if (JSON.stringify(record) !== recorded) {
       recorded = JSON.stringify(record);
-      await acts.recordAdmission.executeWithOptions(
+      await pg.recordAdmission.executeWithOptions(
         {
           summary: `record the stay in PostgreSQL: ${state.status}${state.statusReasonCode ? ` (${state.statusReasonCode})` : ''}`,
         },
@@ -528,12 +552,14 @@ async function followStay(
       if ((a.status === 'open' || a.status === 'unacknowledged') && escalates(a.kind)) step = Math.max(step, a.step);
     }
     const next = `${state.status}|${step}`;
-    if (next === searchAttributes) return;
-    searchAttributes = next;
-    upsertSearchAttributes([
-      { key: AdmissionStatusKey, value: state.status },
-      { key: EscalationStepKey, value: step },
-    ]);
+    const attributes: Parameters<typeof upsertSearchAttributes>[0] = [];
+    if (providerOdsPending) attributes.push({ key: ProviderOdsKey, value: providerOdsPending });
+    providerOdsPending = undefined;
+    if (next !== searchAttributes) {
+      searchAttributes = next;
+      attributes.push({ key: AdmissionStatusKey, value: state.status }, { key: EscalationStepKey, value: step });
+    }
+    if (attributes.length > 0) upsertSearchAttributes(attributes);
   }
 
   /** Temporal suggests a new run, or this run's history passed its limit. */
@@ -543,7 +569,9 @@ async function followStay(
   }
 
   // the longest stay followed: a stay with no discharge is closed after it (counted from the first run's start)
-  if (patched(PATCH.maxStay)) {
+  let maxStayStarted = false;
+  function startMaxStayTimer(): void {
+    maxStayStarted = true;
     const deadline = Date.parse(state.startedAt) + (input.maxStaySeconds ?? DEFAULT_MAX_STAY_SECONDS) * 1000;
     void (async () => {
       for (let left = deadline - Date.now(); left > 0; left = deadline - Date.now())
@@ -554,6 +582,8 @@ async function followStay(
       dirty = true;
     })();
   }
+  // a quiet stay (nobody's client, in review, cancelled, closed) is never closed as expired: it needs no timer
+  if (!lean && patched(PATCH.maxStay)) startMaxStayTimer();
 
   for (;;) {
     if (!dirty) {
@@ -565,6 +595,11 @@ async function followStay(
         }
       } else if (quiet && running === 0 && endWhenClosed && state.closedAtEvents !== undefined) {
         // cancelled from the Temporal UI and closed: the run completes now; a later event starts a new one
+        await condition(allHandlersFinished);
+        if (!dirty) break;
+      } else if (quiet && running === 0 && lean && state.status === 'no-care-package') {
+        // nobody's client: nothing to follow, nothing to review; the run completes now and a later event (the
+        // person became a client, a discharge, a correction) starts a new run that reopens the stay from PostgreSQL
         await condition(allHandlersFinished);
         if (!dirty) break;
       } else if (quiet && running === 0) {
@@ -583,6 +618,7 @@ async function followStay(
     if (dirty) {
       dirty = false;
       await reconcile();
+      if (lean && !quiet && !maxStayStarted) startMaxStayTimer();
     }
   }
   return state.status;

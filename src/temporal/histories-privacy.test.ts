@@ -10,10 +10,15 @@ import { describe, expect, it } from 'vitest';
 const dir = new URL('../../test/histories/', import.meta.url);
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
-/** Every base64 `data` field of a history's payloads, decoded. */
+/**
+ * Every base64 `data` field of a history's payloads, decoded. A local activity's marker carries its times as epoch
+ * seconds (`"complete_time":{"seconds":1796222537,...}`): ten digits that are a time, not an NHS number, left out.
+ */
 function payloads(json: string): string[] {
   return [...json.matchAll(/"data"\s*:\s*"([A-Za-z0-9+/=]+)"/g)].map((m) =>
-    Buffer.from(m[1]!, 'base64').toString('utf8'),
+    Buffer.from(m[1]!, 'base64')
+      .toString('utf8')
+      .replace(/"seconds":\d+,"nanos"/g, '"seconds":0,"nanos"'),
   );
 }
 
@@ -30,7 +35,13 @@ const FORBIDDEN: [string, RegExp][] = [
 describe('recorded workflow histories carry no patient data', () => {
   it('there are recorded histories to look at, and the check would see patient data', () => {
     expect(files.length).toBeGreaterThan(5);
-    const leaky = ['{"nhs":"999 526 0182"}', '{"familyName":"X"}', '{"dateOfBirth":"1941-03-12"}', '"SMITH^MARGARET"'];
+    const leaky = [
+      '{"nhs":"999 526 0182"}',
+      '{"seconds":"9995260182"}',
+      '{"familyName":"X"}',
+      '{"dateOfBirth":"1941-03-12"}',
+      '"SMITH^MARGARET"',
+    ];
     for (const text of leaky)
       expect(
         FORBIDDEN.some(([, p]) => p.test(text)),

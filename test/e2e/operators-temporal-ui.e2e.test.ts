@@ -91,7 +91,7 @@ async function currentDetails(spell: Spell): Promise<string> {
   return meta.currentDetails ?? '';
 }
 
-/** The summaries on the run's ActivityTaskScheduled and TimerStarted events, in history order. */
+/** The summaries on the run's ActivityTaskScheduled, local-activity MarkerRecorded and TimerStarted events, in order. */
 async function summaries(spell: Spell): Promise<{ activities: string[]; timers: string[] }> {
   const history = await handleOf(spell).fetchHistory();
   const out = { activities: [] as string[], timers: [] as string[] };
@@ -101,6 +101,9 @@ async function summaries(spell: Spell): Promise<{ activities: string[]; timers: 
       : undefined;
     if (e.activityTaskScheduledEventAttributes)
       out.activities.push(summary ?? `(none: ${e.activityTaskScheduledEventAttributes.activityType?.name})`);
+    // a local activity (the short PostgreSQL steps) is recorded as a marker, shown with its summary
+    if (e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+      out.activities.push(summary ?? '(none: local activity)');
     if (e.timerStartedEventAttributes) out.timers.push(summary ?? '(none)');
   }
   return out;

@@ -28,7 +28,7 @@ let seq = 0;
 
 beforeAll(async () => {
   const hooks = await startWebhookReceiver();
-  const svc = await startTestService({ env: { WORKFLOW_HISTORY_LIMIT: '60' } });
+  const svc = await startTestService({ env: { WORKFLOW_HISTORY_LIMIT: '30' } });
   story = { svc, hooks, hospital: await registerHospital(svc) };
 });
 afterAll(() => stopStory(story));
@@ -64,7 +64,7 @@ describe('continue-as-new', () => {
       key: provider.apiKey,
       body: { by: 'Priya' },
     });
-    // several updates grow the history past 60 events
+    // several updates grow the history past 30 events
     for (let i = 1; i <= 6; i++) {
       await send(
         editFields(spellMessage('a08-update.hl7', spell), {

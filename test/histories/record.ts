@@ -319,11 +319,11 @@ async function closedReopened(): Promise<[string, string]> {
 }
 
 /**
- * A stay whose history passes WORKFLOW_HISTORY_LIMIT (60 here, on a service of its own) continues as new: both runs
+ * A stay whose history passes WORKFLOW_HISTORY_LIMIT (30 here, on a service of its own) continues as new: both runs
  * are recorded, the first ending in continue-as-new, the second starting from the state it carried.
  */
 async function continuedAsNew(): Promise<{ first: [string, string]; second: [string, string] }> {
-  const own = await startTestService({ env: { ADMISSION_LINGER_SECONDS: '1', WORKFLOW_HISTORY_LIMIT: '60' } });
+  const own = await startTestService({ env: { ADMISSION_LINGER_SECONDS: '1', WORKFLOW_HISTORY_LIMIT: '30' } });
   try {
     const key = (await registerHospital(own, 'RX1', 'Leeds General Infirmary')).apiKey;
     const spell = newSpell();

@@ -3,7 +3,7 @@ import { randomInt } from 'node:crypto';
 import postgres from 'postgres';
 import { expect } from 'vitest';
 import { parseAck } from '../../src/hl7/ack.js';
-import { fixture } from './fixtures.js';
+import { eventually, fixture } from './fixtures.js';
 import { startTestService, type TestService } from './service.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
@@ -130,6 +130,23 @@ export async function admissionOf(svc: TestService, visit: string, hospital = 'R
     location: any;
     dischargedAt: string | null;
   };
+}
+
+/** The admission of a spell once `ok` holds for it (polled: the workflow records it shortly after the ACK). */
+export async function admissionWhere(
+  svc: TestService,
+  visit: string,
+  ok: (a: NonNullable<Awaited<ReturnType<typeof admissionOf>>>) => boolean,
+  what = 'admission state',
+) {
+  return eventually(
+    async () => {
+      const a = await admissionOf(svc, visit);
+      return a && ok(a) ? a : undefined;
+    },
+    20_000,
+    what,
+  );
 }
 
 /** What most e2e files share: a service, a webhook receiver standing in for providers' systems, one hospital. */
