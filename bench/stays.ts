@@ -573,7 +573,7 @@ async function main() {
     if (runs('latency')) {
       console.log('alert latency, hospital POST → step-1 webhook (new clients, paced):');
       for (const r of sizes.rates) {
-        const res = await latencyLevel('L', r);
+        const res = await latencyLevel(`L${r}`, r);
         if (res) idle.set(r, res);
       }
     }
@@ -615,7 +615,7 @@ async function main() {
       console.log(`alert latency on top of ${n} open stays:`);
       const latencies = new Map<string, Latency>();
       for (const r of sizes.openRates) {
-        const res = await latencyLevel('P', r);
+        const res = await latencyLevel(`P${r}`, r);
         if (res) latencies.set(r, res);
       }
       open = { stats, latencies };
