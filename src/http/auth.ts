@@ -174,3 +174,9 @@ export function requireProviderAccess(req: Request, providerId: string): void {
   }
   throw new HttpProblem(403, 'Forbidden', 'A hospital key cannot do this');
 }
+
+/** Who a `/v1` request acts as, for audit rows: `operator`, or `<hospital|provider>:<ODS code>`. */
+export function actorOf(req: Request): string {
+  const p = principal(req);
+  return p.kind === 'admin' ? 'operator' : `${p.kind}:${p.odsCode}`;
+}

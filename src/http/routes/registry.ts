@@ -12,7 +12,7 @@ import { addContact, removeContact } from '../../registry/contacts.js';
 import { savePolicy } from '../../registry/escalation-policy.js';
 import { check, type FieldError } from '../../registry/validation.js';
 import type { AppDeps } from '../app.js';
-import { hashKey, newApiKey, principal, requireAdmin, requireProviderAccess } from '../auth.js';
+import { hashKey, newApiKey, actorOf, requireAdmin, requireProviderAccess } from '../auth.js';
 import { HttpProblem, notFound } from '../problem.js';
 import { silenceAlertSecondsShape, wakeFeedWatcher } from './feeds.js';
 import { mllpSendersGiven, mllpSendersShape, saveMllpSenders, withMllpSenders } from './hospitals-security.js';
@@ -67,12 +67,6 @@ export function parseBody<T extends z.ZodTypeAny>(schema: T, body: unknown): z.i
 /** The 400 problem for failed registry rules: `detail` lists each `field: message`, `errors` carries them. */
 function invalid(errors: FieldError[]): HttpProblem {
   return new HttpProblem(400, 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
-}
-
-/** This request's caller as the audit trail names it: `operator`, or `<kind>:<ODS code>`. */
-function actorOf(req: Request): string {
-  const p = principal(req);
-  return p.kind === 'admin' ? 'operator' : `${p.kind}:${p.odsCode}`;
 }
 
 /** Audits a change made by this request's caller. */

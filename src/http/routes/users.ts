@@ -7,17 +7,11 @@ import { z } from 'zod';
 import * as providers from '../../db/providers.js';
 import { createUser, listUsers, operatorInput, providerUserInput, removeUser, userJson } from '../../portal/users.js';
 import type { AppDeps } from '../app.js';
-import { principal, requireAdmin, requireProviderAccess } from '../auth.js';
+import { actorOf, requireAdmin, requireProviderAccess } from '../auth.js';
 import { HttpProblem, notFound } from '../problem.js';
 import { parseBody } from './registry.js';
 
 const uuid = z.string().uuid();
-
-/** `operator` or `provider:<ODS>`: who made a change, for the audit trail. */
-function actorOf(req: Request): string {
-  const p = principal(req);
-  return p.kind === 'admin' ? 'operator' : `${p.kind}:${p.odsCode}`;
-}
 
 const emailInUse = (email: string) =>
   new HttpProblem(409, 'Conflict', `A user with email address ${email} already exists`);
