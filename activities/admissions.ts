@@ -13,17 +13,46 @@ export function createAdmissionActivities(deps: {
   db: Db;
 }): Pick<AdmissionActivities, 'openAdmission' | 'matchProviders' | 'recordAdmission' | 'findNewerStay'> {
   const { db } = deps;
+
+  /** See {@link AdmissionActivities.matchProviders}. */
+  async function matchProviders(admissionId: string): Promise<MatchResult> {
+    const events = await messages.liveEventsOfStayLatestFirst(db, admissionId);
+    const manual = await admissions.reviewMatchesOf(db, admissionId);
+    const withNhs = events.map((e) => e.patient).find((p) => p.nhsNumber && isValidNhsNumber(p.nhsNumber));
+    await admissions.setNhsNumber(db, admissionId, withNhs?.nhsNumber ?? null);
+    const unmatched = (reasonCode: StatusReasonCode, detail?: string): MatchResult =>
+      manual.length > 0
+        ? { status: 'matched', providers: [...manual] }
+        : { status: 'unmatched', reasonCode, reason: statusReasonText(reasonCode, detail) };
+    if (!withNhs) {
+      const problem = events.map((e) => e.patient).find((p) => p.nhsNumber)?.nhsNumberProblem;
+      return problem ? unmatched('invalid-nhs-number', problem) : unmatched('no-nhs-number');
+    }
+    if (!withNhs.dateOfBirth) return unmatched('no-date-of-birth');
+    const clients = await providers.clientsWithNhsNumber(db, withNhs.nhsNumber!);
+    const matched = clients
+      .filter((c) => c.dateOfBirth === withNhs.dateOfBirth)
+      .map(({ providerId, providerOds, clientId }) => ({ providerId, providerOds, clientId }));
+    const all = [...matched, ...manual.filter((m) => !matched.some((x) => x.providerId === m.providerId))];
+    if (all.length > 0)
+      return { status: 'matched', providers: all.sort((a, b) => a.providerOds.localeCompare(b.providerOds)) };
+    // the NHS number is a client's but the date of birth is not: a person must look, never silence
+    if (clients.length > 0) return unmatched('date-of-birth-mismatch');
+    return { status: 'no-care-package' };
+  }
+
   return {
     /**
      * What a (re)started workflow carries on from: the spell's events already handed to a workflow (so an earlier
      * run saw them; the events on their way arrive as signals), and its alerts with whom they reached. A stay
      * reopened by a late event after its workflow completed starts from here.
      */
-    async openAdmission({ admissionId }) {
+    async openAdmission({ admissionId, match }) {
       // its own messages, and those linked to it (person-level identity corrections and merges, src/ingest/relay.ts)
       const rows = await messages.relayedEventsOfStay(db, admissionId);
       const existing = await alerts.ofStay(db, admissionId);
       return {
+        ...(match ? { match: await matchProviders(admissionId) } : {}),
         priorEvents: rows.map((r) => toEventSummary(String(r.id), r.parsed!, r.receivedAt)),
         alerts: existing.map(({ withdrawnReason, reached, ...a }) => ({
           ...a,
@@ -41,29 +70,7 @@ export function createAdmissionActivities(deps: {
      * number the stay is matched on (readmission, review candidates).
      */
     async matchProviders({ admissionId }): Promise<MatchResult> {
-      const events = await messages.liveEventsOfStayLatestFirst(db, admissionId);
-      const manual = await admissions.reviewMatchesOf(db, admissionId);
-      const withNhs = events.map((e) => e.patient).find((p) => p.nhsNumber && isValidNhsNumber(p.nhsNumber));
-      await admissions.setNhsNumber(db, admissionId, withNhs?.nhsNumber ?? null);
-      const unmatched = (reasonCode: StatusReasonCode, detail?: string): MatchResult =>
-        manual.length > 0
-          ? { status: 'matched', providers: [...manual] }
-          : { status: 'unmatched', reasonCode, reason: statusReasonText(reasonCode, detail) };
-      if (!withNhs) {
-        const problem = events.map((e) => e.patient).find((p) => p.nhsNumber)?.nhsNumberProblem;
-        return problem ? unmatched('invalid-nhs-number', problem) : unmatched('no-nhs-number');
-      }
-      if (!withNhs.dateOfBirth) return unmatched('no-date-of-birth');
-      const clients = await providers.clientsWithNhsNumber(db, withNhs.nhsNumber!);
-      const matched = clients
-        .filter((c) => c.dateOfBirth === withNhs.dateOfBirth)
-        .map(({ providerId, providerOds, clientId }) => ({ providerId, providerOds, clientId }));
-      const all = [...matched, ...manual.filter((m) => !matched.some((x) => x.providerId === m.providerId))];
-      if (all.length > 0)
-        return { status: 'matched', providers: all.sort((a, b) => a.providerOds.localeCompare(b.providerOds)) };
-      // the NHS number is a client's but the date of birth is not: a person must look, never silence
-      if (clients.length > 0) return unmatched('date-of-birth-mismatch');
-      return { status: 'no-care-package' };
+      return matchProviders(admissionId);
     },
 
     async findNewerStay({ admissionId }) {

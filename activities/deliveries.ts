@@ -59,7 +59,8 @@ export const DELIVERY_HEARTBEAT_MS = 1_000;
 
 /**
  * Heartbeats while a delivery runs, so that when its worker dies Temporal retries it after the short heartbeat
- * timeout (workflows/admission.ts) instead of the whole start-to-close timeout. Outside an activity: a no-op.
+ * timeout (workflows/admission.ts) instead of the whole start-to-close timeout. Outside an activity, or in a local
+ * one: a no-op.
  */
 function keepAlive(): () => void {
   let ctx: Context;
@@ -68,6 +69,8 @@ function keepAlive(): () => void {
   } catch {
     return () => undefined;
   }
+  // a local activity (a delivery's first attempt) has no heartbeat: its workflow task is its lease
+  if (ctx.info.isLocal) return () => undefined;
   ctx.heartbeat();
   const timer = setInterval(() => ctx.heartbeat(), DELIVERY_HEARTBEAT_MS);
   return () => clearInterval(timer);

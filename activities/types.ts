@@ -105,7 +105,11 @@ export interface AlertAck {
 }
 
 export interface AdmissionActivities {
-  openAdmission(input: { admissionId: string }): Promise<{ priorEvents: EventSummary[]; alerts: ExistingAlert[] }>;
+  /** `match`: also match the stay, as {@link matchProviders} does, in the same call (one round trip fewer) */
+  openAdmission(input: {
+    admissionId: string;
+    match?: boolean;
+  }): Promise<{ priorEvents: EventSummary[]; alerts: ExistingAlert[]; match?: MatchResult }>;
   matchProviders(input: { admissionId: string }): Promise<MatchResult>;
   recordAdmission(input: AdmissionRecord): Promise<void>;
   raiseAlert(input: RaiseAlertInput): Promise<RaisedAlert>;

@@ -72,6 +72,7 @@ const { values: flags } = parseArgs({
     'open-rates': { type: 'string' },
     'dev-server': { type: 'string' },
     parts: { type: 'string' },
+    trace: { type: 'boolean' },
   },
   strict: true,
 });
@@ -229,6 +230,54 @@ async function measureCeiling(address: string, n: number) {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/**
+ * Where an alert's time goes, from the stays' workflow histories: the medians (and p99) of POST start → the
+ * message stored (inbound_messages.received_at) → the workflow's start (the relay's signalWithStart) → the first
+ * workflow task picked up → the webhook's arrival (its first attempt a local activity inside that task; else the
+ * task completed → the deliver activity scheduled → started → the webhook's arrival).
+ */
+async function latencyBreakdown(
+  client: Client,
+  stays: { workflowId: string; sentAt: number; storedAt: number; arrivedAt: number }[],
+): Promise<string> {
+  const segments = new Map<string, number[]>();
+  const add = (name: string, ms: number) => {
+    const list = segments.get(name) ?? [];
+    list.push(ms);
+    segments.set(name, list);
+  };
+  for (const s of stays) {
+    const history = await client.workflow.getHandle(s.workflowId).fetchHistory();
+    const at = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }) =>
+      Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+    const events = history.events ?? [];
+    const started = events.find((e) => e.workflowExecutionStartedEventAttributes);
+    const wftStarted = events.find((e) => e.workflowTaskStartedEventAttributes);
+    const wftCompleted = events.find((e) => e.workflowTaskCompletedEventAttributes);
+    const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes);
+    const actStarted = events.find((e) => e.activityTaskStartedEventAttributes);
+    if (!started || !wftStarted || !wftCompleted) continue;
+    add('POST → stored', s.storedAt - s.sentAt);
+    add('stored → workflow started (relay)', at(started) - s.storedAt);
+    add('workflow started → first task picked up', at(wftStarted) - at(started));
+    if (s.arrivedAt <= at(wftCompleted)) {
+      // the first attempt was a local activity: the webhook arrived inside the first workflow task
+      add('first task picked up → webhook arrived', s.arrivedAt - at(wftStarted));
+    } else if (scheduled && actStarted) {
+      add('first task completed → deliver scheduled', at(scheduled) - at(wftCompleted));
+      add('deliver scheduled → started', at(actStarted) - at(scheduled));
+      add('deliver started → webhook arrived', s.arrivedAt - at(actStarted));
+    } else {
+      add('first task completed → webhook arrived', s.arrivedAt - at(wftCompleted));
+    }
+  }
+  const lines = [...segments].map(([name, list]) => {
+    const sorted = list.sort((a, b) => a - b);
+    return `           ${name.padEnd(42)} p50 ${percentile(sorted, 0.5).toFixed(0).padStart(4)} ms  p99 ${percentile(sorted, 0.99).toFixed(0).padStart(4)} ms`;
+  });
+  return lines.join('\n');
+}
+
 interface Latency {
   rate: number;
   label: string;
@@ -245,6 +294,7 @@ async function main() {
   const db = database.sql;
   const tmp = mkdtempSync(join(os.tmpdir(), 'aa-bench-stays-'));
   let dev: DevServer | undefined;
+  let temporalConnection: Connection | undefined;
   let service: ServiceProcess | undefined;
   let hooks: WebhookReceiver | undefined;
   let cleaning: Promise<void> | undefined;
@@ -252,6 +302,7 @@ async function main() {
     (cleaning ??= (async () => {
       await service?.stop();
       await hooks?.close();
+      await temporalConnection?.close();
       await dev?.stop();
       await database.drop();
       rmSync(tmp, { recursive: true, force: true });
@@ -277,6 +328,8 @@ async function main() {
       ...(sizes.devServer === 'file' ? { dbFilename: join(tmp, 'temporal.db') } : {}),
     });
     const devPid = dev.process.pid!;
+    temporalConnection = await Connection.connect({ address: dev.address });
+    const temporalClient = new Client({ connection: temporalConnection });
 
     let ceiling: Awaited<ReturnType<typeof measureCeiling>> | undefined;
     if (runs('ceiling') && sizes.ceiling > 0) {
@@ -562,6 +615,22 @@ async function main() {
             : ''),
       );
       console.log(`         ${cpu()}`);
+      if (flags.trace) {
+        const rows = await db<{ nhs: string; workflow_id: string; stored: Date }[]>`
+          select a.nhs_number as nhs, a.workflow_id, m.received_at as stored
+          from admissions a join inbound_messages m on m.message_control_id = ('M' || substr(a.visit_number, 2))
+          where a.visit_number like ${s.prefix + '%'}`;
+        const traced = rows
+          .filter((r) => arrivals.has(r.nhs) && sentAt.has(r.nhs))
+          .map((r) => ({
+            workflowId: r.workflow_id,
+            sentAt: sentAt.get(r.nhs)!,
+            storedAt: r.stored.getTime(),
+            arrivedAt: arrivals.get(r.nhs)!.at,
+          }));
+        console.log(`         where the time goes (${traced.length} stays' histories):`);
+        console.log(await latencyBreakdown(temporalClient, traced));
+      }
       const ack = acker();
       for (const x of nhs) if (arrivals.has(x)) ack.push(arrivals.get(x)!.alertId);
       await ack.finish();

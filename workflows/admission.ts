@@ -23,7 +23,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { AcknowledgeInput, AdmissionActivities, ProviderMatch } from '../activities/types.js';
+import type { AcknowledgeInput, AdmissionActivities, MatchResult, ProviderMatch } from '../activities/types.js';
 import type { AdmissionStatus } from '../src/domain/admission-event.js';
 import {
   admissionStatus,
@@ -90,6 +90,12 @@ const PATCH = {
    * reconcile changes are upserted together, once; the short PostgreSQL steps run as local activities
    */
   workPerStay: 'work-per-stay',
+  /**
+   * fewer round trips on an alert's critical path (README "Work per stay"): a new stay is loaded and matched by one
+   * local activity, and a delivery's first attempt is a local activity (sent inside the workflow task that raised
+   * the alert; a retryable failure falls back to the delivery activity and its retries)
+   */
+  openStay: 'open-stay',
 } as const;
 
 /** Defaults for workflows started without these inputs (started by an earlier version). */
@@ -115,6 +121,15 @@ const localActs = proxyLocalActivities<
 >({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+/**
+ * A delivery's first attempt, inside the workflow task (no activity task, no workflow task to learn the result):
+ * one attempt, long enough for the webhook's or Notify's own timeout; a retryable failure goes on as the delivery
+ * activity below, whose next attempt first asks Notify whether this one got through.
+ */
+const localDeliveryActs = proxyLocalActivities<Pick<AdmissionActivities, 'deliver'>>({
+  startToCloseTimeout: '20s',
+  retry: { maximumAttempts: 1 },
 });
 const deliveryActs = proxyActivities<Pick<AdmissionActivities, 'deliver'>>({
   startToCloseTimeout: '60s',
@@ -182,7 +197,10 @@ async function followStay(
   /** ProviderOds as last matched, not yet upserted (upserted with the status at the end of the reconcile) */
   let providerOdsPending: string[] | undefined;
 
+  /** events signalled to this run so far (new or not): a match read before the latest one may be out of date */
+  let signalled = 0;
   setHandler(admissionEventSignal, (ev) => {
+    signalled++;
     if (state.eventReceived(ev)) dirty = true;
   });
   let closeRequested = false;
@@ -237,19 +255,31 @@ async function followStay(
 
   const lean = patched(PATCH.workPerStay);
   const pg = lean ? localActs : acts;
+  const fewerTrips = lean && patched(PATCH.openStay);
+  /** the match read with the stay when it was opened, and how many events had been signalled by then */
+  let prefetched: { match: MatchResult; signalled: number } | undefined;
   if (!input.carried) {
-    // a stay reopened by a late event after its workflow completed carries on from what PostgreSQL recorded
+    // a stay reopened by a late event after its workflow completed carries on from what PostgreSQL recorded; a stay
+    // whose events so far concern providers is matched in the same round trip
+    const match = fewerTrips && needsProviders(foldSpell([...state.events.values()]));
+    const signalledAtOpen = signalled;
     const opened = await pg.openAdmission.executeWithOptions(
-      { summary: 'load the stay from PostgreSQL (events and alerts so far)' },
-      [{ admissionId: input.admissionId }],
+      {
+        summary: match
+          ? "load the stay from PostgreSQL (events and alerts so far) and match the patient to providers' clients"
+          : 'load the stay from PostgreSQL (events and alerts so far)',
+      },
+      [{ admissionId: input.admissionId, ...(match ? { match: true } : {}) }],
     );
     state.opened(opened.priorEvents, opened.alerts, foldSpell(opened.priorEvents).moves);
+    if (opened.match) prefetched = { match: opened.match, signalled: signalledAtOpen };
   }
   ready = true;
 
   const ladder: LadderContext = {
     acts: {
       deliver: deliveryActs.deliver,
+      ...(fewerTrips ? { deliverLocally: localDeliveryActs.deliver } : {}),
       markUnacknowledged: acts.markUnacknowledged,
       recordDeliveryFailure: acts.recordDeliveryFailure,
     },
@@ -385,10 +415,15 @@ async function followStay(
         (state.rematchRequested && patched(PATCH.reviewRematch)));
     if (!first && !again) return;
     const before = state.providers;
-    const match = await pg.matchProviders.executeWithOptions(
-      { summary: "match the patient to providers' clients (NHS number and date of birth)" },
-      [{ admissionId: input.admissionId }],
-    );
+    // read when the stay was opened, if no event has been signalled since (it would have been read after it)
+    const early = first && prefetched?.signalled === signalled ? prefetched.match : undefined;
+    prefetched = undefined;
+    const match =
+      early ??
+      (await pg.matchProviders.executeWithOptions(
+        { summary: "match the patient to providers' clients (NHS number and date of birth)" },
+        [{ admissionId: input.admissionId }],
+      ));
     state.matched(match, identityEvents);
     const latest = latestEventAt();
     for (const p of before) {
@@ -584,6 +619,25 @@ async function followStay(
   }
   // a quiet stay (nobody's client, in review, cancelled, closed) is never closed as expired: it needs no timer
   if (!lean && patched(PATCH.maxStay)) startMaxStayTimer();
+
+  // An escalating alert loaded open from PostgreSQL was raised by a run that ended before its ladder did: a worker
+  // died inside the workflow task that raised it (local activities commit before the task does), or the run was
+  // terminated. A run that completes leaves none open (hazard H30). Its ladder resumes from step 1; a delivery
+  // already made is not made again (its id is alert + step + contact + channel), and one left pending is retried
+  // (an SMS or email first asks Notify whether the lost attempt got through).
+  if (fewerTrips) {
+    for (const a of state.alerts.values()) if (a.status === 'open' && escalates(a.kind)) resumeLadder(a);
+  }
+  function resumeLadder(a: AlertState): void {
+    alongside(async () => {
+      const resumed = await acts.reopenAlert.executeWithOptions(
+        { summary: `resume the ${a.kind} alert's ladder from step 1 (its run ended before the ladder did)` },
+        [{ alertId: a.alertId, providerId: a.providerId }],
+      );
+      state.contactsKnown(resumed.contacts);
+      if (resumed.status === 'open' && !state.isDone(a.alertId)) startLadder(a, resumed.policy);
+    });
+  }
 
   for (;;) {
     if (!dirty) {

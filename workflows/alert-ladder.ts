@@ -4,7 +4,7 @@
  * Informational alerts (transfer, cancellation) are sent once, with no ladder. The ladder reads the alert's state
  * and reports what happens to it (`LadderContext`); it changes nothing itself.
  */
-import { condition, type ActivityInterfaceFor } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, type ActivityInterfaceFor } from '@temporalio/workflow';
 import type { AdmissionActivities, DeliverInput, DeliveryResult } from '../activities/types.js';
 import type { AlertKind } from '../src/domain/admission-event.js';
 import type { ContactChannel } from '../src/domain/alert-plan.js';
@@ -13,7 +13,10 @@ import { deliverySummary, waitSummary } from './details.js';
 import type { TriedContact } from './stay-state.js';
 
 export interface LadderContext {
-  acts: ActivityInterfaceFor<Pick<AdmissionActivities, 'markUnacknowledged' | 'recordDeliveryFailure' | 'deliver'>>;
+  acts: ActivityInterfaceFor<Pick<AdmissionActivities, 'markUnacknowledged' | 'recordDeliveryFailure' | 'deliver'>> & {
+    /** a delivery's first attempt as a local activity (absent: every attempt is the delivery activity) */
+    deliverLocally?: ActivityInterfaceFor<Pick<AdmissionActivities, 'deliver'>>['deliver'];
+  };
   /** `<name> (<role>)` of a contact, for summaries */
   contactLabel(contactId: string): string;
   /** acknowledged or withdrawn */
@@ -96,6 +99,14 @@ export async function runLadder(
 async function deliverOnce(ctx: LadderContext, input: DeliverInput): Promise<DeliveryResult> {
   const summary = deliverySummary(input, ctx.contactLabel(input.contactId));
   try {
+    if (ctx.acts.deliverLocally) {
+      try {
+        return await ctx.acts.deliverLocally.executeWithOptions({ summary }, [input]);
+      } catch (err) {
+        // a failure that no retry would mend is final; any other goes on as the activity, which retries it
+        if (!retryable(err)) throw err;
+      }
+    }
     return await ctx.acts.deliver.executeWithOptions({ summary }, [input]);
   } catch (err) {
     await ctx.acts.recordDeliveryFailure.executeWithOptions(
@@ -104,4 +115,9 @@ async function deliverOnce(ctx: LadderContext, input: DeliverInput): Promise<Del
     );
     return 'failed';
   }
+}
+
+/** False for a failure the activity marked as final (a retry would fail the same way). */
+function retryable(err: unknown): boolean {
+  return !(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable);
 }

@@ -38,6 +38,9 @@ import {
 import { signalStayEvent, type StayStartSettings } from '../temporal/stays.js';
 import { FAN_OUT_KINDS } from './ingest.js';
 
+/** Woken within this many coalescing waits of going idle, the relay waits once more to gather a batch. */
+const STREAM_GAP_FACTOR = 5;
+
 /** How long a claimed row is the claiming relay's (default of {@link RelayDeps.leaseMs}). */
 export const DEFAULT_LEASE_MS = 30_000;
 
@@ -73,8 +76,10 @@ export interface RelayDeps {
    */
   concurrency?: number;
   /**
-   * after waking from idle, wait this long before claiming rows (default 20 ms), so that a steady stream of messages
-   * is handed over in batches (one claim and one mark for several) rather than two statements per message
+   * after waking from a short idle (messages arriving in a stream: woken within five times this of the last pass),
+   * wait this long before claiming rows (default 20 ms), so that a steady stream of messages is handed over in
+   * batches (one claim and one mark for several) rather than two statements per message; a message after a longer
+   * quiet is handed over at once
    */
   coalesceMs?: number;
 }
@@ -335,8 +340,13 @@ export function startRelay(deps: RelayDeps): Relay {
       if (pending) continue;
       for (const r of idleResolvers) r();
       idleResolvers = [];
+      const idleSince = Date.now();
       await sleep(deps.pollMs);
-      if (running && coalesceMs > 0) await new Promise((r) => setTimeout(r, coalesceMs));
+      // woken soon after the last pass: messages are arriving in a stream, so let a few more gather; after a longer
+      // rest the message is handed over at once (an alert's latency at a low rate does not pay the coalescing)
+      if (running && coalesceMs > 0 && Date.now() - idleSince < STREAM_GAP_FACTOR * coalesceMs) {
+        await new Promise((r) => setTimeout(r, coalesceMs));
+      }
     }
     for (const r of idleResolvers) r();
     idleResolvers = [];

@@ -259,14 +259,16 @@ describe('the Temporal Web UI explains each stay, with no patient data', () => {
 
   it('every activity and timer carries a summary: deliveries name the contact, role and step; waits their length', async () => {
     const s = await summaries(escalated);
-    expect(s.activities).toEqual([
-      'load the stay from PostgreSQL (events and alerts so far)',
-      "match the patient to providers' clients (NHS number and date of birth)",
+    // the step-1 delivery and the record of the stay run side by side (local activities): either may end first
+    expect(s.activities.slice(0, 2)).toEqual([
+      "load the stay from PostgreSQL (events and alerts so far) and match the patient to providers' clients",
       `raise the admission alert for ${ods.a}`,
+    ]);
+    expect(s.activities.slice(2, 4).sort()).toEqual([
       'deliver webhook to Priya Shah (day coordinator), step 1',
       'record the stay in PostgreSQL: alerting',
-      'deliver webhook to Tom Reid (on-call manager), step 2',
     ]);
+    expect(s.activities.slice(4)).toEqual(['deliver webhook to Tom Reid (on-call manager), step 2']);
     expect(s.timers).toEqual([
       expect.stringMatching(/^longest stay: close the stay at \S+ if no discharge arrives$/),
       'wait 1 s for acknowledgement',

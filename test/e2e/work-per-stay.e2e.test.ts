@@ -4,7 +4,12 @@
  * max-stay timer); a later event starts a new run that reopens the stay from PostgreSQL, so nothing is lost
  * (hazard log: "A completed stay loses a later event"). An `unmatched` stay (review queue) keeps its review timer.
  * Stays here would linger an hour: a run that completes did so at once.
+ *
+ * A matched client's stay: loaded and matched by one local activity, and its step-1 delivery's first attempt is a
+ * local activity too, so the webhook goes out inside the stay's first workflow task with no activity task; a first
+ * attempt that fails goes on as the delivery activity, with its retries.
  */
+import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/fixtures.js';
@@ -33,6 +38,8 @@ beforeAll(async () => {
 afterAll(() => stopStory(story));
 
 const { send, webhookOf } = storyHelpers(() => story);
+const summaryOf = (e: proto.temporal.api.history.v1.IHistoryEvent) =>
+  e.userMetadata?.summary ? defaultPayloadConverter.fromPayload<string>(e.userMetadata.summary) : undefined;
 const workflowIdOf = (spell: { visit: string }) => `admission-RX1-${spell.visit}`;
 
 /** The latest run of the stay's workflow once it is `status` (as the Temporal UI shows it). */
@@ -126,5 +133,60 @@ describe('an unmatched stay (review queue)', () => {
     );
     expect(events.some((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)).toBe(false);
     expect((await handle.describe()).status.name).toBe('RUNNING');
+  });
+});
+
+describe("a matched client's stay", () => {
+  it('is loaded and matched in one step, and its step-1 webhook goes out inside the first workflow task', async () => {
+    const spell = newSpell();
+    const ods = `VW${++seq}${Date.now().toString(36).slice(-3).toUpperCase()}`;
+    await webhookLadderProvider(story, ods, { waitSeconds: 120, client: { nhs: spell.nhs } });
+    await send(spellMessage('a01-admit.hl7', spell));
+    const alert = await webhookOf(ods, 'admission');
+    const handle = story.svc.temporal.client.workflow.getHandle(workflowIdOf(spell));
+    const events = await eventually(
+      async () => {
+        const evs = (await handle.fetchHistory()).events ?? [];
+        return evs.some((e) => summaryOf(e)?.startsWith('record the stay')) && evs;
+      },
+      20_000,
+      'the first workflow task completed',
+    );
+    const before = events.slice(0, events.findIndex((e) => summaryOf(e)?.startsWith('record the stay')) + 1);
+    expect(before.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)).toHaveLength(1);
+    expect(events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)).toEqual([]);
+    const markers = events.filter((e) => e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED).map(summaryOf);
+    expect(markers).toContain(
+      "load the stay from PostgreSQL (events and alerts so far) and match the patient to providers' clients",
+    );
+    expect(markers).not.toContain("match the patient to providers' clients (NHS number and date of birth)");
+    expect(markers).toContain('deliver webhook to Day coordinator (coordinator), step 1');
+    const stored = await story.svc.api('GET', `/v1/alerts/${alert.alertId}`, { key: story.svc.adminToken });
+    expect(stored.body.deliveries).toMatchObject([{ step: 1, channel: 'webhook', status: 'sent', attempts: 1 }]);
+  });
+
+  it('a first attempt that fails goes on as the delivery activity, which retries it until the webhook is taken', async () => {
+    const spell = newSpell();
+    const ods = `VW${++seq}${Date.now().toString(36).slice(-3).toUpperCase()}`;
+    await webhookLadderProvider(story, ods, { waitSeconds: 120, client: { nhs: spell.nhs } });
+    story.hooks.failNext(503, 1, { path: `/${ods}/c1` });
+    await send(spellMessage('a01-admit.hl7', spell));
+    const taken = await story.hooks.waitFor((r) => r.path === `/${ods}/c1` && r.status === 200, 20_000);
+    const alert = taken.body as { alertId: string };
+    const answered = story.hooks.received(`/${ods}/c1`).map((r) => r.status);
+    expect(answered).toEqual([503, 200]);
+    const delivered = await eventually(
+      async () => {
+        const res = await story.svc.api('GET', `/v1/alerts/${alert.alertId}`, { key: story.svc.adminToken });
+        const d = (res.body.deliveries as { status: string }[])[0];
+        return d?.status === 'sent' && d;
+      },
+      20_000,
+      'the delivery recorded sent',
+    );
+    expect(delivered).toMatchObject({ step: 1, channel: 'webhook', status: 'sent', attempts: 2 });
+    const events = (await story.svc.temporal.client.workflow.getHandle(workflowIdOf(spell)).fetchHistory()).events!;
+    const scheduled = events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+    expect(scheduled.map(summaryOf)).toEqual(['deliver webhook to Day coordinator (coordinator), step 1']);
   });
 });

@@ -157,8 +157,9 @@ describe('a worker killed after Notify accepted an SMS and before it heard so', 
     expect(pending.body.deliveries).toMatchObject([{ id: reference, status: 'pending', attempts: 1 }]);
 
     await startWorkerProcess();
-    // Temporal retries the delivery once its heartbeat timeout (seconds) notices the dead worker; well before the
-    // 60 s start-to-close timeout, which is what this deadline proves
+    // the first attempt is a local activity inside the workflow task that raised the alert: the dead worker's task
+    // times out (10 s) and the new worker runs it again; the alert is already in PostgreSQL, so its ladder resumes
+    // (hazard H30) and the delivery's second attempt asks Notify first. Well within this deadline
     const sent = await eventually(
       async () => {
         const res = await svc.api('GET', `/v1/alerts/${alertId}`, { key: provider.apiKey });
