@@ -91,9 +91,11 @@ const PATCH = {
    */
   workPerStay: 'work-per-stay',
   /**
-   * fewer round trips on an alert's critical path (README "Work per stay"): a new stay is loaded and matched by one
-   * local activity, and a delivery's first attempt is a local activity (sent inside the workflow task that raised
-   * the alert; a retryable failure falls back to the delivery activity and its retries)
+   * everything of work-per-stay (which a run started with this patch does not ask for, so that it carries one marker
+   * and one change-version upsert), and fewer round trips on an alert's critical path (README "Work per stay"): a new
+   * stay is loaded and matched by one local activity, and a delivery's first attempt is a local activity (sent inside
+   * the workflow task that raised the alert; a retryable failure falls back to the delivery activity and its
+   * retries); an escalating alert loaded open resumes its ladder (hazard H30)
    */
   openStay: 'open-stay',
 } as const;
@@ -253,9 +255,10 @@ async function followStay(
     })),
   }));
 
-  const lean = patched(PATCH.workPerStay);
+  // a new run carries one marker: open-stay includes work-per-stay (a run of either version replays as it ran)
+  const fewerTrips = patched(PATCH.openStay);
+  const lean = fewerTrips || patched(PATCH.workPerStay);
   const pg = lean ? localActs : acts;
-  const fewerTrips = lean && patched(PATCH.openStay);
   /** the match read with the stay when it was opened, and how many events had been signalled by then */
   let prefetched: { match: MatchResult; signalled: number } | undefined;
   if (!input.carried) {
