@@ -237,6 +237,12 @@ export async function ofStay(
   }));
 }
 
+/**
+ * Joins an alert to the message that raised it (`alerts.message_id` holds the message's id as text) on the message's
+ * primary key: comparing `id::text` instead would read every stored message for each alert.
+ */
+const raisedBy = sql`${inboundMessages.id} = (case when ${alerts.messageId} ~ '^[0-9]{1,18}$' then ${alerts.messageId}::bigint end)`;
+
 // ---- alerts as providers and operators read them ----
 
 /** Whose alerts a reader may see: every provider's (the operator), or one provider's. */
@@ -286,7 +292,7 @@ function selectDetails(db: Db, where: SQL | undefined) {
   return db.orm
     .select(details)
     .from(alerts)
-    .leftJoin(inboundMessages, sql`${inboundMessages.id}::text = ${alerts.messageId}`)
+    .leftJoin(inboundMessages, raisedBy)
     .innerJoin(admissions, eq(admissions.id, alerts.admissionId))
     .innerJoin(providersTable, eq(providersTable.id, alerts.providerId))
     .leftJoin(hospitals, eq(hospitals.odsCode, admissions.hospitalOds))
@@ -464,7 +470,7 @@ export async function deliveryContext(db: Db, alertId: string) {
     .innerJoin(admissions, eq(admissions.id, alerts.admissionId))
     .leftJoin(hospitals, eq(hospitals.odsCode, admissions.hospitalOds))
     .leftJoin(clients, eq(clients.id, alerts.clientId))
-    .leftJoin(inboundMessages, sql`${inboundMessages.id}::text = ${alerts.messageId}`)
+    .leftJoin(inboundMessages, raisedBy)
     .where(eq(alerts.id, alertId));
   return row;
 }
