@@ -278,6 +278,31 @@ async function latencyBreakdown(
   return lines.join('\n');
 }
 
+/**
+ * The dev server's own figure, with nothing of the service in it: 20 signalWithStart calls one after another (a
+ * trivial workflow on a task queue no worker polls; each run times out after a second), round trip p50 and max.
+ */
+async function devServerProbe(client: Client, tag: string): Promise<string> {
+  const times: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const start = performance.now();
+    await client.workflow.signalWithStart('trivialWorkflow', {
+      workflowId: `probe-${runTag}-${tag}-${i}`,
+      taskQueue: `probe-${runTag}`,
+      workflowExecutionTimeout: '1s',
+      signal: 'go',
+      signalArgs: [String(i)],
+    });
+    times.push(performance.now() - start);
+    await sleep(50);
+  }
+  times.sort((a, b) => a - b);
+  return (
+    `the dev server's own signalWithStart round trip (20 in a row, nothing else of ours): ` +
+    `p50 ${percentile(times, 0.5).toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms`
+  );
+}
+
 interface Latency {
   rate: number;
   label: string;
@@ -581,6 +606,7 @@ async function main() {
       const n = Math.ceil(rate * seconds);
       const s = spells(phase, n);
       await registerClients(s.people);
+      if (flags.trace) console.log(`  ${await devServerProbe(temporalClient, phase)}`);
       const sentAt = new Map<string, number>();
       const cpu = cpuMeter(devPid, svc.pid);
       const load = await send(

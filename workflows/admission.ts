@@ -95,7 +95,8 @@ const PATCH = {
    * and one change-version upsert), and fewer round trips on an alert's critical path (README "Work per stay"): a new
    * stay is loaded and matched by one local activity, and a delivery's first attempt is a local activity (sent inside
    * the workflow task that raised the alert; a retryable failure falls back to the delivery activity and its
-   * retries); an escalating alert loaded open resumes its ladder (hazard H30)
+   * retries); an acknowledgement is recorded by a local activity inside the Update's workflow task; an escalating
+   * alert loaded open resumes its ladder (hazard H30)
    */
   openStay: 'open-stay',
 } as const;
@@ -114,12 +115,12 @@ const acts = proxyActivities<AdmissionActivities>({
 });
 /**
  * The short, idempotent PostgreSQL steps on an alert's critical path, run as local activities (no activity task, no
- * extra workflow task; README "Work per stay"): load the stay, match it, raise an alert, record the stay. Each may
- * run again after a crash with the same effect (reads; an upsert of the stay; an alert keyed by its stay, provider
- * and key).
+ * extra workflow task; README "Work per stay"): load the stay, match it, raise an alert, record the stay, record an
+ * acknowledgement (since open-stay). Each may run again after a crash with the same effect (reads; an upsert of the
+ * stay; an alert keyed by its stay, provider and key; the first acknowledgement of an alert stands).
  */
 const localActs = proxyLocalActivities<
-  Pick<AdmissionActivities, 'openAdmission' | 'matchProviders' | 'raiseAlert' | 'recordAdmission'>
+  Pick<AdmissionActivities, 'openAdmission' | 'matchProviders' | 'raiseAlert' | 'recordAdmission' | 'acknowledgeAlert'>
 >({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
@@ -227,11 +228,14 @@ async function followStay(
     state.rematchRequested = true;
     dirty = true;
   });
+  /** set once the run knows its version (open-stay), before any acknowledgement is handled (they wait for `ready`) */
+  let ackLocally = false;
   setHandler(
     acknowledgeUpdate,
     async (req) => {
       await condition(() => ready); // the alerts of a reopened stay are loaded first
-      const result = await acts.acknowledgeAlert.executeWithOptions(
+      // a local activity since open-stay: the acknowledgement is recorded inside the Update's workflow task
+      const result = await (ackLocally ? localActs : acts).acknowledgeAlert.executeWithOptions(
         { summary: `record the acknowledgement of alert ${req.alertId.slice(0, 8)}` },
         [req],
       );
@@ -259,6 +263,7 @@ async function followStay(
   const fewerTrips = patched(PATCH.openStay);
   const lean = fewerTrips || patched(PATCH.workPerStay);
   const pg = lean ? localActs : acts;
+  ackLocally = fewerTrips;
   /** the match read with the stay when it was opened, and how many events had been signalled by then */
   let prefetched: { match: MatchResult; signalled: number } | undefined;
   if (!input.carried) {

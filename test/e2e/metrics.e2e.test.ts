@@ -87,8 +87,9 @@ describe('GET /metrics after known traffic', () => {
     await setPolicy(svc, p2, [{ contactIds: [c2.id], channels: ['webhook', 'email'], waitSeconds: 1 }]);
     await registerClient(svc, p2, spells.b.nhs, { dateOfBirth: '1941-03-12' });
 
-    // MET1's webhook fails once (retried, then sent) and Notify refuses its SMS (rejected)
-    hooks.failNext(500, 1, { path: '/MET1/c1' });
+    // MET1's webhook fails twice (the first attempt, a local activity, then the delivery activity's first attempt;
+    // its retry is sent) and Notify refuses its SMS (rejected)
+    hooks.failNext(500, 2, { path: '/MET1/c1' });
     notify.failNext(400, 1, { path: '/v2/notifications/sms' });
 
     // HTTP: three AA (two alerts, one unmatched stay for review), one AE, one AR; and one without a key (not counted)
@@ -167,12 +168,12 @@ describe('GET /metrics after known traffic', () => {
     expect(d('sms', 'rejected')).toBe(1);
     expect(d('email', 'skipped')).toBe(1);
     expect(sumOf(e, 'admission_alerts_deliveries_total')).toBe(4);
-    // the webhook receiver saw the retry: two requests, the second accepted
-    expect(hooks.received('/MET1/c1').map((r) => r.status)).toEqual([500, 200]);
+    // the webhook receiver saw the retries: three requests, the third accepted
+    expect(hooks.received('/MET1/c1').map((r) => r.status)).toEqual([500, 500, 200]);
 
     expect(valueOf(e, 'admission_alerts_alert_delivery_seconds_count')).toBe(2);
     expect(e.types.get('admission_alerts_alert_delivery_seconds')).toBe('histogram');
-    // from the message's arrival to the delivery's acceptance: after the first webhook's failure and its retry
+    // from the message's arrival to the delivery's acceptance: after the first webhook's failures and its retry
     const sum = valueOf(e, 'admission_alerts_alert_delivery_seconds_sum')!;
     expect(sum).toBeGreaterThan(0);
     expect(sum).toBeLessThan(((Date.now() - startedAt) / 1000) * 2);
