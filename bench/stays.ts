@@ -23,7 +23,9 @@
  *
  * Flags (or env BENCH_<NAME>, e.g. BENCH_OPEN_STAYS): --ceiling 1000, --nobody 2000, --matched 500,
  * --backlog 10000, --rates 2,10,50,half, --level-seconds 30 (a level runs at least this long and long enough for
- * 100 alerts), --open-stays 50000, --open-rates 2,10, --dev-server file|memory, --parts
+ * 100 alerts), --open-stays 50000 (built in waves of 2,000), --open-minutes 0 (stop building after this long; 0: no
+ * limit), --open-rates 2,10, --trace (where each alert's time goes, from the histories, and the dev server's own
+ * signalWithStart round trip), --dev-server file|memory, --parts
  * ceiling,nobody,matched,backlog,latency,open. A/B runs of levers: BENCH_WORKER_TUNING, BENCH_RELAY_OPTIONS (JSON,
  * bench/service.ts). The database is made on BENCH_DATABASE_URL (else TEST_DATABASE_URL, else the local server) and
  * dropped at the end.
@@ -70,6 +72,7 @@ const { values: flags } = parseArgs({
     'level-seconds': { type: 'string' },
     'open-stays': { type: 'string' },
     'open-rates': { type: 'string' },
+    'open-minutes': { type: 'string' },
     'dev-server': { type: 'string' },
     parts: { type: 'string' },
     trace: { type: 'boolean' },
@@ -92,6 +95,7 @@ const sizes = {
   levelSeconds: count('level-seconds', 30),
   openStays: count('open-stays', 50_000),
   openRates: setting('open-rates', '2,10').split(','),
+  openMinutes: count('open-minutes', 0),
   devServer: setting('dev-server', 'file'),
   parts: setting('parts', PARTS.join(',')).split(',') as Part[],
 };
@@ -102,6 +106,8 @@ const runs = (p: Part) => sizes.parts.includes(p);
 const runTag = randomBytes(3).toString('hex').toUpperCase();
 const PROVIDER = 'BENCH1';
 const HOOK = `/${PROVIDER}/c1`;
+/** open stays are built this many at a time (admitted, alerted, acknowledged) */
+const OPEN_WAVE = 2000;
 /** how long a level's alerts may take to arrive after its last message before they count as missing */
 const ARRIVAL_GRACE_MS = 120_000;
 
@@ -673,7 +679,7 @@ async function main() {
       }
     }
 
-    let open: { stats: ServiceStats; latencies: Map<string, Latency> } | undefined;
+    let open: { built: number; stats: ServiceStats; latencies: Map<string, Latency> } | undefined;
     if (runs('open') && sizes.openStays > 0) {
       const n = sizes.openStays;
       const s = spells('O', n);
@@ -681,24 +687,33 @@ async function main() {
       const ack = acker();
       onArrival = ack.push;
       const start = performance.now();
+      const deadline = sizes.openMinutes > 0 ? start + sizes.openMinutes * 60_000 : Infinity;
       const cpu = cpuMeter(devPid, svc.pid);
       const progress = () =>
         console.log(
           `         … ${((performance.now() - start) / 1000).toFixed(0)} s: ${s.people.filter((p) => arrivals.has(p.nhs)).length} alerted, ` +
             `${ack.done()} acknowledged`,
         );
-      await send(s.message, n);
-      await waitForArrivals(
-        s.people.map((p) => p.nhs),
-        Date.now() + 6 * 3600_000,
-        progress,
-      );
+      // in waves, each acknowledged before the next is sent (acknowledgements would otherwise wait behind every
+      // admission), until all are open or --open-minutes have passed
+      let built = 0;
+      while (built < n && performance.now() < deadline) {
+        const from = built;
+        const size = Math.min(OPEN_WAVE, n - from);
+        await send((k) => s.message(from + k), size);
+        const wave = s.people.slice(from, from + size).map((p) => p.nhs);
+        await waitForArrivals(wave, Date.now() + 3600_000, progress);
+        const alerted = wave.filter((x) => arrivals.has(x)).length;
+        while (ack.done() + ack.failed() < from + alerted) await sleep(100);
+        built = from + size;
+      }
       await ack.finish();
       onArrival = undefined;
-      await waitForStatus(s.prefix, ['acknowledged'], n - ack.failed());
+      await waitForStatus(s.prefix, ['acknowledged'], built - ack.failed());
       const secs = (performance.now() - start) / 1000;
       console.log(
-        `open stays: ${n} admitted, alerted and acknowledged in ${secs.toFixed(0)} s (${(n / secs).toFixed(1)}/s${vsCeiling(n / secs)})`,
+        `open stays: ${built} admitted, alerted and acknowledged in ${secs.toFixed(0)} s (${(built / secs).toFixed(1)}/s${vsCeiling(built / secs)})` +
+          (built < n ? `; stopped at --open-minutes ${sizes.openMinutes} before ${n}` : ''),
       );
       console.log(`         ${cpu()}`);
       await settle();
@@ -707,13 +722,13 @@ async function main() {
       const stats = await svc.stats();
       console.log(`         service before a full GC: ${mib(before)}`);
       console.log(`         service after a full GC:  ${mib(stats)}`);
-      console.log(`alert latency on top of ${n} open stays:`);
+      console.log(`alert latency on top of ${built} open stays:`);
       const latencies = new Map<string, Latency>();
       for (const r of sizes.openRates) {
         const res = await latencyLevel(`P${r}`, r);
         if (res) latencies.set(r, res);
       }
-      open = { stats, latencies };
+      open = { built, stats, latencies };
     }
 
     // ------------------------------------------------------------------------------------------------------------
@@ -745,7 +760,7 @@ async function main() {
     if (open) {
       const rssOk = open.stats.rssMiB * 2 ** 20 <= 1e9;
       console.log(
-        `  ${sizes.openStays} open stays, service RSS ≤ 1 GB: ${((open.stats.rssMiB * 2 ** 20) / 1e9).toFixed(2)} GB ${verdict(rssOk)}`,
+        `  ${open.built} open stays${open.built < sizes.openStays ? ` (of ${sizes.openStays} asked)` : ''}, service RSS ≤ 1 GB: ${((open.stats.rssMiB * 2 ** 20) / 1e9).toFixed(2)} GB ${verdict(rssOk)}`,
       );
       for (const [r, l] of open.latencies) {
         const i = idle.get(r);
