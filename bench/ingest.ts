@@ -37,6 +37,7 @@ import {
   a01,
   ackCode,
   benchDatabase,
+  cpuMeter,
   httpLoad,
   machineLine,
   nhsNumber,
@@ -293,6 +294,7 @@ async function main() {
       clientLoop.reset();
       // paced levels run twice as long: their p99 is the point, and more samples make it steadier
       const ms = (rate ? 2 : 1) * seconds * 1000;
+      const cpu = cpuMeter(dev!.process.pid!, pid);
       const r = transport === 'HTTP' ? await httpLevel(port, apiKey, ms, rate) : await mllpLoad(mllpPort, ms, rate);
       const offered = `${rate ? `${rate} msg/s` : 'max'}${transport === 'HTTP' ? `, ${HTTP_SENDERS} senders` : ', 1 connection'}`;
       const res = summarise(`${phase} ${transport}`, offered, r.latencies, r.elapsed, r.notAa, rss(pid).now);
@@ -309,6 +311,7 @@ async function main() {
           `load average ${os.loadavg()[0]!.toFixed(2)}; this client's event-loop delay p99 ` +
           `${(clientLoop.percentile(99) / 1e6).toFixed(1)} ms, max ${(clientLoop.max / 1e6).toFixed(1)} ms`,
       );
+      console.log(`        ${cpu()}`);
     };
 
     const logLinesBefore = service.logLines();

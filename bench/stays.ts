@@ -31,7 +31,7 @@
  * dropped at the end.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -47,6 +47,7 @@ import {
   A01_DATE_OF_BIRTH,
   benchDatabase,
   httpLoad,
+  cpuMeter,
   machineLine,
   nhsNumberAt,
   onInterrupt,
@@ -136,47 +137,6 @@ function spells(phase: string, n: number) {
 
 // ---------------------------------------------------------------------------------------------------------------
 // processes
-
-/** CPU seconds used by a process and its descendants so far (Linux /proc). */
-function treeCpuSeconds(pid: number): number {
-  const stats = new Map<number, { ppid: number; cpu: number }>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      stats.set(Number(entry), { ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) / 100 });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  let total = 0;
-  const walk = (p: number) => {
-    total += stats.get(p)?.cpu ?? 0;
-    for (const [child, s] of stats) if (s.ppid === p) walk(child);
-  };
-  walk(pid);
-  return total;
-}
-
-/** CPU used by the dev server, the service and this process over a part: "dev server 87%, service 33%" of a core. */
-function cpuMeter(devPid: number, servicePid: number | undefined) {
-  const read = () => ({
-    at: performance.now(),
-    dev: treeCpuSeconds(devPid),
-    service: servicePid ? treeCpuSeconds(servicePid) : 0,
-    bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
-  });
-  const start = read();
-  return () => {
-    const end = read();
-    const s = (end.at - start.at) / 1000;
-    const pct = (x: number) => `${((100 * x) / s).toFixed(0)}%`;
-    return (
-      `CPU (of one core): dev server ${pct(end.dev - start.dev)}, service ${pct(end.service - start.service)}, ` +
-      `this benchmark ${pct(end.bench - start.bench)}; load average ${os.loadavg()[0]!.toFixed(2)}`
-    );
-  };
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // the ceiling

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -162,6 +162,47 @@ export function rss(pid: number): { now: number; peak: number } {
 export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (fields 14, 15) in clock ticks
+}
+
+/** CPU seconds used by a process and its descendants so far (Linux /proc). */
+export function treeCpuSeconds(pid: number): number {
+  const stats = new Map<number, { ppid: number; cpu: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      stats.set(Number(entry), { ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) / 100 });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  const walk = (p: number) => {
+    total += stats.get(p)?.cpu ?? 0;
+    for (const [child, s] of stats) if (s.ppid === p) walk(child);
+  };
+  walk(pid);
+  return total;
+}
+
+/** CPU used by the dev server, the service and this process over a part: "dev server 87%, service 33%" of a core. */
+export function cpuMeter(devPid: number, servicePid: number | undefined) {
+  const read = () => ({
+    at: performance.now(),
+    dev: treeCpuSeconds(devPid),
+    service: servicePid ? treeCpuSeconds(servicePid) : 0,
+    bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+  });
+  const start = read();
+  return () => {
+    const end = read();
+    const s = (end.at - start.at) / 1000;
+    const pct = (x: number) => `${((100 * x) / s).toFixed(0)}%`;
+    return (
+      `CPU (of one core): dev server ${pct(end.dev - start.dev)}, service ${pct(end.service - start.service)}, ` +
+      `this benchmark ${pct(end.bench - start.bench)}; load average ${os.loadavg()[0]!.toFixed(2)}`
+    );
+  };
 }
 
 /** One line on the machine, for the top of a benchmark's output. */
