@@ -160,10 +160,12 @@ export async function signIn(
   }
   await target.goto(`${baseUrl}/portal/sign-in`);
   await target.fill('#email', email);
-  await target.click('button:has-text("Continue")');
-  await target.waitForURL(/\/portal\/sign-in\/code$/);
+  // the wait is set up before the click, so a navigation that ends quickly is never missed
+  await Promise.all([target.waitForURL(/\/portal\/sign-in\/code$/), target.click('button:has-text("Continue")')]);
   await target.fill('#code', await nextCode(source, email, seen));
-  await target.click('button:has-text("Sign in")');
-  await target.waitForURL((url) => url.pathname.startsWith('/portal/') && !url.pathname.startsWith('/portal/sign-in'));
+  await Promise.all([
+    target.waitForURL((url) => url.pathname.startsWith('/portal/') && !url.pathname.startsWith('/portal/sign-in')),
+    target.click('button:has-text("Sign in")'),
+  ]);
   return target.context();
 }
