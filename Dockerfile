@@ -25,7 +25,10 @@ COPY src ./src
 RUN npm run build
 
 FROM node:20-bookworm-slim
+# MALLOC_ARENA_MAX: glibc's malloc arenas for the worker's native threads, fewer so freed memory is reused (README
+# "Benchmarks": 113 MiB less resident after a burst of 2,000 stays)
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false \
     NPM_CONFIG_AUDIT=false

@@ -56,6 +56,7 @@ import {
   root,
   sleep,
   startServiceProcess,
+  untilQuiet,
   type ServiceProcess,
   type ServiceStats,
 } from './support.js';
@@ -677,6 +678,13 @@ async function main() {
       );
       console.log(`         ${cpu()}`);
       await settle();
+      // open stays are a steady state: measured once the build's aftermath (PostgreSQL's checkpoints and
+      // autovacuum, the dev server's own housekeeping) is over, not while the machine still digests it
+      const quiet = await untilQuiet();
+      console.log(
+        `         machine quiet (under 10% of its CPU for 5 s) after ${(quiet.waitedMs / 1000).toFixed(0)} s` +
+          (quiet.busy >= 0.1 ? ` (still ${(quiet.busy * 100).toFixed(0)}% busy: measured anyway)` : ''),
+      );
       const before = await svc.stats();
       await svc.control('gc');
       const stats = await svc.stats();

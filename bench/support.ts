@@ -205,6 +205,34 @@ export function cpuMeter(devPid: number, servicePid: number | undefined) {
   };
 }
 
+/** The whole machine's busy share of its CPU time (all cores, 0–1) over the next `ms` (Linux, os.cpus()). */
+export async function machineBusy(ms: number): Promise<number> {
+  const read = () =>
+    os.cpus().reduce(
+      (a, c) => {
+        const { user, nice, sys, irq, idle } = c.times;
+        return { busy: a.busy + user + nice + sys + irq, all: a.all + user + nice + sys + irq + idle };
+      },
+      { busy: 0, all: 0 },
+    );
+  const start = read();
+  await sleep(ms);
+  const end = read();
+  return (end.busy - start.busy) / Math.max(1, end.all - start.all);
+}
+
+/**
+ * Waits until the machine is quiet (under `threshold` of its CPU for 5 s in a row: the dev server, PostgreSQL's
+ * checkpoints and autovacuum and the service have digested what came before), at most `maxMs`. Returns how long it
+ * waited and the busy share it last saw.
+ */
+export async function untilQuiet(threshold = 0.1, maxMs = 600_000): Promise<{ waitedMs: number; busy: number }> {
+  const start = performance.now();
+  let busy = await machineBusy(5000);
+  while (busy >= threshold && performance.now() - start < maxMs) busy = await machineBusy(5000);
+  return { waitedMs: performance.now() - start, busy };
+}
+
 /** One line on the machine, for the top of a benchmark's output. */
 export function machineLine(pgVersion: string): string {
   const cpu = os.cpus();
@@ -304,6 +332,8 @@ export async function startServiceProcess(opts: {
         HOST: '127.0.0.1',
         PUBLIC_BASE_URL: `http://127.0.0.1:${httpPortWanted}`,
         BENCH_ROLES: opts.roles.join(','),
+        // as `npm start` (package.json) and the Dockerfile run it
+        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
         ...opts.env,
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -161,11 +161,38 @@ export async function signIn(
   await target.goto(`${baseUrl}/portal/sign-in`);
   await target.fill('#email', email);
   // the wait is set up before the click, so a navigation that ends quickly is never missed
-  await Promise.all([target.waitForURL(/\/portal\/sign-in\/code$/), target.click('button:has-text("Continue")')]);
+  await arrive(target, 'the code page', /\/portal\/sign-in\/code$/, () => target.click('button:has-text("Continue")'));
   await target.fill('#code', await nextCode(source, email, seen));
-  await Promise.all([
-    target.waitForURL((url) => url.pathname.startsWith('/portal/') && !url.pathname.startsWith('/portal/sign-in')),
-    target.click('button:has-text("Sign in")'),
-  ]);
+  await arrive(
+    target,
+    'a portal page after sign-in',
+    (url) => url.pathname.startsWith('/portal/') && !url.pathname.startsWith('/portal/sign-in'),
+    () => target.click('button:has-text("Sign in")'),
+  );
   return target.context();
+}
+
+/**
+ * Clicks and waits for the page to reach `url`; when it does not (in 30 s), throws with where the page is and what
+ * it shows (its heading and any error summary), so a failure says which step of sign-in went wrong and why.
+ */
+async function arrive(
+  page: Page,
+  what: string,
+  url: RegExp | ((url: URL) => boolean),
+  click: () => Promise<void>,
+): Promise<void> {
+  try {
+    await Promise.all([page.waitForURL(url, { timeout: 30_000 }), click()]);
+  } catch (err) {
+    const shown = await page
+      .evaluate(
+        `[document.title, document.querySelector('h1')?.textContent, document.querySelector('.nhsuk-error-summary')?.textContent]
+          .filter(Boolean).join(' | ').replace(/\\s+/g, ' ').trim()`,
+      )
+      .catch((e: unknown) => `(unreadable: ${String(e)})`);
+    throw new Error(
+      `sign-in did not reach ${what}: the page is ${page.url()} showing "${String(shown)}" (${String(err)})`,
+    );
+  }
 }
