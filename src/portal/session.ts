@@ -87,6 +87,17 @@ export const csrf = csrfSync({
   },
 });
 
+/**
+ * Redirects (303) once the session is stored. express-session sends a response's headers before its save finishes
+ * (it holds back only the body's last byte), so a browser following the redirect at once could read the session
+ * without what was just put in it: a sign-in that lands back on the first page, a lost notice. Every handler that
+ * changes the session and then redirects goes through here.
+ */
+export async function redirectAfterSave(req: Request, res: Response, url: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err as Error) : resolve())));
+  res.redirect(303, url);
+}
+
 /** Loads the session's user (and their provider's name); a session whose user was removed is ended. */
 export function loadUser(db: Db): RequestHandler {
   return async (req, _res, next) => {
@@ -141,7 +152,7 @@ export function requireRole(...roles: PortalRole[]): RequestHandler {
         req.session.ended = true;
         res.clearCookie(SIGNED_IN_COOKIE, { path: '/portal' });
       }
-      return res.redirect(303, '/portal/sign-in');
+      return redirectAfterSave(req, res, '/portal/sign-in').catch(next);
     }
     if (!roles.includes(user.role)) return next(new WrongRole('This page is not for your role'));
     next();

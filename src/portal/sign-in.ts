@@ -11,7 +11,7 @@ import * as signInCodes from '../db/sign-in-codes.js';
 import * as users from '../db/users.js';
 import { sha256Hex } from '../hash.js';
 import type { PortalDeps } from './app.js';
-import { SESSION_COOKIE, SIGNED_IN_COOKIE } from './session.js';
+import { redirectAfterSave, SESSION_COOKIE, SIGNED_IN_COOKIE } from './session.js';
 import { NAVIGATION, render } from './view.js';
 
 /** How long a code is valid, and how many tries it allows (CONTRACT.md "Web portal"). */
@@ -115,7 +115,7 @@ export function createSignInPages(deps: PortalDeps): Router {
       sendCode(user.email, code, `sign-in-${id}`);
     }
     req.session.signIn = { email, startedAt: Date.now(), tries: 0 };
-    res.redirect(303, '/portal/sign-in/code');
+    await redirectAfterSave(req, res, '/portal/sign-in/code');
   });
 
   r.get('/sign-in/code', (req, res) => {

@@ -343,6 +343,61 @@ describe('sessions', () => {
   });
 });
 
+describe('a redirect waits for the session to be stored', () => {
+  /**
+   * Sends a request with `s`'s cookies and returns as soon as the response's headers arrive (as a browser follows a
+   * redirect on them), taking its cookies into `s` and leaving the body unread.
+   */
+  async function headersOnly(s: PortalSession, method: string, path: string, form?: Record<string, string>) {
+    const res = await fetch(svc.baseUrl + path, {
+      method,
+      redirect: 'manual',
+      headers: {
+        cookie: [...s.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
+        ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+      },
+      ...(form ? { body: new URLSearchParams(form) } : {}),
+    });
+    for (const set of res.headers.getSetCookie()) {
+      const [pair = ''] = set.split(';');
+      s.cookies.set(pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1));
+    }
+    return res;
+  }
+
+  it('with a slow session store, the page after a redirect still sees what was put in the session', async () => {
+    const provider = await registerProvider(svc, unique('PS'));
+    const user = await addUser(provider, 'coordinator');
+    const sql = svc.database.sql;
+    // every write of a session takes 300 ms: express-session sends a response's headers before its save ends
+    await sql.unsafe(`create or replace function slow_session_write() returns trigger language plpgsql as
+      'begin perform pg_sleep(0.3); return new; end'`);
+    await sql.unsafe(`create trigger slow_session_write before insert or update on portal_sessions
+      for each row execute function slow_session_write()`);
+    try {
+      // a visitor sent to sign in is brought back to the page asked for
+      const s = new PortalSession(svc.baseUrl);
+      const asked = await headersOnly(s, 'GET', '/portal/clients');
+      expect(asked.status).toBe(303);
+      expect(asked.headers.get('location')).toBe('/portal/sign-in');
+      await s.get('/portal/sign-in');
+      await asked.text();
+      // the code page follows the address given at once
+      const posted = await headersOnly(s, 'POST', '/portal/sign-in', { _csrf: s.csrf!, email: user.email });
+      expect(posted.status).toBe(303);
+      expect(posted.headers.get('location')).toBe('/portal/sign-in/code');
+      const codePage = await s.get('/portal/sign-in/code');
+      expect(codePage.status).toBe(200);
+      expect(codePage.text).toContain('Check your email');
+      await posted.text();
+      const done = await s.post('/portal/sign-in/code', { code: await nextCode(notify, user.email, 0) });
+      expect(done.location).toBe('/portal/clients');
+    } finally {
+      await sql.unsafe('drop trigger slow_session_write on portal_sessions');
+    }
+  });
+});
+
 describe('forms are protected against cross-site requests', () => {
   it('a POST without the CSRF token, or with a wrong one, is 403 and changes nothing', async () => {
     const provider = await registerProvider(svc, unique('PF'));

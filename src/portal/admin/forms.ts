@@ -1,7 +1,8 @@
 /** What the provider admin's pages share: form errors as the NHS error summary shows them, one-time notices, the actor. */
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import type { FieldError } from '../../registry/validation.js';
 import type { PortalUser } from '../session.js';
+export { redirectAfterSave } from '../session.js';
 
 /** A success notice shown once, on the next page (after a redirect). */
 export interface AdminNotice {
@@ -53,13 +54,4 @@ export function field(body: unknown, name: string): string | undefined {
   const v = (body as Record<string, unknown> | undefined)?.[name];
   const s = typeof v === 'string' ? v.trim() : undefined;
   return s === '' ? undefined : s;
-}
-
-/**
- * Redirects (303) once the session is stored. express-session would otherwise send the redirect's headers before its
- * save finishes, and the browser's next request could read the session without the notice just put in it.
- */
-export async function redirectAfterSave(req: Request, res: Response, url: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err as Error) : resolve())));
-  res.redirect(303, url);
 }
