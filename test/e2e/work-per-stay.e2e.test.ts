@@ -7,7 +7,8 @@
  *
  * A matched client's stay: loaded and matched by one local activity, and its step-1 delivery's first attempt is a
  * local activity too, so the webhook goes out inside the stay's first workflow task with no activity task; a first
- * attempt that fails goes on as the delivery activity, with its retries.
+ * attempt that fails goes on as the delivery activity, with its retries; an acknowledgement is recorded by a local
+ * activity inside the Update's task.
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
@@ -140,7 +141,7 @@ describe("a matched client's stay", () => {
   it('is loaded and matched in one step, and its step-1 webhook goes out inside the first workflow task', async () => {
     const spell = newSpell();
     const ods = `VW${++seq}${Date.now().toString(36).slice(-3).toUpperCase()}`;
-    await webhookLadderProvider(story, ods, { waitSeconds: 120, client: { nhs: spell.nhs } });
+    const { provider } = await webhookLadderProvider(story, ods, { waitSeconds: 120, client: { nhs: spell.nhs } });
     await send(spellMessage('a01-admit.hl7', spell));
     const alert = await webhookOf(ods, 'admission');
     const handle = story.svc.temporal.client.workflow.getHandle(workflowIdOf(spell));
@@ -163,6 +164,19 @@ describe("a matched client's stay", () => {
     expect(markers).toContain('deliver webhook to Day coordinator (coordinator), step 1');
     const stored = await story.svc.api('GET', `/v1/alerts/${alert.alertId}`, { key: story.svc.adminToken });
     expect(stored.body.deliveries).toMatchObject([{ step: 1, channel: 'webhook', status: 'sent', attempts: 1 }]);
+
+    // the acknowledgement is recorded by a local activity inside the Update's workflow task
+    const ack = await story.svc.api('POST', `/v1/alerts/${alert.alertId}/acknowledge`, {
+      key: provider.apiKey,
+      body: { by: 'Day coordinator' },
+    });
+    expect(ack.status, ack.text).toBe(200);
+    expect(ack.body).toMatchObject({ status: 'acknowledged', acknowledgedBy: 'Day coordinator' });
+    const after = (await handle.fetchHistory()).events ?? [];
+    expect(after.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)).toEqual([]);
+    expect(after.filter((e) => e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED).map(summaryOf)).toContain(
+      `record the acknowledgement of alert ${alert.alertId.slice(0, 8)}`,
+    );
   });
 
   it('a first attempt that fails goes on as the delivery activity, which retries it until the webhook is taken', async () => {
