@@ -4,7 +4,7 @@ import { parseAdt } from '../hl7/adt.js';
 import type { Client } from '@temporalio/client';
 import pino from 'pino';
 import type { Db } from '../db/client.js';
-import { fansOut, personIdentifiers, startRelay } from './relay.js';
+import { fansOut, personIdentifiers, startRelay, waitsToCoalesce } from './relay.js';
 
 /** An ADT message for trigger `trigger`, with an optional PV1-19 and extra segments (MRG). */
 function adt(trigger: string, opts: { msh11?: string; visit?: string; pid3?: string; after?: string[] } = {}) {
@@ -77,5 +77,18 @@ describe('the relay’s lease', () => {
 
   it('a shorter signal deadline allows a shorter lease (twice the deadline)', () => {
     expect(() => startRelay({ ...deps, leaseMs: 399, signalTimeoutMs: 200 })).toThrow(/at least 400/);
+  });
+});
+
+describe('when the relay waits to gather a batch', () => {
+  it('in a stream (woken within five coalescing waits of its last pass) it waits; after a rest it does not', () => {
+    expect(waitsToCoalesce(0, 20)).toBe(true);
+    expect(waitsToCoalesce(99, 20)).toBe(true);
+    expect(waitsToCoalesce(100, 20)).toBe(false);
+    expect(waitsToCoalesce(5_000, 20)).toBe(false);
+  });
+
+  it('never, when coalescing is off', () => {
+    expect(waitsToCoalesce(0, 0)).toBe(false);
   });
 });

@@ -41,6 +41,15 @@ import { FAN_OUT_KINDS } from './ingest.js';
 /** Woken within this many coalescing waits of going idle, the relay waits once more to gather a batch. */
 const STREAM_GAP_FACTOR = 5;
 
+/**
+ * Whether the relay, woken after resting `restedMs` since its last pass, waits `coalesceMs` for more messages: only
+ * in a stream (woken soon after the last pass). After a longer rest the message is handed over at once, so an
+ * alert's latency at a low rate does not pay the coalescing.
+ */
+export function waitsToCoalesce(restedMs: number, coalesceMs: number): boolean {
+  return coalesceMs > 0 && restedMs < STREAM_GAP_FACTOR * coalesceMs;
+}
+
 /** How long a claimed row is the claiming relay's (default of {@link RelayDeps.leaseMs}). */
 export const DEFAULT_LEASE_MS = 30_000;
 
@@ -342,9 +351,7 @@ export function startRelay(deps: RelayDeps): Relay {
       idleResolvers = [];
       const idleSince = Date.now();
       await sleep(deps.pollMs);
-      // woken soon after the last pass: messages are arriving in a stream, so let a few more gather; after a longer
-      // rest the message is handed over at once (an alert's latency at a low rate does not pay the coalescing)
-      if (running && coalesceMs > 0 && Date.now() - idleSince < STREAM_GAP_FACTOR * coalesceMs) {
+      if (running && waitsToCoalesce(Date.now() - idleSince, coalesceMs)) {
         await new Promise((r) => setTimeout(r, coalesceMs));
       }
     }
