@@ -344,27 +344,6 @@ describe('sessions', () => {
 });
 
 describe('a redirect waits for the session to be stored', () => {
-  /**
-   * Sends a request with `s`'s cookies and returns as soon as the response's headers arrive (as a browser follows a
-   * redirect on them), taking its cookies into `s` and leaving the body unread.
-   */
-  async function headersOnly(s: PortalSession, method: string, path: string, form?: Record<string, string>) {
-    const res = await fetch(svc.baseUrl + path, {
-      method,
-      redirect: 'manual',
-      headers: {
-        cookie: [...s.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
-        ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-      },
-      ...(form ? { body: new URLSearchParams(form) } : {}),
-    });
-    for (const set of res.headers.getSetCookie()) {
-      const [pair = ''] = set.split(';');
-      s.cookies.set(pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1));
-    }
-    return res;
-  }
-
   it('with a slow session store, the page after a redirect still sees what was put in the session', async () => {
     const provider = await registerProvider(svc, unique('PS'));
     const user = await addUser(provider, 'coordinator');
@@ -377,13 +356,17 @@ describe('a redirect waits for the session to be stored', () => {
     try {
       // a visitor sent to sign in is brought back to the page asked for
       const s = new PortalSession(svc.baseUrl);
-      const asked = await headersOnly(s, 'GET', '/portal/clients');
+      const asked = await s.headersOnly('GET', '/portal/clients');
       expect(asked.status).toBe(303);
       expect(asked.headers.get('location')).toBe('/portal/sign-in');
       await s.get('/portal/sign-in');
       await asked.text();
       // the code page follows the address given at once
-      const posted = await headersOnly(s, 'POST', '/portal/sign-in', { _csrf: s.csrf!, email: user.email });
+      const posted = await s.headersOnly(
+        'POST',
+        '/portal/sign-in',
+        new URLSearchParams({ _csrf: s.csrf!, email: user.email }),
+      );
       expect(posted.status).toBe(303);
       expect(posted.headers.get('location')).toBe('/portal/sign-in/code');
       const codePage = await s.get('/portal/sign-in/code');

@@ -86,7 +86,16 @@ export class PortalSession {
 
   constructor(readonly baseUrl: string) {}
 
-  private async send(method: string, path: string, body?: URLSearchParams, headers: Record<string, string> = {}) {
+  /**
+   * Sends a request with the jar's cookies and returns as soon as the response's headers arrive (as a browser follows
+   * a redirect on them), with its cookies taken into the jar and its body left unread.
+   */
+  async headersOnly(
+    method: string,
+    path: string,
+    body?: URLSearchParams,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     const res = await fetch(this.baseUrl + path, {
       method,
@@ -106,6 +115,11 @@ export class PortalSession {
       if (value === '' || /expires=Thu, 01 Jan 1970/i.test(set)) this.cookies.delete(name);
       else this.cookies.set(name, value);
     }
+    return res;
+  }
+
+  private async send(method: string, path: string, body?: URLSearchParams, headers: Record<string, string> = {}) {
+    const res = await this.headersOnly(method, path, body, headers);
     const text = await res.text();
     const token = /name="_csrf" value="([^"]+)"/.exec(text)?.[1];
     if (token) this.csrf = token;

@@ -9,9 +9,9 @@ import { addContact, removeContact } from '../../registry/contacts.js';
 import type { FieldError } from '../../registry/validation.js';
 import type { PortalDeps } from '../app.js';
 import { PortalNotFound } from '../app.js';
-import { portalUser, providerIdOf } from '../session.js';
+import { portalUser, providerIdOf, redirectAfterSave } from '../session.js';
 import { render } from '../view.js';
-import { errorContext, redirectAfterSave, field, portalActor, takeNotice } from './forms.js';
+import { errorContext, field, portalActor, takeNotice } from './forms.js';
 
 const FIELDS = ['name', 'role', 'phone', 'email', 'webhookUrl'] as const;
 

@@ -2,7 +2,6 @@
 import type { Request } from 'express';
 import type { FieldError } from '../../registry/validation.js';
 import type { PortalUser } from '../session.js';
-export { redirectAfterSave } from '../session.js';
 
 /** A success notice shown once, on the next page (after a redirect). */
 export interface AdminNotice {

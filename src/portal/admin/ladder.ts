@@ -7,9 +7,9 @@ import { Router, type Request, type Response } from 'express';
 import * as providers from '../../db/providers.js';
 import { MAX_STEPS, savePolicy } from '../../registry/escalation-policy.js';
 import type { PortalDeps } from '../app.js';
-import { portalUser, providerIdOf } from '../session.js';
+import { portalUser, providerIdOf, redirectAfterSave } from '../session.js';
 import { render } from '../view.js';
-import { errorContext, redirectAfterSave, portalActor, takeNotice } from './forms.js';
+import { errorContext, portalActor, takeNotice } from './forms.js';
 import {
   applyLadderAction,
   CHANNELS,

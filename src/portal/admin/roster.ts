@@ -12,9 +12,9 @@ import { clientsToCsv } from '../../registry/client-csv.js';
 import { checkClientList, importClientList, type ClientListCheck } from '../../registry/clients.js';
 import type { FieldError } from '../../registry/validation.js';
 import type { PortalDeps } from '../app.js';
-import { portalUser, providerIdOf } from '../session.js';
+import { portalUser, providerIdOf, redirectAfterSave } from '../session.js';
 import { render } from '../view.js';
-import { errorContext, redirectAfterSave, portalActor, takeNotice } from './forms.js';
+import { errorContext, portalActor, takeNotice } from './forms.js';
 import { decodeText, uploadedFile } from './upload.js';
 
 /** The largest file taken (about 20,000 clients). */

@@ -2,11 +2,11 @@
 import { Router, type Request, type Response } from 'express';
 import type { PortalDeps } from '../app.js';
 import { PortalNotFound } from '../app.js';
-import { portalUser, providerIdOf } from '../session.js';
+import { portalUser, providerIdOf, redirectAfterSave } from '../session.js';
 import { createUser, listUsers, providerUserInput, removeUser } from '../users.js';
 import { render } from '../view.js';
 import { check, type FieldError } from '../../registry/validation.js';
-import { errorContext, redirectAfterSave, field, portalActor, takeNotice } from './forms.js';
+import { errorContext, field, portalActor, takeNotice } from './forms.js';
 
 /** What each field's problem is called on the page (GOV.UK/NHS error message style). */
 const MESSAGES: Record<string, string> = {
