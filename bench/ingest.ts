@@ -9,9 +9,13 @@
  *   a message), `synchronous_commit=on`: durable commits per second on this machine, now; and the latency of one
  *   such commit when paced at the paced rate below (the floor under any ACK latency at that rate);
  * - a Temporal dev server (the `temporal` CLI, or TEMPORAL_CLI_PATH), which the relay signals for every message;
- * - the production API role (HTTP, MLLP and the relay, started by `startService` as `src/main-api.ts` starts it)
- *   in a child process (bench/service.ts) with the default LOG_LEVEL (info) and NODE_ENV=production; no worker
- *   (workflows wait in the task queue, as they would for a separate worker fleet);
+ * - the service as `npm start` runs it (HTTP, MLLP, the relay and the worker in one process, started by
+ *   `startService`) in a child process (bench/service.ts) with the default LOG_LEVEL (info) and
+ *   NODE_ENV=production: the worker runs every stay the relay hands over (nobody's clients), so "relay live" is the
+ *   whole pipeline at work beside ingestion, and the relay holds back as it does in production while the workers
+ *   are behind (RELAY_MAX_QUEUED). BENCH_ROLES=api runs the API role alone (no worker: every workflow task waits
+ *   in the task queue, as it would for a separate worker fleet that is down); RELAY_MAX_QUEUED=0 turns the
+ *   holding back off, so that the relay signals every message at once;
  * - offered load: HTTP with 8 concurrent senders on keep-alive connections, and one MLLP connection, stop and
  *   wait; each paced at 200 msg/s and then as fast as they go; first with the relay paused (the ingest path
  *   alone; the relay is then watched draining what those levels stored), then with the relay live (every message
@@ -21,7 +25,8 @@
  *
  * Knobs: BENCH_SECONDS (each max level; paced levels run twice as long; default 5), BENCH_PACED_RATE (default
  * 200), BENCH_RELAY_SECONDS (how long the relay is watched draining, default 8), BENCH_PROFILE_DIR (write a V8
- * CPU profile of the service there).
+ * CPU profile of the service there), BENCH_ROLES (default `api,worker`), RELAY_MAX_QUEUED (the service's own
+ * setting, default 200).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -266,7 +271,7 @@ async function main() {
       dbUrl,
       temporalAddress: dev.address,
       taskQueue: `bench-${runTag}`,
-      roles: ['api'],
+      roles: (process.env.BENCH_ROLES ?? 'api,worker').split(',') as ('api' | 'worker')[],
       profileDir: process.env.BENCH_PROFILE_DIR,
     });
     const { port, mllpPort, pid } = service;
@@ -345,7 +350,10 @@ async function main() {
     // the rest would only load the next phase with old work: marked handed over (this database is dropped after)
     await db`update inbound_messages set dispatched_at = now() where status = 'accepted' and dispatched_at is null`;
 
-    console.log('with the relay live, signalling the Temporal dev server on the same machine:');
+    console.log(
+      `with the relay live, signalling the Temporal dev server on the same machine (roles ${process.env.BENCH_ROLES ?? 'api,worker'}, ` +
+        `RELAY_MAX_QUEUED ${process.env.RELAY_MAX_QUEUED ?? '200 (default)'}):`,
+    );
     await level('live', 'HTTP', pacedRate);
     await level('live', 'HTTP');
     await level('live', 'MLLP', pacedRate);

@@ -14,7 +14,7 @@ import { cachedWorkflows, overrideWorkerTuning } from '../src/temporal/worker.js
 
 const { config, logger } = boot();
 // A/B runs of levers: BENCH_WORKER_TUNING (JSON, WorkerTuning) and BENCH_RELAY_OPTIONS (JSON: batchSize,
-// concurrency, coalesceMs) on top of what the service uses
+// concurrency, coalesceMs, maxQueued) on top of what the service uses
 const json = (name: string) => (process.env[name] ? (JSON.parse(process.env[name]) as Record<string, unknown>) : {});
 overrideWorkerTuning(json('BENCH_WORKER_TUNING'));
 const relayOptions = json('BENCH_RELAY_OPTIONS');
@@ -35,6 +35,7 @@ const startBenchRelay = () =>
     maxStaySeconds: config.maxStaySeconds,
     historyLimit: config.workflowHistoryLimit,
     pollMs: 100,
+    maxQueued: config.relayMaxQueued,
     ...relayOptions,
   });
 let relay: Relay | undefined = svc.relay;

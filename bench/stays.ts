@@ -402,7 +402,7 @@ async function main() {
       for (;;) {
         collect();
         if (nhs.every((n) => arrivals.has(n)) || Date.now() > deadline) return;
-        if (progress && Date.now() - lastProgress > 30_000) {
+        if (progress && Date.now() - lastProgress > 10_000) {
           lastProgress = Date.now();
           progress();
         }
@@ -461,7 +461,7 @@ async function main() {
       for (;;) {
         const k = await countStatus(prefix, statuses);
         if (k >= n) return;
-        if (progress && Date.now() - lastProgress > 30_000) {
+        if (progress && Date.now() - lastProgress > 10_000) {
           lastProgress = Date.now();
           progress(k);
         }
@@ -546,9 +546,20 @@ async function main() {
       const cpu = cpuMeter(devPid, svc.pid);
       const start = performance.now();
       await svc.control('relay:resume');
-      await waitForStatus(s.prefix, ['no-care-package'], sizes.backlog, (k) =>
-        console.log(`         … ${k} of ${sizes.backlog} after ${((performance.now() - start) / 1000).toFixed(0)} s`),
-      );
+      let lastK = 0;
+      let lastAt = start;
+      await waitForStatus(s.prefix, ['no-care-package'], sizes.backlog, (k) => {
+        void relayBacklog().then((left) => {
+          const now = performance.now();
+          console.log(
+            `         … ${k} of ${sizes.backlog} after ${((now - start) / 1000).toFixed(0)} s ` +
+              `(${((k - lastK) / ((now - lastAt) / 1000)).toFixed(1)}/s since the last line); ` +
+              `${sizes.backlog - left} handed to Temporal by the relay`,
+          );
+          lastK = k;
+          lastAt = now;
+        });
+      });
       backlogSeconds = (performance.now() - start) / 1000;
       const ceilingSeconds = ceiling ? sizes.backlog / ceiling.rate : undefined;
       console.log(

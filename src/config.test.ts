@@ -39,6 +39,7 @@ describe('loadConfig', () => {
       ackTokenTtlSeconds: 72 * 3600,
       admissionLingerSeconds: 7 * 24 * 3600,
       relayPollMs: 1000,
+      relayMaxQueued: 200,
     });
   });
 
@@ -59,6 +60,7 @@ describe('loadConfig', () => {
       NOTIFY_EMAIL_TEMPLATE_ID: TEMPLATE,
       ACK_TOKEN_TTL_SECONDS: '2',
       RELAY_POLL_MS: '250',
+      RELAY_MAX_QUEUED: '0',
     });
     expect(c).toMatchObject({
       production: true,
@@ -71,6 +73,7 @@ describe('loadConfig', () => {
       notify: { apiKey: NOTIFY_KEY, baseUrl: 'http://127.0.0.1:9999', smsTemplateId: TEMPLATE },
       ackTokenTtlSeconds: 2,
       relayPollMs: 250,
+      relayMaxQueued: 0,
     });
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://alerts.example.nhs.uk/' }).publicBaseUrl).toBe(
       'https://alerts.example.nhs.uk',
@@ -150,6 +153,11 @@ describe('loadConfig', () => {
       /^Invalid configuration: MLLP_IDLE_TIMEOUT_SECONDS must be a positive number of seconds$/,
     ],
     ['RELAY_POLL_MS', '0.5', /^Invalid configuration: RELAY_POLL_MS must be a positive whole number of milliseconds$/],
+    [
+      'RELAY_MAX_QUEUED',
+      '-1',
+      /^Invalid configuration: RELAY_MAX_QUEUED must be a whole number of workflow tasks \(0: no limit\)$/,
+    ],
     ['ALLOW_LOOPBACK_WEBHOOKS', 'yes', /^Invalid configuration: ALLOW_LOOPBACK_WEBHOOKS must be true or false$/],
     [
       'MLLP_MAX_CONNECTIONS',

@@ -82,6 +82,12 @@ const schema = z.object({
   ACK_TOKEN_TTL_SECONDS: positiveSeconds.default(String(72 * 3600)),
   /** how often the relay looks for undispatched messages when no notification wakes it */
   RELAY_POLL_MS: positiveInt('milliseconds').default('1000'),
+  /** the relay holds back while this many workflow tasks wait in the task queue for a worker (0: never holds back) */
+  RELAY_MAX_QUEUED: z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number of workflow tasks (0: no limit)')
+    .transform(Number)
+    .default('200'),
   /** an MLLP connection with no traffic for this long is ended */
   MLLP_IDLE_TIMEOUT_SECONDS: positiveSeconds.default('300'),
   /** connections beyond this many are closed as soon as they are accepted */
@@ -171,6 +177,7 @@ export interface Config {
   admissionLingerSeconds: number;
   ackTokenTtlSeconds: number;
   relayPollMs: number;
+  relayMaxQueued: number;
   mllpIdleTimeoutSeconds: number;
   mllpMaxConnections: number;
   mllpFrameTimeoutSeconds: number;
@@ -284,6 +291,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     admissionLingerSeconds: e.ADMISSION_LINGER_SECONDS,
     ackTokenTtlSeconds: e.ACK_TOKEN_TTL_SECONDS,
     relayPollMs: e.RELAY_POLL_MS,
+    relayMaxQueued: e.RELAY_MAX_QUEUED,
     mllpIdleTimeoutSeconds: e.MLLP_IDLE_TIMEOUT_SECONDS,
     mllpMaxConnections: e.MLLP_MAX_CONNECTIONS,
     mllpFrameTimeoutSeconds: e.MLLP_FRAME_TIMEOUT_SECONDS,

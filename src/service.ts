@@ -197,6 +197,7 @@ export async function startService(opts: ServiceOptions): Promise<RunningService
         maxStaySeconds: config.maxStaySeconds,
         historyLimit: config.workflowHistoryLimit,
         pollMs: config.relayPollMs,
+        maxQueued: config.relayMaxQueued,
       });
       stops.push(() => relay.stop());
 

@@ -4,7 +4,7 @@ import { parseAdt } from '../hl7/adt.js';
 import type { Client } from '@temporalio/client';
 import pino from 'pino';
 import type { Db } from '../db/client.js';
-import { fansOut, personIdentifiers, startRelay, waitsToCoalesce } from './relay.js';
+import { fansOut, handOverBudget, personIdentifiers, startRelay, waitsToCoalesce } from './relay.js';
 
 /** An ADT message for trigger `trigger`, with an optional PV1-19 and extra segments (MRG). */
 function adt(trigger: string, opts: { msh11?: string; visit?: string; pid3?: string; after?: string[] } = {}) {
@@ -90,5 +90,18 @@ describe('when the relay waits to gather a batch', () => {
 
   it('never, when coalescing is off', () => {
     expect(waitsToCoalesce(0, 0)).toBe(false);
+  });
+});
+
+describe('how many rows the relay may hand over before it asks Temporal again', () => {
+  it('the room the limit leaves in the task queue; none at or over the limit', () => {
+    expect(handOverBudget(0, 200)).toBe(200);
+    expect(handOverBudget(150, 200)).toBe(50);
+    expect(handOverBudget(200, 200)).toBe(0);
+    expect(handOverBudget(5_000, 200)).toBe(0);
+  });
+
+  it('a backlog Temporal cannot report counts as empty: the relay goes on, and asks again after the limit', () => {
+    expect(handOverBudget(undefined, 200)).toBe(200);
   });
 });

@@ -22,6 +22,7 @@
  * stored a message is woken by {@link Relay.kick}, and every relay polls every `pollMs`.
  */
 import { Connection, type Client } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import type { Logger } from 'pino';
 import type { AdmissionEvent, EventSummary } from '../domain/admission-event.js';
 import { isLiveProcessingId } from '../domain/clinical.js';
@@ -91,6 +92,39 @@ export interface RelayDeps {
    * quiet is handed over at once
    */
   coalesceMs?: number;
+  /**
+   * how many workflow tasks may wait in the stays' task queue (no worker free to take them) before the relay holds
+   * back (default {@link DEFAULT_MAX_QUEUED}; 0: never). Temporal's figure (DescribeTaskQueue's approximate backlog)
+   * is asked for when the room it last left is used up, at most every {@link QUEUE_FIGURE_EVERY_MS}: in between,
+   * the relay holds back.
+   * Rows held back stay in PostgreSQL, undispatched, and go as the workers catch up: signalling faster than the
+   * workers take the tasks only moves the queue from PostgreSQL into Temporal, where every waiting task is written
+   * to and read back from its store, and takes the CPU from ingestion.
+   */
+  maxQueued?: number;
+}
+
+/**
+ * Temporal's backlog is asked for at most this often, and no sooner than this after the room the last figure left
+ * was used up. Temporal counts a new workflow task a moment after it has answered the signal (its transfer queue),
+ * and caches a task queue's statistics for `matching.TaskQueueInfoByBuildIdTTL` (5 s by default; the dev server
+ * that `npm start` and the tests run is given 500 ms, src/temporal/dev-server.ts): so every figure the relay acts on
+ * counts the rows it handed over on the last one, and the backlog stays within the limit. With Temporal's default
+ * TTL it may pass the limit by what the relay hands over in 5 s (set the TTL to 500 ms, or lower RELAY_MAX_QUEUED).
+ */
+export const QUEUE_FIGURE_EVERY_MS = 500;
+
+/** Default of {@link RelayDeps.maxQueued}: a few seconds of a worker's work at this machine's rates. */
+export const DEFAULT_MAX_QUEUED = 200;
+
+/**
+ * How many more rows the relay may hand over before it asks Temporal again, given the task queue's backlog of
+ * workflow tasks (`queued`; undefined when Temporal cannot say) and the limit (`maxQueued`, above 0): the room the
+ * limit leaves, none at or over it. A backlog Temporal cannot report counts as empty (the relay never stops for
+ * want of the figure), and is asked for again after `maxQueued` rows.
+ */
+export function handOverBudget(queued: number | undefined, maxQueued: number): number {
+  return Math.max(0, maxQueued - (queued ?? 0));
 }
 
 export interface Relay {
@@ -133,6 +167,8 @@ interface BatchOutcome {
   failed: { id: string; error: string }[];
   /** rows not tried (a workflow's events after one that failed, or no lease time left), released with the failed */
   untried: number;
+  /** the claim took as many rows as it was allowed (a full batch, or the room left in Temporal's queue): look again */
+  limited: boolean;
 }
 
 /** The rows were signalled but could not be marked: they are signalled again once their lease expires. */
@@ -149,6 +185,7 @@ export function startRelay(deps: RelayDeps): Relay {
   const maxBackoffMs = deps.maxBackoffMs ?? 5_000;
   const concurrency = deps.concurrency ?? 8;
   const coalesceMs = deps.coalesceMs ?? 20;
+  const maxQueued = deps.maxQueued ?? DEFAULT_MAX_QUEUED;
   const minCallMs = Math.min(MIN_CALL_MS, signalTimeoutMs);
   if (!Number.isInteger(leaseMs) || leaseMs < 2 * minCallMs) {
     throw new Error(`relay leaseMs must be a whole number of milliseconds, at least ${2 * minCallMs}: ${leaseMs}`);
@@ -167,10 +204,18 @@ export function startRelay(deps: RelayDeps): Relay {
   let lastPartialLog = 0;
   let wake: (() => void) | undefined;
   let stopping: Promise<void> | undefined;
+  /** rows the relay may still hand over before it asks Temporal for the task queue's backlog again */
+  let budget = 0;
+  /** Temporal's backlog is not asked for before this (a newer figure than the last, counting what was handed over) */
+  let figureDueAt = 0;
+  /** the relay is holding back for the workers (Temporal's backlog at or over maxQueued, or no newer figure yet) */
+  let holding = false;
+  let queueUnknownLogged = false;
+  let lastHoldLog = 0;
 
   const kick = () => {
     pending = true;
-    if (failures === 0) wake?.();
+    if (failures === 0 && !holding) wake?.();
   };
 
   /**
@@ -178,10 +223,28 @@ export function startRelay(deps: RelayDeps): Relay {
    * order), then marks those handed over and releases the others.
    */
   async function dispatchBatch(): Promise<BatchOutcome> {
+    let limit = batchSize;
+    if (maxQueued > 0) {
+      if (budget <= 0 && Date.now() >= figureDueAt) {
+        figureDueAt = Date.now() + QUEUE_FIGURE_EVERY_MS;
+        const queued = await queuedWorkflowTasks();
+        budget = handOverBudget(queued, maxQueued);
+        if (budget <= 0 && !holding && Date.now() - lastHoldLog > 60_000) {
+          lastHoldLog = Date.now();
+          logger.info(
+            { queued, maxQueued },
+            'relay holds back: the workers are behind (events wait in PostgreSQL; logged at most once a minute)',
+          );
+        }
+      }
+      holding = budget <= 0;
+      if (holding) return { claimed: 0, done: 0, failed: [], untried: 0, limited: true };
+      limit = Math.min(batchSize, budget);
+    }
     // measured before the claim, so this relay's idea of its lease ends no later than PostgreSQL's
     const leaseEnd = Date.now() + leaseMs;
-    const { rows, lease } = await claimBatch(db, { limit: batchSize, leaseMs });
-    if (rows.length === 0 || lease === null) return { claimed: 0, done: 0, failed: [], untried: 0 };
+    const { rows, lease } = await claimBatch(db, { limit, leaseMs });
+    if (rows.length === 0 || lease === null) return { claimed: 0, done: 0, failed: [], untried: 0, limited: false };
     // one workflow's events in order; different workflows in parallel (a message with no stay of its own alone)
     const byWorkflow = new Map<string, OutboxRow[]>();
     for (const r of rows) {
@@ -211,6 +274,9 @@ export function startRelay(deps: RelayDeps): Relay {
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, lists.length) }, lane));
+    budget -= done.length;
+    // Temporal counts a new workflow task a moment after it answers the signal: the next figure waits a while
+    if (maxQueued > 0 && budget <= 0) figureDueAt = Math.max(figureDueAt, Date.now() + QUEUE_FIGURE_EVERY_MS);
     try {
       await markDispatched(db, done);
     } catch (err) {
@@ -218,7 +284,7 @@ export function startRelay(deps: RelayDeps): Relay {
     }
     // the failed and untried are released early (else they would wait for the lease to expire)
     await recordFailures(db, lease, failed, untried);
-    return { claimed: rows.length, done: done.length, failed, untried: untried.length };
+    return { claimed: rows.length, done: done.length, failed, untried: untried.length, limited: rows.length >= limit };
   }
 
   /**
@@ -262,6 +328,35 @@ export function startRelay(deps: RelayDeps): Relay {
       summary,
       Math.min(now + signalTimeoutMs, leaseEnd),
     );
+  }
+
+  /**
+   * Temporal's approximate backlog of workflow tasks in the stays' task queue (tasks no worker has taken yet);
+   * undefined when it cannot say (an older server, or the call failed: the relay then does not hold back).
+   */
+  async function queuedWorkflowTasks(): Promise<number | undefined> {
+    try {
+      const res = await deps.temporal.connection.withDeadline(Date.now() + 2_000, () =>
+        deps.temporal.workflowService.describeTaskQueue({
+          namespace: deps.temporal.options.namespace,
+          taskQueue: { name: deps.taskQueue },
+          taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+          reportStats: true,
+        }),
+      );
+      const n = res.stats?.approximateBacklogCount;
+      if (n === undefined || n === null) throw new Error('no backlog figure in the answer');
+      return Number(n);
+    } catch (err) {
+      if (!queueUnknownLogged) {
+        queueUnknownLogged = true;
+        logger.warn(
+          { err: (err as Error).message },
+          "relay cannot read the task queue's backlog from Temporal; it hands events over without holding back",
+        );
+      }
+      return undefined;
+    }
   }
 
   /** After a failure: does Temporal answer its health check? Cheap, and claims no rows while it does not. */
@@ -342,9 +437,16 @@ export function startRelay(deps: RelayDeps): Relay {
         await sleep(Math.min(maxBackoffMs, 250 * 2 ** Math.min(failures - 1, 7)));
         continue;
       }
-      // a full batch means there may be more; so do rows released untried for want of lease time (when the batch
-      // got somewhere: else the poll paces the retries); a kick means something was stored while this batch ran
-      if (outcome && outcome.claimed >= batchSize) continue;
+      if (holding) {
+        // the workers are behind: look again when a newer figure is due (the rows wait in PostgreSQL; kicks change
+        // nothing)
+        await sleep(Math.max(figureDueAt - Date.now(), 10));
+        continue;
+      }
+      // a full batch (or one that used up the room in Temporal's queue) means there may be more; so do rows released
+      // untried for want of lease time (when the batch got somewhere: else the poll paces the retries); a kick means
+      // something was stored while this batch ran
+      if (outcome?.limited) continue;
       if (outcome && outcome.failed.length === 0 && outcome.untried > 0 && outcome.done > 0) continue;
       if (pending) continue;
       for (const r of idleResolvers) r();

@@ -126,6 +126,8 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   }
   // dev-server tuning for fast tests and a responsive local service
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
+  // the relay's figure of the stays' task queue backlog is at most this old (src/ingest/relay.ts QUEUE_FIGURE_EVERY_MS)
+  args.push('--dynamic-config-value', 'matching.TaskQueueInfoByBuildIdTTL="500ms"');
   const child = spawn(opts.cliPath ?? 'temporal', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
   const onData = (d: Buffer) => opts.onOutput?.(d.toString());
