@@ -9,13 +9,13 @@
  *   a message), `synchronous_commit=on`: durable commits per second on this machine, now; and the latency of one
  *   such commit when paced at the paced rate below (the floor under any ACK latency at that rate);
  * - a Temporal dev server (the `temporal` CLI, or TEMPORAL_CLI_PATH), which the relay signals for every message;
- * - the service as `npm start` runs it (HTTP, MLLP, the relay and the worker in one process, started by
- *   `startService`) in a child process (bench/service.ts) with the default LOG_LEVEL (info) and
- *   NODE_ENV=production: the worker runs every stay the relay hands over (nobody's clients), so "relay live" is the
- *   whole pipeline at work beside ingestion, and the relay holds back as it does in production while the workers
- *   are behind (RELAY_MAX_QUEUED). BENCH_ROLES=api runs the API role alone (no worker: every workflow task waits
- *   in the task queue, as it would for a separate worker fleet that is down); RELAY_MAX_QUEUED=0 turns the
- *   holding back off, so that the relay signals every message at once;
+ * - the production API role (HTTP, MLLP and the relay, started by `startService` as `src/main-api.ts` starts it)
+ *   in a child process (bench/service.ts) with the default LOG_LEVEL (info) and NODE_ENV=production, and the
+ *   worker role in a second child process (a worker fleet of one, on the same two cores): the worker runs every
+ *   stay the relay hands over (nobody's clients), so "relay live" is the whole pipeline at work beside ingestion,
+ *   and the relay holds back as it does in production while the worker is behind (RELAY_MAX_QUEUED).
+ *   BENCH_WORKER=none starts no worker (every workflow task waits in the task queue; with RELAY_MAX_QUEUED=0 the
+ *   relay then signals every message at once, as before the relay held back);
  * - offered load: HTTP with 8 concurrent senders on keep-alive connections, and one MLLP connection, stop and
  *   wait; each paced at 200 msg/s and then as fast as they go; first with the relay paused (the ingest path
  *   alone; the relay is then watched draining what those levels stored), then with the relay live (every message
@@ -25,8 +25,8 @@
  *
  * Knobs: BENCH_SECONDS (each max level; paced levels run twice as long; default 5), BENCH_PACED_RATE (default
  * 200), BENCH_RELAY_SECONDS (how long the relay is watched draining, default 8), BENCH_PROFILE_DIR (write a V8
- * CPU profile of the service there), BENCH_ROLES (default `api,worker`), RELAY_MAX_QUEUED (the service's own
- * setting, default 200).
+ * CPU profile of the service there), BENCH_WORKER (`none`: no worker process), RELAY_MAX_QUEUED (the service's
+ * own setting, default 200).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -243,9 +243,11 @@ async function main() {
   const db = database.sql;
   let dev: DevServer | undefined;
   let service: ServiceProcess | undefined;
+  let worker: ServiceProcess | undefined;
   let cleaning: Promise<void> | undefined;
   const cleanUp = () =>
     (cleaning ??= (async () => {
+      await worker?.stop();
       await service?.stop();
       await dev?.stop();
       await database.drop();
@@ -271,9 +273,18 @@ async function main() {
       dbUrl,
       temporalAddress: dev.address,
       taskQueue: `bench-${runTag}`,
-      roles: (process.env.BENCH_ROLES ?? 'api,worker').split(',') as ('api' | 'worker')[],
+      roles: ['api'],
       profileDir: process.env.BENCH_PROFILE_DIR,
     });
+    // a worker fleet of one, in a process of its own (started after the API role has migrated the database)
+    if (process.env.BENCH_WORKER !== 'none') {
+      worker = await startServiceProcess({
+        dbUrl,
+        temporalAddress: dev.address,
+        taskQueue: `bench-${runTag}`,
+        roles: ['worker'],
+      });
+    }
     const { port, mllpPort, pid } = service;
     const serviceStats = service.stats;
     const control = service.control;
@@ -299,7 +310,7 @@ async function main() {
       clientLoop.reset();
       // paced levels run twice as long: their p99 is the point, and more samples make it steadier
       const ms = (rate ? 2 : 1) * seconds * 1000;
-      const cpu = cpuMeter(dev!.process.pid!, pid);
+      const cpu = cpuMeter(dev!.process.pid!, pid, worker?.pid);
       const r = transport === 'HTTP' ? await httpLevel(port, apiKey, ms, rate) : await mllpLoad(mllpPort, ms, rate);
       const offered = `${rate ? `${rate} msg/s` : 'max'}${transport === 'HTTP' ? `, ${HTTP_SENDERS} senders` : ', 1 connection'}`;
       const res = summarise(`${phase} ${transport}`, offered, r.latencies, r.elapsed, r.notAa, rss(pid).now);
@@ -351,7 +362,7 @@ async function main() {
     await db`update inbound_messages set dispatched_at = now() where status = 'accepted' and dispatched_at is null`;
 
     console.log(
-      `with the relay live, signalling the Temporal dev server on the same machine (roles ${process.env.BENCH_ROLES ?? 'api,worker'}, ` +
+      `with the relay live, signalling the Temporal dev server on the same machine (worker ${worker ? 'in its own process' : 'none'}, ` +
         `RELAY_MAX_QUEUED ${process.env.RELAY_MAX_QUEUED ?? '200 (default)'}):`,
     );
     await level('live', 'HTTP', pacedRate);

@@ -186,11 +186,12 @@ export function treeCpuSeconds(pid: number): number {
 }
 
 /** CPU used by the dev server, the service and this process over a part: "dev server 87%, service 33%" of a core. */
-export function cpuMeter(devPid: number, servicePid: number | undefined) {
+export function cpuMeter(devPid: number, servicePid: number | undefined, workerPid?: number) {
   const read = () => ({
     at: performance.now(),
     dev: treeCpuSeconds(devPid),
     service: servicePid ? treeCpuSeconds(servicePid) : 0,
+    worker: workerPid ? treeCpuSeconds(workerPid) : 0,
     bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
   });
   const start = read();
@@ -200,6 +201,7 @@ export function cpuMeter(devPid: number, servicePid: number | undefined) {
     const pct = (x: number) => `${((100 * x) / s).toFixed(0)}%`;
     return (
       `CPU (of one core): dev server ${pct(end.dev - start.dev)}, service ${pct(end.service - start.service)}, ` +
+      (workerPid ? `worker ${pct(end.worker - start.worker)}, ` : '') +
       `this benchmark ${pct(end.bench - start.bench)}; load average ${os.loadavg()[0]!.toFixed(2)}`
     );
   };
