@@ -102,6 +102,13 @@ const sizes = {
   parts: setting('parts', PARTS.join(',')).split(',') as Part[],
 };
 for (const p of sizes.parts) if (!PARTS.includes(p)) throw new Error(`--parts: no part ${p} (${PARTS.join(', ')})`);
+// a level's admissions are named after its rate: the same rate twice would send the same people again
+for (const [name, list] of [
+  ['rates', sizes.rates],
+  ['open-rates', sizes.openRates],
+] as const) {
+  if (new Set(list).size !== list.length) throw new Error(`--${name}: each rate once (${list.join(',')})`);
+}
 if (!['file', 'memory'].includes(sizes.devServer)) throw new Error('--dev-server must be file or memory');
 const runs = (p: Part) => sizes.parts.includes(p);
 
