@@ -208,14 +208,14 @@ export function startRelay(deps: RelayDeps): Relay {
   let budget = 0;
   /** Temporal's backlog is not asked for before this (a newer figure than the last, counting what was handed over) */
   let figureDueAt = 0;
-  /** the relay is holding back for the workers (Temporal's backlog at or over maxQueued, or no newer figure yet) */
-  let holding = false;
+  /** the relay holds back for the workers: no room left (Temporal's backlog at or over maxQueued, or no newer figure) */
+  const holding = () => maxQueued > 0 && budget <= 0;
   let queueUnknownLogged = false;
   let lastHoldLog = 0;
 
   const kick = () => {
     pending = true;
-    if (failures === 0 && !holding) wake?.();
+    if (failures === 0 && !holding()) wake?.();
   };
 
   /**
@@ -229,7 +229,7 @@ export function startRelay(deps: RelayDeps): Relay {
         figureDueAt = Date.now() + QUEUE_FIGURE_EVERY_MS;
         const queued = await queuedWorkflowTasks();
         budget = handOverBudget(queued, maxQueued);
-        if (budget <= 0 && !holding && Date.now() - lastHoldLog > 60_000) {
+        if (budget <= 0 && Date.now() - lastHoldLog > 60_000) {
           lastHoldLog = Date.now();
           logger.info(
             { queued, maxQueued },
@@ -237,8 +237,7 @@ export function startRelay(deps: RelayDeps): Relay {
           );
         }
       }
-      holding = budget <= 0;
-      if (holding) return { claimed: 0, done: 0, failed: [], untried: 0, limited: true };
+      if (holding()) return { claimed: 0, done: 0, failed: [], untried: 0, limited: true };
       limit = Math.min(batchSize, budget);
     }
     // measured before the claim, so this relay's idea of its lease ends no later than PostgreSQL's
@@ -437,7 +436,7 @@ export function startRelay(deps: RelayDeps): Relay {
         await sleep(Math.min(maxBackoffMs, 250 * 2 ** Math.min(failures - 1, 7)));
         continue;
       }
-      if (holding) {
+      if (holding()) {
         // the workers are behind: look again when a newer figure is due (the rows wait in PostgreSQL; kicks change
         // nothing)
         await sleep(Math.max(figureDueAt - Date.now(), 10));
